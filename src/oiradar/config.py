@@ -1,0 +1,270 @@
+"""Typed, strict configuration: ``oiradar.toml`` plus ``OIRADAR__SECTION__KEY`` environment overrides.
+
+Resolution order (later wins): built-in defaults < ``oiradar.toml`` < environment variables.
+Per-symbol overrides live under ``[symbols."KSM/USDT:USDT".<section>]`` and are applied by
+:meth:`Settings.for_symbol`.
+
+Example ``oiradar.toml``::
+
+    home = "/data/oiradar"
+
+    [features]
+    peak_window = "7d"
+
+    [signals]
+    oi_z_alert = 2.0
+
+    [venues.binanceusdm]
+    archive_url = "https://data.binance.vision"
+
+    [symbols."KSM/USDT:USDT".signals]
+    divergence_dd = 0.18
+
+Unknown keys are an error that names the closest valid key.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import stat
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from oiradar.errors import ConfigError
+from oiradar.model import DAY_MS, HOUR_MS, MINUTE_MS
+
+ENV_PREFIX = "OIRADAR__"
+CONFIG_FILE = "oiradar.toml"
+
+_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(m|h|d|w)\s*$")
+_UNIT_MS = {"m": MINUTE_MS, "h": HOUR_MS, "d": DAY_MS, "w": 7 * DAY_MS}
+
+
+def duration_ms(text: str) -> int:
+    """Parse a duration such as ``"30d"``, ``"24h"``, ``"90m"`` or ``"2w"`` into milliseconds."""
+    m = _DURATION_RE.match(text)
+    if m is None:
+        raise ConfigError(f"invalid duration {text!r}; write e.g. '30d', '24h', '15m' or '2w'")
+    return int(float(m[1]) * _UNIT_MS[m[2]])
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+def _check_duration(v: str) -> str:
+    duration_ms(v)
+    return v
+
+
+class FeatureSettings(_Section):
+    """Feature windows (SPEC section 2), given in time and converted to bars."""
+
+    z_window: str = "30d"
+    chg_window: str = "7d"
+    turnover_window: str = "24h"
+    peak_window: str = "7d"
+    vol_window: str = "20d"
+    new_high_bars: int = Field(20, ge=1)
+    near_pct: float = Field(0.03, ge=0, lt=1)
+    atr_bars: int = Field(14, ge=1)
+    rejection_rules: tuple[str, ...] = ("wick", "engulfing", "close_below_low")
+
+    _durations = field_validator(
+        "z_window", "chg_window", "turnover_window", "peak_window", "vol_window"
+    )(_check_duration)
+
+
+class SignalSettings(_Section):
+    """Signal thresholds (SPEC section 3)."""
+
+    oi_z_alert: float = 2.0
+    watch_chg_7d: float = 0.15
+    watch_lookback_bars: int = Field(6, ge=1)
+    trigger_new_high_bars: int = Field(3, ge=1)
+    trigger_down_streak: int = Field(2, ge=1)
+    divergence_dd: float = Field(0.15, ge=0, lt=1)
+    entry_within_bars: int = Field(6, ge=1)
+    exchange_div_drop: float = 0.05
+    exchange_div_band: float = 0.02
+    long_side: bool = False
+
+
+class VenueSettings(_Section):
+    """Base URLs of a venue; point them at a mirror, a proxy or a local fake exchange."""
+
+    rest_url: str | None = None
+    ws_url: str | None = None
+    archive_url: str | None = None
+    taker_fee: float | None = None
+
+
+class SimSettings(_Section):
+    preset: str = "ksm"
+    seed: int = 7
+    days: int = Field(365, ge=1)
+
+
+class SymbolOverrides(_Section):
+    features: dict[str, Any] = Field(default_factory=dict)
+    signals: dict[str, Any] = Field(default_factory=dict)
+
+
+class Settings(_Section):
+    """The whole configuration. Build it with :func:`load_settings`."""
+
+    home: Path | None = None
+    features: FeatureSettings = FeatureSettings()
+    signals: SignalSettings = SignalSettings()
+    venues: dict[str, VenueSettings] = Field(default_factory=dict)
+    sim: SimSettings = SimSettings()
+    symbols: dict[str, SymbolOverrides] = Field(default_factory=dict)
+
+    def for_symbol(self, symbol: str) -> Settings:
+        """These settings with the per-symbol overrides of ``symbol`` applied."""
+        over = self.symbols.get(symbol)
+        if over is None:
+            return self
+        data = self.model_dump()
+        for section in ("features", "signals"):
+            data[section].update(getattr(over, section))
+        return _validate(data, source=f"[symbols.{symbol!r}]")
+
+    def venue(self, exchange: str) -> VenueSettings:
+        return self.venues.get(exchange, VenueSettings())
+
+
+def default_home() -> Path:
+    return Path(platformdirs.user_data_dir("oiradar", appauthor=False))
+
+
+def resolve_home(option: str | Path | None, settings: Settings | None = None) -> Path:
+    """``--home`` beats ``OIRADAR_HOME`` beats the config's ``home`` beats the user data dir."""
+    if option:
+        return Path(option).expanduser()
+    env = os.environ.get("OIRADAR_HOME")
+    if env:
+        return Path(env).expanduser()
+    if settings is not None and settings.home is not None:
+        return settings.home.expanduser()
+    return default_home()
+
+
+def load_settings(
+    path: str | Path | None = None,
+    *,
+    home: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Load defaults, then ``path`` (or ``<home>/oiradar.toml`` / ``./oiradar.toml``), then env."""
+    environ = os.environ if environ is None else environ
+    data: dict[str, Any] = {}
+    file = _find_config(path, home)
+    if file is not None:
+        data = _read_toml(file)
+    source = str(file) if file else "defaults"
+    _merge_env(data, environ)
+    return _validate(data, source=source)
+
+
+def _find_config(path: str | Path | None, home: Path | None) -> Path | None:
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"config file {p} does not exist")
+        return p
+    for candidate in ([home / CONFIG_FILE] if home else []) + [Path.cwd() / CONFIG_FILE]:
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _read_toml(file: Path) -> dict[str, Any]:
+    try:
+        text = file.read_text(encoding="utf-8")
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{file}: invalid TOML: {exc}") from exc
+    if _holds_secret(data) and file.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise ConfigError(
+            f"{file} holds secrets but others can read it; run: chmod 600 {file}"
+        )
+    return data
+
+
+def _holds_secret(data: Any) -> bool:
+    if isinstance(data, dict):
+        return any(
+            any(w in str(k).lower() for w in ("token", "secret", "password", "api_key"))
+            or _holds_secret(v)
+            for k, v in data.items()
+        )
+    return False
+
+
+def _merge_env(data: dict[str, Any], environ: Mapping[str, str]) -> None:
+    """``OIRADAR__SIGNALS__OI_Z_ALERT=2.5`` -> ``data['signals']['oi_z_alert'] = '2.5'``."""
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        parts = [p.lower() for p in name[len(ENV_PREFIX) :].split("__") if p]
+        if not parts:
+            continue
+        node = data
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"environment variable {name} overrides a non-section key")
+        node[parts[-1]] = _env_value(value)
+
+
+def _env_value(value: str) -> Any:
+    try:
+        return tomllib.loads(f"v = {value}")["v"]
+    except tomllib.TOMLDecodeError:
+        return value
+
+
+def _validate(data: dict[str, Any], *, source: str) -> Settings:
+    _check_unknown(data, Settings, path="")
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        lines = [f"{source}: invalid configuration"]
+        for err in exc.errors():
+            loc = ".".join(str(p) for p in err["loc"])
+            lines.append(f"  {loc}: {err['msg']} (got {err.get('input')!r})")
+        raise ConfigError("\n".join(lines)) from None
+
+
+def _check_unknown(data: Any, model: type[BaseModel], path: str) -> None:
+    if not isinstance(data, dict):
+        return
+    fields = model.model_fields
+    for key, value in data.items():
+        if key not in fields:
+            where = f"{path}{key}"
+            close = difflib.get_close_matches(str(key), list(fields), n=1, cutoff=0.5)
+            hint = f"; did you mean {path}{close[0]!r}?" if close else ""
+            valid = ", ".join(sorted(fields))
+            raise ConfigError(f"unknown configuration key {where!r}{hint} (valid here: {valid})")
+        sub = _section_model(fields[key].annotation)
+        if sub is not None:
+            _check_unknown(value, sub, path=f"{path}{key}.")
+        elif key in ("venues", "symbols") and isinstance(value, dict):
+            inner = VenueSettings if key == "venues" else SymbolOverrides
+            for name, section in value.items():
+                _check_unknown(section, inner, path=f"{path}{key}.{name}.")
+
+
+def _section_model(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    return None

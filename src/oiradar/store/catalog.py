@@ -1,0 +1,427 @@
+"""The catalog: one Parquet file per (exchange, symbol, timeframe, month), upserted by ``ts``.
+
+Layout under ``<home>/catalog``::
+
+    bars/<exchange>/<symbol-slug>/<timeframe>/<YYYY-MM>.parquet
+    liquidations/<exchange>/<symbol-slug>/<YYYY-MM>.parquet
+
+Each bar file holds the canonical columns (:data:`oiradar.model.BAR_SCHEMA`) plus ``exchange``,
+``symbol`` and ``timeframe``, so DuckDB can query every series at once through the ``bars`` view.
+
+Upsert semantics: an incoming non-null value replaces the stored one; a null never erases a value
+(empty is missing, not zero). A row whose values do not change keeps its provenance, and a
+partition with no changed row is not rewritten: importing the same data twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from oiradar.errors import InputError, SeriesNotFound, StoreError
+from oiradar.model import (
+    BAR_SCHEMA,
+    BAR_VALUE_COLUMNS,
+    LIQUIDATION_SCHEMA,
+    SeriesKey,
+    Source,
+    Timeframe,
+    conform_bars,
+    conform_liquidations,
+    symbol_slug,
+)
+from oiradar.store.atomic import Journal, tmp_path_for, write_lock
+
+KEY_COLUMNS = ("exchange", "symbol", "timeframe")
+# Columns whose change makes a row "changed" (provenance columns are not compared).
+_COMPARED = (*BAR_VALUE_COLUMNS, "oi_raw", "oi_unit", "quote_volume_estimated")
+_LIQ_KEY = ("ts", "side", "price", "qty")
+
+
+@dataclass
+class WriteResult:
+    """What a write did: rows added, rows whose values changed, partition files rewritten."""
+
+    rows_in: int = 0
+    rows_added: int = 0
+    rows_changed: int = 0
+    partitions: list[str] = field(default_factory=list)
+
+    def merge(self, other: WriteResult) -> WriteResult:
+        return WriteResult(
+            self.rows_in + other.rows_in,
+            self.rows_added + other.rows_added,
+            self.rows_changed + other.rows_changed,
+            self.partitions + other.partitions,
+        )
+
+    @property
+    def unchanged(self) -> bool:
+        return not self.partitions
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _month_labels(ts: pl.Expr) -> pl.Expr:
+    return pl.from_epoch(ts, time_unit="ms").dt.strftime("%Y-%m")
+
+
+class Catalog:
+    """The on-disk store of bars and liquidations under ``<home>/catalog``."""
+
+    def __init__(self, home: str | Path) -> None:
+        self.home = Path(home).expanduser()
+        self.root = self.home / "catalog"
+        self.bars_dir = self.root / "bars"
+        self.liq_dir = self.root / "liquidations"
+
+    # ---------------------------------------------------------------- paths
+    def series_dir(self, key: SeriesKey) -> Path:
+        return self.bars_dir / key.exchange / symbol_slug(key.symbol) / key.timeframe.value
+
+    def _liq_series_dir(self, exchange: str, symbol: str) -> Path:
+        return self.liq_dir / exchange / symbol_slug(symbol)
+
+    # ---------------------------------------------------------------- writes
+    def write_bars(
+        self, key: SeriesKey, frame: pl.DataFrame, source: Source | str = Source.FILE
+    ) -> WriteResult:
+        """Upsert ``frame`` (canonical columns, any subset) into the series ``key``, atomically."""
+        incoming = self._prepare_bars(key, frame, Source(source))
+        result = WriteResult(rows_in=incoming.height)
+        if incoming.is_empty():
+            return result
+        with write_lock(self.root):
+            journal = Journal(self.root)
+            journal.recover()
+            staged: list[tuple[Path, Path]] = []
+            try:
+                for (month,), part in incoming.group_by(
+                    _month_labels(pl.col("ts")).alias("_m"), maintain_order=True
+                ):
+                    final = self.series_dir(key) / f"{month}.parquet"
+                    merged, added, changed = _merge_bars(_read_existing(final), part.drop("_m"))
+                    if added == 0 and changed == 0:
+                        continue
+                    staged.append((self._stage(merged, key, final), final))
+                    result.rows_added += added
+                    result.rows_changed += changed
+                    result.partitions.append(str(final.relative_to(self.root)))
+                journal.commit(staged)
+            except BaseException:
+                for tmp, _ in staged:
+                    tmp.unlink(missing_ok=True)
+                raise
+        return result
+
+    def _prepare_bars(self, key: SeriesKey, frame: pl.DataFrame, source: Source) -> pl.DataFrame:
+        unknown = [c for c in frame.columns if c not in BAR_SCHEMA and c not in KEY_COLUMNS]
+        if unknown:
+            raise InputError(f"unknown bar columns {unknown}; canonical: {list(BAR_SCHEMA)}")
+        if "ts" not in frame.columns:
+            raise InputError("bars need a 'ts' column (bar open time, epoch ms UTC)", column="ts")
+        frame = conform_bars(frame.drop([c for c in KEY_COLUMNS if c in frame.columns]))
+        bad = frame.filter(pl.col("ts") % key.timeframe.ms != 0)
+        if bad.height:
+            raise InputError(
+                f"ts is not aligned to the {key.timeframe.value} grid of {key}",
+                column="ts",
+                value=int(bad["ts"][0]),
+            )
+        if frame["ts"].is_duplicated().any():
+            dup = frame.filter(pl.col("ts").is_duplicated())["ts"][0]
+            raise InputError(f"duplicate ts in bars for {key}", column="ts", value=int(dup))
+        return frame.with_columns(
+            pl.lit(source.value).alias("source"), pl.lit(_now_ms()).alias("ingested_at")
+        ).sort("ts").with_columns(_month_labels(pl.col("ts")).alias("_m"))
+
+    def _stage(self, merged: pl.DataFrame, key: SeriesKey, final: Path) -> Path:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        out = merged.with_columns(
+            pl.lit(key.exchange).alias("exchange"),
+            pl.lit(key.symbol).alias("symbol"),
+            pl.lit(key.timeframe.value).alias("timeframe"),
+        )
+        tmp = tmp_path_for(final)
+        out.write_parquet(tmp, compression="zstd", statistics=True)
+        return tmp
+
+    def write_liquidations(
+        self, frame: pl.DataFrame, source: Source | str = Source.FILE
+    ) -> WriteResult:
+        """Insert liquidation records; a record equal on (ts, side, price, qty) is kept once."""
+        frame = conform_liquidations(
+            frame.with_columns(pl.lit(Source(source).value).alias("source"))
+            if "source" not in frame.columns
+            else frame
+        ).with_columns(pl.lit(_now_ms()).alias("ingested_at"))
+        result = WriteResult(rows_in=frame.height)
+        if frame.is_empty():
+            return result
+        with write_lock(self.root):
+            journal = Journal(self.root)
+            journal.recover()
+            staged: list[tuple[Path, Path]] = []
+            try:
+                groups = frame.with_columns(_month_labels(pl.col("ts")).alias("_m")).group_by(
+                    "exchange", "symbol", "_m", maintain_order=True
+                )
+                for (exchange, symbol, month), part in groups:
+                    final = self._liq_series_dir(str(exchange), str(symbol)) / f"{month}.parquet"
+                    old = _read_existing(final, LIQUIDATION_SCHEMA)
+                    new = part.drop("_m").join(old.select(_LIQ_KEY), on=list(_LIQ_KEY), how="anti")
+                    new = new.unique(subset=list(_LIQ_KEY), keep="first", maintain_order=True)
+                    if new.is_empty():
+                        continue
+                    merged = pl.concat([old, new]).sort("ts", "side", "price")
+                    final.parent.mkdir(parents=True, exist_ok=True)
+                    tmp = tmp_path_for(final)
+                    merged.write_parquet(tmp, compression="zstd")
+                    staged.append((tmp, final))
+                    result.rows_added += new.height
+                    result.partitions.append(str(final.relative_to(self.root)))
+                journal.commit(staged)
+            except BaseException:
+                for tmp, _ in staged:
+                    tmp.unlink(missing_ok=True)
+                raise
+        return result
+
+    # ---------------------------------------------------------------- reads
+    def stored_keys(self) -> list[SeriesKey]:
+        """Every series that has at least one partition on disk."""
+        keys = []
+        if not self.bars_dir.is_dir():
+            return keys
+        for tf_dir in sorted(self.bars_dir.glob("*/*/*")):
+            files = sorted(tf_dir.glob("*.parquet"))
+            if not files:
+                continue
+            head = pl.read_parquet(files[0], columns=list(KEY_COLUMNS), n_rows=1)
+            if head.height:
+                keys.append(
+                    SeriesKey(
+                        exchange=head["exchange"][0],
+                        symbol=head["symbol"][0],
+                        timeframe=Timeframe(head["timeframe"][0]),
+                    )
+                )
+        return keys
+
+    def has_series(self, key: SeriesKey) -> bool:
+        return any(self.series_dir(key).glob("*.parquet"))
+
+    def read_stored(
+        self, key: SeriesKey, start: int | None = None, end: int | None = None
+    ) -> pl.DataFrame:
+        """The stored bars of exactly ``key`` with ``start <= ts < end`` (canonical columns)."""
+        files = sorted(self.series_dir(key).glob("*.parquet"))
+        if not files:
+            raise SeriesNotFound(self._not_found_message(key))
+        lf = pl.scan_parquet(files).select(list(BAR_SCHEMA))
+        if start is not None:
+            lf = lf.filter(pl.col("ts") >= start)
+        if end is not None:
+            lf = lf.filter(pl.col("ts") < end)
+        return lf.sort("ts").collect()
+
+    def read_bars(
+        self, key: SeriesKey, start: int | None = None, end: int | None = None
+    ) -> pl.DataFrame:
+        """Bars of ``key``; resampled from the finest stored timeframe when not stored as such.
+
+        Resampled frames carry a boolean ``complete`` column (False where sub-bars are missing);
+        stored frames carry ``complete`` = True.
+        """
+        from oiradar.store.resample import resample_bars
+
+        if self.has_series(key):
+            return self.read_stored(key, start, end).with_columns(pl.lit(True).alias("complete"))
+        finer = self.finest_source_for(key)
+        if finer is None:
+            raise SeriesNotFound(self._not_found_message(key))
+        span = key.timeframe.ms
+        lo = None if start is None else start - start % span
+        hi = None if end is None else end + (-end) % span
+        fine = self.read_stored(finer, lo, hi)
+        out = resample_bars(fine, finer.timeframe, key.timeframe)
+        if start is not None:
+            out = out.filter(pl.col("ts") >= start)
+        if end is not None:
+            out = out.filter(pl.col("ts") < end)
+        return out
+
+    def finest_source_for(self, key: SeriesKey) -> SeriesKey | None:
+        """The finest stored timeframe of the same (exchange, symbol) that divides ``key``'s."""
+        for tf in Timeframe:  # ordered finest first
+            if tf.ms >= key.timeframe.ms or key.timeframe.ms % tf.ms:
+                continue
+            candidate = key.with_timeframe(tf)
+            if self.has_series(candidate):
+                return candidate
+        return None
+
+    def read_liquidations(
+        self,
+        exchange: str | None = None,
+        symbol: str | None = None,
+        start: int | None = None,
+        end: int | None = None,
+    ) -> pl.DataFrame:
+        pattern = f"{exchange or '*'}/{symbol_slug(symbol) if symbol else '*'}/*.parquet"
+        files = sorted(self.liq_dir.glob(pattern)) if self.liq_dir.is_dir() else []
+        if not files:
+            return pl.DataFrame(schema=LIQUIDATION_SCHEMA)
+        lf = pl.scan_parquet(files)
+        if start is not None:
+            lf = lf.filter(pl.col("ts") >= start)
+        if end is not None:
+            lf = lf.filter(pl.col("ts") < end)
+        return lf.sort("ts").collect()
+
+    def _not_found_message(self, key: SeriesKey) -> str:
+        stored = self.stored_keys()
+        if not stored:
+            return f"no series {key} in the catalog at {self.root}: it is empty (try `oiradar demo` or `oiradar import`)"
+        listing = ", ".join(str(k) for k in stored[:10])
+        return f"no series {key} in the catalog (stored: {listing})"
+
+    # ---------------------------------------------------------------- coverage
+    def coverage(self) -> pl.DataFrame:
+        """One row per stored series: first/last bar, rows, missing bars."""
+        rows = []
+        for key in self.stored_keys():
+            ts = pl.scan_parquet(sorted(self.series_dir(key).glob("*.parquet"))).select("ts")
+            stats = ts.select(
+                pl.col("ts").min().alias("first_ts"),
+                pl.col("ts").max().alias("last_ts"),
+                pl.len().alias("rows"),
+            ).collect()
+            first, last, n = stats.row(0)
+            expected = (last - first) // key.timeframe.ms + 1
+            rows.append(
+                {
+                    "exchange": key.exchange,
+                    "symbol": key.symbol,
+                    "timeframe": key.timeframe.value,
+                    "first_ts": first,
+                    "last_ts": last,
+                    "rows": n,
+                    "missing_bars": expected - n,
+                }
+            )
+        schema = {
+            "exchange": pl.String, "symbol": pl.String, "timeframe": pl.String,
+            "first_ts": pl.Int64, "last_ts": pl.Int64, "rows": pl.Int64, "missing_bars": pl.Int64,
+        }  # fmt: skip
+        return pl.DataFrame(rows, schema=schema)
+
+    def gaps(self, key: SeriesKey) -> pl.DataFrame:
+        """Runs of missing bars inside the stored range: ``gap_start``, ``gap_end`` (incl.), ``bars``."""
+        ts = self.read_stored(key).get_column("ts")
+        return find_gaps(ts, key.timeframe.ms)
+
+    # ---------------------------------------------------------------- SQL
+    def connect(self) -> duckdb.DuckDBPyConnection:
+        """An in-memory DuckDB connection with the ``bars`` and ``liquidations`` views."""
+        con = duckdb.connect(":memory:")
+        con.execute("SET TimeZone = 'UTC'")
+        _create_view(con, "bars", self.bars_dir, _bar_view_schema())
+        _create_view(con, "liquidations", self.liq_dir, LIQUIDATION_SCHEMA)
+        return con
+
+    def sql(self, query: str, params: Iterable[object] | None = None) -> pl.DataFrame:
+        con = self.connect()
+        try:
+            rel = con.sql(query, params=list(params) if params else None)
+            if rel is None:  # a statement without a result (e.g. SET)
+                return pl.DataFrame()
+            return rel.pl()
+        except duckdb.Error as exc:
+            raise StoreError(f"SQL error: {exc}") from None
+        finally:
+            con.close()
+
+
+def find_gaps(ts: pl.Series, step_ms: int) -> pl.DataFrame:
+    """Runs of missing bars between consecutive stored ``ts`` values."""
+    frame = pl.DataFrame({"ts": ts.sort()})
+    diffs = frame.with_columns(prev=pl.col("ts").shift(1)).filter(
+        (pl.col("ts") - pl.col("prev")) > step_ms
+    )
+    return diffs.select(
+        (pl.col("prev") + step_ms).alias("gap_start"),
+        (pl.col("ts") - step_ms).alias("gap_end"),
+        ((pl.col("ts") - pl.col("prev")) // step_ms - 1).alias("bars"),
+    )
+
+
+def _bar_view_schema() -> dict[str, pl.DataType]:
+    return {**BAR_SCHEMA, "exchange": pl.String(), "symbol": pl.String(), "timeframe": pl.String()}
+
+
+_DUCK_TYPES = {pl.Int64: "BIGINT", pl.Float64: "DOUBLE", pl.String: "VARCHAR", pl.Boolean: "BOOLEAN"}
+
+
+def _create_view(
+    con: duckdb.DuckDBPyConnection, name: str, folder: Path, schema: dict[str, pl.DataType]
+) -> None:
+    if folder.is_dir() and any(folder.rglob("*.parquet")):
+        glob = str(folder / "**" / "*.parquet").replace("'", "''")
+        con.execute(
+            f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{glob}', union_by_name = true)"
+        )
+        return
+    cols = ", ".join(
+        f"CAST(NULL AS {_DUCK_TYPES[type(t)]}) AS {c}" for c, t in schema.items()
+    )
+    con.execute(f"CREATE VIEW {name} AS SELECT {cols} WHERE false")
+
+
+def _read_existing(path: Path, schema: dict[str, pl.DataType] = BAR_SCHEMA) -> pl.DataFrame:
+    if not path.exists():
+        return pl.DataFrame(schema=schema)
+    try:
+        return pl.read_parquet(path, columns=list(schema))
+    except Exception as exc:  # a damaged file is reported, never silently replaced
+        raise StoreError(f"cannot read partition {path}: {exc}") from exc
+
+
+def _merge_bars(old: pl.DataFrame, new: pl.DataFrame) -> tuple[pl.DataFrame, int, int]:
+    """Upsert ``new`` into ``old`` by ``ts``. Returns (merged, rows added, rows changed)."""
+    if old.is_empty():
+        return new.select(list(BAR_SCHEMA)), new.height, 0
+    joined = old.join(new, on="ts", how="full", coalesce=True, suffix="_new")
+    merged_cols = [
+        pl.coalesce(pl.col(f"{c}_new"), pl.col(c)).alias(c) for c in _COMPARED
+    ]
+    was_old = pl.col("source").is_not_null()
+    is_new = pl.col("source_new").is_not_null()
+    differs = pl.any_horizontal(
+        [pl.col(f"{c}_new").is_not_null() & pl.col(f"{c}_new").ne_missing(pl.col(c)) for c in _COMPARED]
+    )
+    joined = joined.with_columns(
+        _added=~was_old, _changed=was_old & is_new & differs
+    )
+    touched = pl.col("_added") | pl.col("_changed")
+    out = joined.select(
+        "ts",
+        *merged_cols,
+        pl.when(touched).then(pl.col("source_new")).otherwise(pl.col("source")).alias("source"),
+        pl.when(touched)
+        .then(pl.col("ingested_at_new"))
+        .otherwise(pl.col("ingested_at"))
+        .alias("ingested_at"),
+        "_added",
+        "_changed",
+    ).sort("ts")
+    added = int(out["_added"].sum())
+    changed = int(out["_changed"].sum())
+    return out.select(list(BAR_SCHEMA)), added, changed
