@@ -1,0 +1,1 @@
+"""The ``oiradar`` command line (typer + rich)."""

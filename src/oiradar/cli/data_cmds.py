@@ -1,0 +1,140 @@
+"""Catalog commands: ``list``, ``gaps``, ``sql``, ``export``."""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import polars as pl
+import typer
+from rich.table import Table
+
+from oiradar.cli.context import console, fail, state
+from oiradar.errors import OiradarError
+from oiradar.model import SeriesKey, Timeframe
+
+
+class OutFormat(StrEnum):
+    TABLE = "table"
+    CSV = "csv"
+    JSON = "json"
+
+
+def _fmt_ts(ms: int | None) -> str:
+    if ms is None:
+        return ""
+    return pl.Series([ms]).cast(pl.Datetime("ms", "UTC")).dt.strftime("%Y-%m-%d %H:%M")[0]
+
+
+def print_frame(frame: pl.DataFrame, fmt: OutFormat = OutFormat.TABLE, title: str | None = None) -> None:
+    """Print a frame as a rich table, CSV or JSON records."""
+    if fmt is OutFormat.CSV:
+        typer.echo(frame.write_csv(), nl=False)
+        return
+    if fmt is OutFormat.JSON:
+        typer.echo(json.dumps(frame.to_dicts(), default=str, indent=1))
+        return
+    table = Table(title=title, show_lines=False)
+    for col in frame.columns:
+        table.add_column(col, justify="right" if frame[col].dtype.is_numeric() else "left")
+    for row in frame.iter_rows():
+        table.add_row(*["" if v is None else (f"{v:.6g}" if isinstance(v, float) else str(v)) for v in row])
+    console.print(table)
+
+
+def _key(exchange: str, symbol: str, timeframe: str) -> SeriesKey:
+    return SeriesKey(exchange=exchange, symbol=symbol, timeframe=Timeframe.parse(timeframe))
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("list")
+    def list_cmd(
+        ctx: typer.Context,
+        fmt: Annotated[OutFormat, typer.Option("--format")] = OutFormat.TABLE,
+    ) -> None:
+        """Stored series with their first/last bar, rows and missing bars."""
+        cov = state(ctx).catalog.coverage()
+        if fmt is OutFormat.TABLE:
+            cov = cov.with_columns(
+                pl.col("first_ts").map_elements(_fmt_ts, return_dtype=pl.String).alias("first"),
+                pl.col("last_ts").map_elements(_fmt_ts, return_dtype=pl.String).alias("last"),
+            ).select("exchange", "symbol", "timeframe", "first", "last", "rows", "missing_bars")
+            if cov.is_empty():
+                console.print(f"The catalog at {state(ctx).catalog.root} is empty. Try `oiradar demo`.")
+                return
+        print_frame(cov, fmt, title="Stored series")
+
+    @app.command("gaps")
+    def gaps_cmd(
+        ctx: typer.Context,
+        exchange: Annotated[str | None, typer.Option("--exchange", "-e")] = None,
+        symbol: Annotated[str | None, typer.Option("--symbol", "-s")] = None,
+        timeframe: Annotated[str | None, typer.Option("--timeframe", "-t")] = None,
+        fmt: Annotated[OutFormat, typer.Option("--format")] = OutFormat.TABLE,
+    ) -> None:
+        """Missing bars per series (runs of absent bars inside the stored range)."""
+        cat = state(ctx).catalog
+        frames = []
+        for key in cat.stored_keys():
+            if (exchange and key.exchange != exchange) or (symbol and key.symbol != symbol):
+                continue
+            if timeframe and key.timeframe.value != timeframe:
+                continue
+            g = cat.gaps(key)
+            frames.append(
+                g.select(
+                    pl.lit(key.exchange).alias("exchange"),
+                    pl.lit(key.symbol).alias("symbol"),
+                    pl.lit(key.timeframe.value).alias("timeframe"),
+                    pl.all(),
+                )
+            )
+        out = pl.concat(frames) if frames else pl.DataFrame(
+            schema={"exchange": pl.String, "symbol": pl.String, "timeframe": pl.String,
+                    "gap_start": pl.Int64, "gap_end": pl.Int64, "bars": pl.Int64}
+        )  # fmt: skip
+        if fmt is OutFormat.TABLE:
+            out = out.with_columns(
+                pl.col("gap_start").map_elements(_fmt_ts, return_dtype=pl.String),
+                pl.col("gap_end").map_elements(_fmt_ts, return_dtype=pl.String),
+            )
+            if out.is_empty():
+                console.print("No gaps.")
+                return
+        print_frame(out, fmt, title="Gaps")
+
+    @app.command("sql")
+    def sql_cmd(
+        ctx: typer.Context,
+        query: Annotated[str, typer.Argument(help="SQL over the views `bars` and `liquidations`.")],
+        fmt: Annotated[OutFormat, typer.Option("--format")] = OutFormat.TABLE,
+    ) -> None:
+        """Query the catalog with DuckDB, e.g. `oiradar sql "select symbol, max(oi) from bars group by 1"`."""
+        try:
+            print_frame(state(ctx).catalog.sql(query), fmt)
+        except OiradarError as exc:
+            raise fail(exc) from None
+
+    @app.command("export")
+    def export_cmd(
+        ctx: typer.Context,
+        exchange: Annotated[str, typer.Option("--exchange", "-e")],
+        symbol: Annotated[str, typer.Option("--symbol", "-s")],
+        timeframe: Annotated[str, typer.Option("--timeframe", "-t")],
+        out: Annotated[Path, typer.Option("--out", "-o", help="FILE.csv or FILE.parquet")],
+    ) -> None:
+        """Write one series (resampled if needed) to CSV or Parquet."""
+        try:
+            frame = state(ctx).catalog.read_bars(_key(exchange, symbol, timeframe))
+        except OiradarError as exc:
+            raise fail(exc) from None
+        suffix = out.suffix.lower()
+        if suffix == ".csv":
+            frame.write_csv(out)
+        elif suffix == ".parquet":
+            frame.write_parquet(out)
+        else:
+            raise fail(f"--out must end in .csv or .parquet, got {out.name!r}")
+        console.print(f"Wrote {frame.height} bars to {out}")
