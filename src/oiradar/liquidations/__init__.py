@@ -1,0 +1,1 @@
+"""Liquidation prices, the estimated level model, the heatmap and the cascade estimate."""
