@@ -1,10 +1,15 @@
-"""All-or-nothing multi-file commits for the catalog.
+"""Snapshot commits for the catalog: immutable partition files plus a per-series manifest.
 
-A write stages every new partition as a hidden temporary file beside its final path, then records
-the planned renames in a journal (itself written atomically), performs the renames and removes the
-journal. A writer killed before the journal exists leaves only temporary files, which the next
-writer deletes; one killed after it is rolled forward by the next writer. Readers never see a torn
-file: ``os.replace`` is atomic on POSIX, and temporary names never match ``*.parquet``.
+Each series folder holds immutable Parquet files named ``<YYYY-MM>.<id>.parquet`` and a small
+``_manifest.json`` that names the current file of every month. A write stages new files under
+hidden temporary names, fsyncs them, renames them to fresh immutable names (never over an existing
+file) and then replaces the manifest atomically: that rename is the commit point, so a series
+changes all at once or not at all.
+
+Readers read the manifest once and open only the files it names. A file is never rewritten in
+place, so a reader (DuckDB opens a file more than once per query: to bind, then to scan) can never
+see a torn or swapped file. Replaced files are retired and deleted only after a grace period;
+files that no manifest names (from a writer killed before its commit) are deleted by the next writer.
 """
 
 from __future__ import annotations
@@ -13,26 +18,22 @@ import contextlib
 import fcntl
 import json
 import os
+import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 TMP_SUFFIX = ".tmp"
+MANIFEST = "_manifest.json"
+GRACE_MS = 5 * 60 * 1000  # how long a retired file stays readable for slow readers
 
 
 def tmp_path_for(final: Path) -> Path:
     return final.with_name(f".{final.name}.{uuid.uuid4().hex}{TMP_SUFFIX}")
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def fsync_file(path: Path) -> None:
+def _fsync_path(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -48,56 +49,83 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
-    _fsync_dir(path.parent)
+    _fsync_path(path.parent)
 
 
-class Journal:
-    """Commits a set of ``(temporary, final)`` renames atomically as a group."""
+@dataclass
+class Manifest:
+    """The committed state of one series folder: month -> current immutable file name."""
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.dir = root / ".journal"
+    partitions: dict[str, str] = field(default_factory=dict)
+    retired: list[tuple[str, int]] = field(default_factory=list)
 
-    def commit(self, renames: list[tuple[Path, Path]]) -> None:
-        if not renames:
-            return
-        for tmp, _ in renames:
-            fsync_file(tmp)
-        self.dir.mkdir(parents=True, exist_ok=True)
-        entry = self.dir / f"{uuid.uuid4().hex}.json"
-        payload = [[str(t.relative_to(self.root)), str(f.relative_to(self.root))] for t, f in renames]
-        write_bytes_atomic(entry, json.dumps(payload).encode())
-        self._apply(payload)
-        entry.unlink()
-        _fsync_dir(self.dir)
+    @classmethod
+    def load(cls, folder: Path) -> Manifest:
+        path = folder / MANIFEST
+        try:
+            data = json.loads(path.read_text())
+        except FileNotFoundError:
+            return cls()
+        return cls(dict(data["partitions"]), [(n, int(t)) for n, t in data.get("retired", [])])
 
-    def _apply(self, payload: list[list[str]]) -> None:
-        dirs = set()
-        for tmp, final in payload:
-            src, dst = self.root / tmp, self.root / final
-            if src.exists():
-                os.replace(src, dst)
-                dirs.add(dst.parent)
-        for d in dirs:
-            _fsync_dir(d)
+    def files(self, folder: Path) -> list[Path]:
+        return [folder / name for _, name in sorted(self.partitions.items())]
 
-    def recover(self) -> int:
-        """Roll forward committed journals, delete orphan temporary files. Returns files cleaned."""
-        cleaned = 0
-        if self.dir.is_dir():
-            for entry in sorted(self.dir.glob("*.json")):
-                try:
-                    payload = json.loads(entry.read_text())
-                except (OSError, ValueError):
-                    entry.unlink(missing_ok=True)  # the journal itself was torn: never committed
-                    continue
-                self._apply(payload)
-                entry.unlink()
-                cleaned += 1
-        for tmp in self.root.rglob(f".*{TMP_SUFFIX}"):
-            tmp.unlink(missing_ok=True)
-            cleaned += 1
-        return cleaned
+    def dump(self) -> bytes:
+        return json.dumps(
+            {"partitions": dict(sorted(self.partitions.items())), "retired": self.retired}
+        ).encode()
+
+
+def partition_files(folder: Path) -> list[Path]:
+    """The committed partition files of a series folder, in month order."""
+    return Manifest.load(folder).files(folder)
+
+
+def commit_partitions(folder: Path, staged: dict[str, Path]) -> None:
+    """Publish staged temporary files as the new partitions of their months, atomically.
+
+    Call with the catalog's write lock held.
+    """
+    if not staged:
+        return
+    manifest = Manifest.load(folder)
+    now = time.time_ns() // 1_000_000
+    for month, tmp in staged.items():
+        _fsync_path(tmp)
+        name = f"{month}.{uuid.uuid4().hex[:12]}.parquet"
+        os.replace(tmp, folder / name)  # a fresh name: never over an existing file
+        old = manifest.partitions.get(month)
+        if old is not None:
+            manifest.retired.append((old, now))
+        manifest.partitions[month] = name
+    _fsync_path(folder)
+    write_bytes_atomic(folder / MANIFEST, manifest.dump())  # the commit point
+
+
+def collect_garbage(folder: Path, grace_ms: int = GRACE_MS) -> int:
+    """Delete temporaries, uncommitted files, and retired files past their grace period.
+
+    Call with the catalog's write lock held. Returns the number of files deleted.
+    """
+    if not folder.is_dir():
+        return 0
+    manifest = Manifest.load(folder)
+    now = time.time_ns() // 1_000_000
+    keep = set(manifest.partitions.values())
+    still_retired = [(n, t) for n, t in manifest.retired if now - t < grace_ms]
+    keep |= {n for n, _ in still_retired}
+    deleted = 0
+    for path in folder.iterdir():
+        if path.name == MANIFEST or path.name in keep:
+            continue
+        if path.name.endswith(TMP_SUFFIX) or path.suffix == ".parquet":
+            path.unlink(missing_ok=True)
+            deleted += 1
+    if len(still_retired) != len(manifest.retired):
+        manifest.retired = still_retired
+        write_bytes_atomic(folder / MANIFEST, manifest.dump())
+    return deleted
 
 
 @contextlib.contextmanager

@@ -2,8 +2,11 @@
 
 Layout under ``<home>/catalog``::
 
-    bars/<exchange>/<symbol-slug>/<timeframe>/<YYYY-MM>.parquet
-    liquidations/<exchange>/<symbol-slug>/<YYYY-MM>.parquet
+    bars/<exchange>/<symbol-slug>/<timeframe>/_manifest.json + <YYYY-MM>.<id>.parquet
+    liquidations/<exchange>/<symbol-slug>/_manifest.json + <YYYY-MM>.<id>.parquet
+
+Partition files are immutable; each folder's manifest names the current file of every month and is
+replaced atomically (see :mod:`oiradar.store.atomic`), so readers see old or new, never torn.
 
 Each bar file holds the canonical columns (:data:`oiradar.model.BAR_SCHEMA`) plus ``exchange``,
 ``symbol`` and ``timeframe``, so DuckDB can query every series at once through the ``bars`` view.
@@ -35,7 +38,15 @@ from oiradar.model import (
     conform_liquidations,
     symbol_slug,
 )
-from oiradar.store.atomic import Journal, tmp_path_for, write_lock
+from oiradar.store.atomic import (
+    MANIFEST,
+    Manifest,
+    collect_garbage,
+    commit_partitions,
+    partition_files,
+    tmp_path_for,
+    write_lock,
+)
 
 KEY_COLUMNS = ("exchange", "symbol", "timeframe")
 # Columns whose change makes a row "changed" (provenance columns are not compared).
@@ -98,25 +109,24 @@ class Catalog:
         result = WriteResult(rows_in=incoming.height)
         if incoming.is_empty():
             return result
+        folder = self.series_dir(key)
         with write_lock(self.root):
-            journal = Journal(self.root)
-            journal.recover()
-            staged: list[tuple[Path, Path]] = []
+            collect_garbage(folder)
+            current = Manifest.load(folder).partitions
+            staged: dict[str, Path] = {}
             try:
-                for (month,), part in incoming.group_by(
-                    _month_labels(pl.col("ts")).alias("_m"), maintain_order=True
-                ):
-                    final = self.series_dir(key) / f"{month}.parquet"
-                    merged, added, changed = _merge_bars(_read_existing(final), part.drop("_m"))
+                for (month,), part in incoming.group_by("_m", maintain_order=True):
+                    existing = folder / current[month] if month in current else None
+                    merged, added, changed = _merge_bars(_read_existing(existing), part.drop("_m"))
                     if added == 0 and changed == 0:
                         continue
-                    staged.append((self._stage(merged, key, final), final))
+                    staged[month] = self._stage(merged, key, folder / f"{month}.parquet")
                     result.rows_added += added
                     result.rows_changed += changed
-                    result.partitions.append(str(final.relative_to(self.root)))
-                journal.commit(staged)
+                    result.partitions.append(f"{folder.relative_to(self.root)}/{month}")
+                commit_partitions(folder, staged)
             except BaseException:
-                for tmp, _ in staged:
+                for tmp in staged.values():
                     tmp.unlink(missing_ok=True)
                 raise
         return result
@@ -138,9 +148,13 @@ class Catalog:
         if frame["ts"].is_duplicated().any():
             dup = frame.filter(pl.col("ts").is_duplicated())["ts"][0]
             raise InputError(f"duplicate ts in bars for {key}", column="ts", value=int(dup))
-        return frame.with_columns(
-            pl.lit(source.value).alias("source"), pl.lit(_now_ms()).alias("ingested_at")
-        ).sort("ts").with_columns(_month_labels(pl.col("ts")).alias("_m"))
+        return (
+            frame.with_columns(
+                pl.lit(source.value).alias("source"), pl.lit(_now_ms()).alias("ingested_at")
+            )
+            .sort("ts")
+            .with_columns(_month_labels(pl.col("ts")).alias("_m"))
+        )
 
     def _stage(self, merged: pl.DataFrame, key: SeriesKey, final: Path) -> Path:
         final.parent.mkdir(parents=True, exist_ok=True)
@@ -165,34 +179,39 @@ class Catalog:
         result = WriteResult(rows_in=frame.height)
         if frame.is_empty():
             return result
+        frame = frame.with_columns(_month_labels(pl.col("ts")).alias("_m"))
         with write_lock(self.root):
-            journal = Journal(self.root)
-            journal.recover()
-            staged: list[tuple[Path, Path]] = []
-            try:
-                groups = frame.with_columns(_month_labels(pl.col("ts")).alias("_m")).group_by(
-                    "exchange", "symbol", "_m", maintain_order=True
-                )
-                for (exchange, symbol, month), part in groups:
-                    final = self._liq_series_dir(str(exchange), str(symbol)) / f"{month}.parquet"
-                    old = _read_existing(final, LIQUIDATION_SCHEMA)
-                    new = part.drop("_m").join(old.select(_LIQ_KEY), on=list(_LIQ_KEY), how="anti")
-                    new = new.unique(subset=list(_LIQ_KEY), keep="first", maintain_order=True)
-                    if new.is_empty():
-                        continue
-                    merged = pl.concat([old, new]).sort("ts", "side", "price")
-                    final.parent.mkdir(parents=True, exist_ok=True)
-                    tmp = tmp_path_for(final)
-                    merged.write_parquet(tmp, compression="zstd")
-                    staged.append((tmp, final))
-                    result.rows_added += new.height
-                    result.partitions.append(str(final.relative_to(self.root)))
-                journal.commit(staged)
-            except BaseException:
-                for tmp, _ in staged:
-                    tmp.unlink(missing_ok=True)
-                raise
+            for (exchange, symbol), series in frame.group_by(
+                "exchange", "symbol", maintain_order=True
+            ):
+                folder = self._liq_series_dir(str(exchange), str(symbol))
+                self._write_liq_series(folder, series, result)
         return result
+
+    def _write_liq_series(self, folder: Path, series: pl.DataFrame, result: WriteResult) -> None:
+        collect_garbage(folder)
+        current = Manifest.load(folder).partitions
+        staged: dict[str, Path] = {}
+        try:
+            for (month,), part in series.group_by("_m", maintain_order=True):
+                existing = folder / current[month] if month in current else None
+                old = _read_existing(existing, LIQUIDATION_SCHEMA)
+                new = part.drop("_m").join(old.select(_LIQ_KEY), on=list(_LIQ_KEY), how="anti")
+                new = new.unique(subset=list(_LIQ_KEY), keep="first", maintain_order=True)
+                if new.is_empty():
+                    continue
+                merged = pl.concat([old, new]).sort("ts", "side", "price")
+                folder.mkdir(parents=True, exist_ok=True)
+                tmp = tmp_path_for(folder / f"{month}.parquet")
+                merged.write_parquet(tmp, compression="zstd")
+                staged[month] = tmp
+                result.rows_added += new.height
+                result.partitions.append(f"{folder.relative_to(self.root)}/{month}")
+            commit_partitions(folder, staged)
+        except BaseException:
+            for tmp in staged.values():
+                tmp.unlink(missing_ok=True)
+            raise
 
     # ---------------------------------------------------------------- reads
     def stored_keys(self) -> list[SeriesKey]:
@@ -200,8 +219,8 @@ class Catalog:
         keys = []
         if not self.bars_dir.is_dir():
             return keys
-        for tf_dir in sorted(self.bars_dir.glob("*/*/*")):
-            files = sorted(tf_dir.glob("*.parquet"))
+        for manifest in sorted(self.bars_dir.glob(f"*/*/*/{MANIFEST}")):
+            files = partition_files(manifest.parent)
             if not files:
                 continue
             head = pl.read_parquet(files[0], columns=list(KEY_COLUMNS), n_rows=1)
@@ -216,13 +235,13 @@ class Catalog:
         return keys
 
     def has_series(self, key: SeriesKey) -> bool:
-        return any(self.series_dir(key).glob("*.parquet"))
+        return bool(Manifest.load(self.series_dir(key)).partitions)
 
     def read_stored(
         self, key: SeriesKey, start: int | None = None, end: int | None = None
     ) -> pl.DataFrame:
         """The stored bars of exactly ``key`` with ``start <= ts < end`` (canonical columns)."""
-        files = sorted(self.series_dir(key).glob("*.parquet"))
+        files = partition_files(self.series_dir(key))
         if not files:
             raise SeriesNotFound(self._not_found_message(key))
         lf = pl.scan_parquet(files).select(list(BAR_SCHEMA))
@@ -275,8 +294,8 @@ class Catalog:
         start: int | None = None,
         end: int | None = None,
     ) -> pl.DataFrame:
-        pattern = f"{exchange or '*'}/{symbol_slug(symbol) if symbol else '*'}/*.parquet"
-        files = sorted(self.liq_dir.glob(pattern)) if self.liq_dir.is_dir() else []
+        pattern = f"{exchange or '*'}/{symbol_slug(symbol) if symbol else '*'}/{MANIFEST}"
+        files = [f for m in sorted(self.liq_dir.glob(pattern)) for f in partition_files(m.parent)]
         if not files:
             return pl.DataFrame(schema=LIQUIDATION_SCHEMA)
         lf = pl.scan_parquet(files)
@@ -298,7 +317,7 @@ class Catalog:
         """One row per stored series: first/last bar, rows, missing bars."""
         rows = []
         for key in self.stored_keys():
-            ts = pl.scan_parquet(sorted(self.series_dir(key).glob("*.parquet"))).select("ts")
+            ts = pl.scan_parquet(partition_files(self.series_dir(key))).select("ts")
             stats = ts.select(
                 pl.col("ts").min().alias("first_ts"),
                 pl.col("ts").max().alias("last_ts"),
@@ -367,26 +386,41 @@ def _bar_view_schema() -> dict[str, pl.DataType]:
     return {**BAR_SCHEMA, "exchange": pl.String(), "symbol": pl.String(), "timeframe": pl.String()}
 
 
-_DUCK_TYPES = {pl.Int64: "BIGINT", pl.Float64: "DOUBLE", pl.String: "VARCHAR", pl.Boolean: "BOOLEAN"}
+_DUCK_TYPES = {
+    pl.Int64: "BIGINT",
+    pl.Float64: "DOUBLE",
+    pl.String: "VARCHAR",
+    pl.Boolean: "BOOLEAN",
+}
+
+
+def committed_files(folder: Path) -> list[Path]:
+    """Every committed partition file under ``folder`` (all series), from their manifests."""
+    if not folder.is_dir():
+        return []
+    return [f for m in sorted(folder.rglob(MANIFEST)) for f in partition_files(m.parent)]
+
+
+def _sql_str(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 def _create_view(
     con: duckdb.DuckDBPyConnection, name: str, folder: Path, schema: dict[str, pl.DataType]
 ) -> None:
-    if folder.is_dir() and any(folder.rglob("*.parquet")):
-        glob = str(folder / "**" / "*.parquet").replace("'", "''")
+    files = committed_files(folder)
+    if files:
+        listing = ", ".join(_sql_str(str(f)) for f in files)
         con.execute(
-            f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{glob}', union_by_name = true)"
+            f"CREATE VIEW {name} AS SELECT * FROM read_parquet([{listing}], union_by_name = true)"
         )
         return
-    cols = ", ".join(
-        f"CAST(NULL AS {_DUCK_TYPES[type(t)]}) AS {c}" for c, t in schema.items()
-    )
+    cols = ", ".join(f"CAST(NULL AS {_DUCK_TYPES[type(t)]}) AS {c}" for c, t in schema.items())
     con.execute(f"CREATE VIEW {name} AS SELECT {cols} WHERE false")
 
 
-def _read_existing(path: Path, schema: dict[str, pl.DataType] = BAR_SCHEMA) -> pl.DataFrame:
-    if not path.exists():
+def _read_existing(path: Path | None, schema: dict[str, pl.DataType] = BAR_SCHEMA) -> pl.DataFrame:
+    if path is None:
         return pl.DataFrame(schema=schema)
     try:
         return pl.read_parquet(path, columns=list(schema))
@@ -399,17 +433,16 @@ def _merge_bars(old: pl.DataFrame, new: pl.DataFrame) -> tuple[pl.DataFrame, int
     if old.is_empty():
         return new.select(list(BAR_SCHEMA)), new.height, 0
     joined = old.join(new, on="ts", how="full", coalesce=True, suffix="_new")
-    merged_cols = [
-        pl.coalesce(pl.col(f"{c}_new"), pl.col(c)).alias(c) for c in _COMPARED
-    ]
+    merged_cols = [pl.coalesce(pl.col(f"{c}_new"), pl.col(c)).alias(c) for c in _COMPARED]
     was_old = pl.col("source").is_not_null()
     is_new = pl.col("source_new").is_not_null()
     differs = pl.any_horizontal(
-        [pl.col(f"{c}_new").is_not_null() & pl.col(f"{c}_new").ne_missing(pl.col(c)) for c in _COMPARED]
+        [
+            pl.col(f"{c}_new").is_not_null() & pl.col(f"{c}_new").ne_missing(pl.col(c))
+            for c in _COMPARED
+        ]
     )
-    joined = joined.with_columns(
-        _added=~was_old, _changed=was_old & is_new & differs
-    )
+    joined = joined.with_columns(_added=~was_old, _changed=was_old & is_new & differs)
     touched = pl.col("_added") | pl.col("_changed")
     out = joined.select(
         "ts",
