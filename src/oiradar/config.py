@@ -106,6 +106,21 @@ class VenueSettings(_Section):
     taker_fee: float | None = None
 
 
+class FetchSettings(_Section):
+    """How exchange and archive downloads retry (owned by ``oiradar.sources``).
+
+    Backoff before retry ``k`` (0-based) is ``min(backoff_max, backoff_base * 2**k)`` scaled by a
+    random jitter in ``[0.5, 1]``; a ``Retry-After`` header, when larger, wins.
+    """
+
+    retries: int = Field(6, ge=0)
+    backoff_base: float = Field(1.0, ge=0)
+    backoff_max: float = Field(60.0, ge=0)
+    timeout: float = Field(30.0, gt=0)
+    concurrency: int = Field(4, ge=1)
+    rate_limit_ms: int | None = Field(None, ge=0)
+
+
 class SimSettings(_Section):
     preset: str = "ksm"
     seed: int = 7
@@ -124,6 +139,7 @@ class Settings(_Section):
     features: FeatureSettings = FeatureSettings()
     signals: SignalSettings = SignalSettings()
     venues: dict[str, VenueSettings] = Field(default_factory=dict)
+    fetch: FetchSettings = FetchSettings()
     sim: SimSettings = SimSettings()
     symbols: dict[str, SymbolOverrides] = Field(default_factory=dict)
 
@@ -193,9 +209,7 @@ def _read_toml(file: Path) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{file}: invalid TOML: {exc}") from exc
     if _holds_secret(data) and file.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise ConfigError(
-            f"{file} holds secrets but others can read it; run: chmod 600 {file}"
-        )
+        raise ConfigError(f"{file} holds secrets but others can read it; run: chmod 600 {file}")
     return data
 
 
@@ -252,7 +266,7 @@ def _check_unknown(data: Any, model: type[BaseModel], path: str) -> None:
         if key not in fields:
             where = f"{path}{key}"
             close = difflib.get_close_matches(str(key), list(fields), n=1, cutoff=0.5)
-            hint = f"; did you mean {path}{close[0]!r}?" if close else ""
+            hint = f"; did you mean '{path}{close[0]}'?" if close else ""
             valid = ", ".join(sorted(fields))
             raise ConfigError(f"unknown configuration key {where!r}{hint} (valid here: {valid})")
         sub = _section_model(fields[key].annotation)
