@@ -40,7 +40,7 @@ def test_unknown_section_is_refused(tmp_path: Path) -> None:
 
 
 def test_bad_value_names_the_key(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="signals.divergence_dd"):
+    with pytest.raises(ConfigError, match=r"signals\.divergence_dd"):
         load_settings(_write(tmp_path, "[signals]\ndivergence_dd = 1.5\n"), environ={})
 
 
