@@ -216,7 +216,7 @@ class Catalog:
     # ---------------------------------------------------------------- reads
     def stored_keys(self) -> list[SeriesKey]:
         """Every series that has at least one partition on disk."""
-        keys = []
+        keys: list[SeriesKey] = []
         if not self.bars_dir.is_dir():
             return keys
         for manifest in sorted(self.bars_dir.glob(f"*/*/*/{MANIFEST}")):
