@@ -1,0 +1,737 @@
+"""Binance public-archive files (data.binance.vision, USD-M futures) -> canonical bar frames.
+
+The archive and its formats are described in Binance's README:
+https://github.com/binance/binance-public-data (section "USD-M Futures": klines, metrics,
+fundingRate). Paths: ``data/futures/um/daily/metrics/<SYM>/<SYM>-metrics-YYYY-MM-DD.zip``,
+``data/futures/um/{daily,monthly}/klines/<SYM>/<interval>/<SYM>-<interval>-YYYY-MM[-DD].zip``,
+``data/futures/um/monthly/fundingRate/<SYM>/<SYM>-fundingRate-YYYY-MM.zip``; each zip holds one
+CSV of the same stem and has a ``.CHECKSUM`` file beside it (``<sha256>  <zip name>``).
+
+Three file kinds (samples are real rows as published; see docs/binance-archive.md):
+
+``metrics`` (daily, 5-minute snapshots)::
+
+    create_time,symbol,sum_open_interest,sum_open_interest_value,count_toptrader_long_short_ratio,sum_toptrader_long_short_ratio,count_long_short_ratio,sum_taker_long_short_vol_ratio
+    2025-07-01 00:05:00,ETHUSDT,1893129.089,4706583953.32646,1.91519612,3.27485900,1.46745437,1.08735800
+
+``klines`` (same columns as ``GET /fapi/v1/klines``; older files have no header row)::
+
+    open_time,open,high,low,close,volume,close_time,quote_volume,count,taker_buy_volume,taker_buy_quote_volume,ignore
+    1601510340000,4.15070000,4.15870000,4.15060000,4.15540000,539.23000000,1601510399999,2240.39860900,13,401.82000000,1669.98121300,0
+
+``fundingRate`` (monthly, one row per settlement)::
+
+    calc_time,funding_interval_hours,last_funding_rate
+    1751328000007,8,0.00008191
+
+Parsing is vectorised: every file's body (header stripped) is concatenated and parsed by one
+polars ``read_csv`` call; a row index maps each parsed row back to its file and line, so a bad
+cell is reported with file, line, column and value (decision 0201). ``row`` in an
+:class:`~oiradar.errors.InputError` is the **line number in the CSV file** (1-based, the header
+line counted when there is one).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+import zipfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path, PurePosixPath
+from typing import Literal
+
+import numpy as np
+import polars as pl
+
+from oiradar.errors import InputError
+from oiradar.model import MINUTE_MS, Timeframe
+
+__all__ = [
+    "METRICS_COLUMNS",
+    "METRICS_START_LABELS_FROM",
+    "ArchiveFile",
+    "ArchiveKind",
+    "archive_relpath",
+    "check_sha256",
+    "detect",
+    "load_csv_bytes",
+    "parse_funding",
+    "parse_klines",
+    "parse_metrics",
+    "read_archive_file",
+    "read_archive_files",
+    "unified_symbol",
+    "verify_checksum",
+]
+
+EXCHANGE = "binanceusdm"
+METRICS_COLUMNS = (
+    "create_time",
+    "symbol",
+    "sum_open_interest",
+    "sum_open_interest_value",
+    "count_toptrader_long_short_ratio",
+    "sum_toptrader_long_short_ratio",
+    "count_long_short_ratio",
+    "sum_taker_long_short_vol_ratio",
+)
+KLINE_COLUMNS = (
+    "open_time",
+    "open",
+    "high",
+    "low",
+    "close",
+    "volume",
+    "close_time",
+    "quote_volume",
+    "count",
+    "taker_buy_volume",
+    "taker_buy_quote_volume",
+    "ignore",
+)
+FUNDING_COLUMNS = ("calc_time", "funding_interval_hours", "last_funding_rate")
+
+# USD-M metrics changed their create_time convention on this day (binance-public-data issue
+# #491): files dated before it label a row with the END of its 5-minute period (rows 00:05 ..
+# 00:00 next day, the snapshot taken at T); files from it on label the START (rows 00:00 ..
+# 23:55, the snapshot taken at T + 5m). Decision 0200.
+METRICS_START_LABELS_FROM = int(datetime(2026, 6, 25, tzinfo=UTC).timestamp() * 1000)
+_METRICS_STEP = 5 * MINUTE_MS
+_MICROS_FROM = 10**14  # epoch ms stay below 1e14 until the year 5138; epoch us are above it
+_MAX_MEMBER_BYTES = 1 << 30
+MetricsLabels = Literal["auto", "end", "start"]
+
+
+class ArchiveKind(StrEnum):
+    METRICS = "metrics"
+    KLINES = "klines"
+    FUNDING = "fundingRate"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ArchiveFile:
+    """What a Binance archive file name says: kind, symbols, interval and date."""
+
+    kind: ArchiveKind
+    raw_symbol: str  # as Binance spells it: BTCUSDT
+    symbol: str  # ccxt unified: BTC/USDT:USDT
+    interval: str | None  # klines only: 5m, 1h, ...
+    date: str  # YYYY-MM-DD (daily) or YYYY-MM (monthly)
+    name: str
+
+    @property
+    def monthly(self) -> bool:
+        return len(self.date) == 7
+
+    @property
+    def timeframe(self) -> Timeframe:
+        """The kline interval as an oiradar timeframe (metrics are 5-minute)."""
+        if self.kind is ArchiveKind.METRICS:
+            return Timeframe.M5
+        if self.interval is None:
+            raise InputError(f"{self.name}: a {self.kind} file has no timeframe of its own")
+        try:
+            return Timeframe(self.interval)
+        except ValueError:
+            valid = " ".join(t.value for t in Timeframe)
+            raise InputError(
+                f"{self.name}: kline interval {self.interval!r} is not an oiradar timeframe "
+                f"({valid}); download one of those intervals instead"
+            ) from None
+
+
+_DATE = r"(?P<date>\d{4}-\d{2}(?:-\d{2})?)"
+_SYM = r"(?P<sym>[A-Z0-9]{2,30})"
+_NAME_RES = (
+    (ArchiveKind.METRICS, re.compile(rf"^{_SYM}-metrics-(?P<date>\d{{4}}-\d{{2}}-\d{{2}})$")),
+    (ArchiveKind.FUNDING, re.compile(rf"^{_SYM}-fundingRate-(?P<date>\d{{4}}-\d{{2}})$")),
+    (ArchiveKind.KLINES, re.compile(rf"^{_SYM}-(?P<interval>\d{{1,2}}(?:s|m|h|d|w|mo))-{_DATE}$")),
+)
+_QUOTES = ("USDT", "USDC", "FDUSD", "BUSD")
+
+
+def unified_symbol(raw: str) -> str | None:
+    """``BTCUSDT`` -> ``BTC/USDT:USDT`` (USD-M perpetuals settle in their quote); else None."""
+    for quote in _QUOTES:
+        if raw.endswith(quote) and len(raw) > len(quote):
+            return f"{raw[: -len(quote)]}/{quote}:{quote}"
+    return None
+
+
+def detect(path_or_name: str | Path) -> ArchiveFile | None:
+    """Read kind, symbol, interval and date from an archive file name; None if it is not one."""
+    name = Path(str(path_or_name)).name
+    stem = re.sub(r"(\.CHECKSUM)?$", "", name)
+    stem = re.sub(r"\.(zip|csv)$", "", stem)
+    for kind, pattern in _NAME_RES:
+        m = pattern.match(stem)
+        if m is None:
+            continue
+        symbol = unified_symbol(m["sym"])
+        if symbol is None:
+            return None
+        interval = m.groupdict().get("interval")
+        return ArchiveFile(
+            kind=kind,
+            raw_symbol=m["sym"],
+            symbol=symbol,
+            interval=interval,
+            date=m["date"],
+            name=name,
+        )
+    return None
+
+
+def archive_relpath(name: str) -> str:
+    """Where data.binance.vision keeps a file, e.g. ``data/futures/um/daily/metrics/BTCUSDT/<name>``."""
+    info = detect(name)
+    if info is None:
+        raise InputError("not a Binance USD-M archive file name", file=name)
+    period = "monthly" if info.monthly else "daily"
+    sub = (
+        f"{info.raw_symbol}/{info.interval}" if info.kind is ArchiveKind.KLINES else info.raw_symbol
+    )
+    return f"data/futures/um/{period}/{info.kind.value}/{sub}/{info.name}"
+
+
+# ---------------------------------------------------------------------------- bytes and zips
+def check_sha256(data: bytes, checksum_text: str, name: str) -> None:
+    """Raise :class:`InputError` unless ``checksum_text`` (``<sha256>  <name>``) matches ``data``."""
+    parts = checksum_text.split()
+    if not parts or not re.fullmatch(r"[0-9a-fA-F]{64}", parts[0]):
+        raise InputError(
+            f"{name}.CHECKSUM is not '<sha256>  <name>'", file=name, value=checksum_text[:80]
+        )
+    if len(parts) > 1 and Path(parts[1].lstrip("*")).name != name:
+        raise InputError(f"{name}.CHECKSUM is for another file {parts[1]!r}", file=name)
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != parts[0].lower():
+        raise InputError(
+            f"SHA-256 mismatch: the file hashes to {digest} but its .CHECKSUM says {parts[0]}; "
+            "the download is damaged or the file was changed: download it again",
+            file=name,
+        )
+
+
+def verify_checksum(path: str | Path) -> bool:
+    """Verify ``path`` against the ``.CHECKSUM`` beside it: True if verified, False if none.
+
+    A mismatch raises :class:`InputError` naming the file.
+    """
+    path = Path(path)
+    checksum = path.with_name(path.name + ".CHECKSUM")
+    if not checksum.is_file():
+        return False
+    check_sha256(path.read_bytes(), checksum.read_text(errors="replace"), path.name)
+    return True
+
+
+def _unsafe_member(member: str) -> bool:
+    parts = PurePosixPath(member.replace("\\", "/")).parts
+    return member.startswith(("/", "\\")) or ".." in parts or (bool(parts) and ":" in parts[0])
+
+
+def unzip_single(data: bytes, name: str) -> bytes:
+    """The one CSV inside an archive zip; refuses escaping paths, extra members, bombs."""
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile as exc:
+        raise InputError(f"not a readable zip file: {exc}", file=name) from None
+    with zf:
+        members = zf.infolist()
+        if len(members) != 1:
+            listing = [m.filename for m in members][:5]
+            raise InputError(
+                f"expected one CSV inside the zip, found {len(members)}: {listing}", file=name
+            )
+        member = members[0]
+        if _unsafe_member(member.filename) or member.is_dir():
+            raise InputError(
+                "zip member path escapes the folder; refused", file=name, value=member.filename
+            )
+        if member.file_size > _MAX_MEMBER_BYTES:
+            raise InputError(
+                f"zip member is {member.file_size} bytes uncompressed; refused", file=name
+            )
+        try:
+            return zf.read(member)
+        except (zipfile.BadZipFile, OSError, EOFError) as exc:
+            raise InputError(f"damaged zip: {exc}", file=name) from None
+
+
+Source = str | Path | bytes
+
+
+def load_csv_bytes(
+    source: Source, name: str | None = None, *, verify: bool = True
+) -> tuple[str, bytes]:
+    """``(name, csv bytes)`` of a path (zip or csv) or raw bytes (zip or csv).
+
+    A zip path's ``.CHECKSUM`` beside it is verified when ``verify`` is set.
+    """
+    if isinstance(source, bytes):
+        label = name or "<bytes>"
+        data = source
+    else:
+        path = Path(source)
+        label = name or path.name
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise InputError(f"cannot read: {exc.strerror}", file=str(path)) from None
+        if verify and data[:4] == b"PK\x03\x04":
+            checksum = path.with_name(path.name + ".CHECKSUM")
+            if checksum.is_file():
+                check_sha256(data, checksum.read_text(errors="replace"), path.name)
+    if data[:4] == b"PK\x03\x04":
+        data = unzip_single(data, label)
+    return label, data
+
+
+# ---------------------------------------------------------------------------- batched CSV parse
+@dataclass(frozen=True, slots=True)
+class _Body:
+    """One file's CSV rows without the header; ``lines`` counts them (blank lines included)."""
+
+    name: str
+    data: bytes
+    header: tuple[str, ...] | None
+    lines: int
+    info: ArchiveFile | None = None
+
+
+def _split_body(name: str, data: bytes, first_col: str) -> _Body:
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    header: tuple[str, ...] | None = None
+    if data.lstrip()[: len(first_col)].lower() == first_col.encode():
+        data = data.lstrip()
+        head, _, data = data.partition(b"\n")
+        header = tuple(c.strip() for c in head.decode("utf-8", "replace").split(","))
+    data = data.rstrip(b"\r\n\t ")
+    if data:
+        data += b"\n"
+    return _Body(name, data, header, data.count(b"\n"), detect(name))
+
+
+def _check_header(body: _Body, expected: Sequence[str], required: Iterable[str]) -> None:
+    if body.header is None:
+        return
+    missing = [c for c in required if c not in body.header]
+    if missing:
+        raise InputError(
+            f"the header lacks column {missing[0]!r} (header: {','.join(body.header)}; "
+            f"expected: {','.join(expected)})",
+            file=body.name,
+            row=1,
+            column=missing[0],
+        )
+
+
+@dataclass
+class _Parsed:
+    """Rows of many files parsed together, with each row's file index and line number."""
+
+    frame: pl.DataFrame
+    bodies: list[_Body]
+
+    def where(self, index: int) -> tuple[str, int]:
+        file_idx = int(self.frame["_file"][index])
+        body = self.bodies[file_idx]
+        return body.name, int(self.frame["_line"][index]) + (1 if body.header else 0)
+
+    def fail(self, mask: pl.Expr, column: str, message: str) -> None:
+        """Raise an :class:`InputError` at the first row where ``mask`` is true."""
+        hits = self.frame.select(mask.fill_null(False).arg_true().first()).item()
+        if hits is None:
+            return
+        name, line = self.where(int(hits))
+        value = self.frame[column][int(hits)] if column in self.frame.columns else None
+        raise InputError(message, file=name, row=line, column=column, value=value)
+
+
+def _parse_bodies(bodies: list[_Body], schema: dict[str, pl.DataType]) -> _Parsed:
+    """Parse every body in one ``read_csv`` call; on any error, find the bad cell per file."""
+    bodies = [b for b in bodies if b.lines]
+    if not bodies:
+        empty = pl.DataFrame(schema={**schema, "_file": pl.Int32(), "_line": pl.Int64()})
+        return _Parsed(empty, bodies)
+    ordered = [b if _header_in_order(b, schema) else _reorder(b, schema) for b in bodies]
+    try:
+        frame = pl.read_csv(
+            b"".join(b.data for b in ordered), has_header=False, schema=schema,
+            truncate_ragged_lines=False, quote_char=None,
+        )  # fmt: skip
+    except pl.exceptions.PolarsError as exc:
+        for body in ordered:
+            _locate_bad_cell(body, schema)
+        raise InputError(f"cannot parse CSV: {exc}", file=ordered[0].name) from None
+    counts = np.array([b.lines for b in ordered], dtype=np.int64)
+    if int(counts.sum()) != frame.height:
+        raise InputError(
+            f"parsed {frame.height} rows from {counts.sum()} lines", file=ordered[0].name
+        )
+    starts = np.repeat(np.cumsum(counts) - counts, counts)
+    frame = frame.with_columns(
+        pl.Series("_file", np.repeat(np.arange(len(ordered), dtype=np.int32), counts)),
+        pl.Series("_line", np.arange(frame.height, dtype=np.int64) - starts + 1),
+    )
+    return _Parsed(frame, ordered)
+
+
+def _header_in_order(body: _Body, schema: dict[str, pl.DataType]) -> bool:
+    return body.header is None or body.header == tuple(schema)
+
+
+def _reorder(body: _Body, schema: dict[str, pl.DataType]) -> _Body:
+    """A file whose header has other columns or another order: rewrite its rows in ours."""
+    assert body.header is not None
+    frame = pl.read_csv(
+        body.data, has_header=False, new_columns=list(body.header), infer_schema=False,
+        quote_char=None, truncate_ragged_lines=True,
+    )  # fmt: skip
+    frame = frame.select(
+        [pl.col(c) if c in frame.columns else pl.lit(None, pl.String).alias(c) for c in schema]
+    )
+    data = frame.write_csv(include_header=False)
+    return _Body(body.name, data.encode(), body.header, body.lines, body.info)
+
+
+def _locate_bad_cell(body: _Body, schema: dict[str, pl.DataType]) -> None:
+    """Slow path, only after a parse error: raise at the first cell that does not parse."""
+    offset = 2 if body.header else 1
+    names = list(schema)
+    for i, line in enumerate(body.data.decode("utf-8", "replace").splitlines()):
+        if not line.strip():
+            continue
+        cells = line.split(",")
+        if len(cells) > len(names):
+            raise InputError(
+                f"{len(cells)} fields where {len(names)} are expected ({','.join(names)})",
+                file=body.name, row=i + offset, value=line[:120],
+            )  # fmt: skip
+        for col, cell in zip(names, cells, strict=False):
+            if not _cell_ok(cell.strip(), schema[col]):
+                kind = "an integer" if schema[col] == pl.Int64() else "a number"
+                raise InputError(
+                    f"not {kind}", file=body.name, row=i + offset, column=col, value=cell
+                )
+
+
+def _cell_ok(cell: str, dtype: pl.DataType) -> bool:
+    if cell == "" or dtype == pl.String():
+        return True
+    try:
+        int(cell) if dtype == pl.Int64() else float(cell)
+    except ValueError:
+        return False
+    return True
+
+
+def _epoch_ms(col: str) -> pl.Expr:
+    """Epoch timestamps in ms; newer archive files use microseconds (detected per value)."""
+    c = pl.col(col)
+    return pl.when(c >= _MICROS_FROM).then(c // 1000).otherwise(c).alias(col)
+
+
+def _bad_number(col: str, *, allow_negative: bool = False) -> pl.Expr:
+    c = pl.col(col)
+    bad = ~c.is_finite()
+    return bad if allow_negative else bad | (c < 0)
+
+
+def _load_bodies(
+    sources: Sequence[Source], first_col: str, names: Sequence[str | None]
+) -> list[_Body]:
+    out = []
+    for source, name in zip(sources, names, strict=True):
+        label, data = load_csv_bytes(source, name)
+        out.append(_split_body(label, data, first_col))
+    return out
+
+
+# ---------------------------------------------------------------------------- metrics
+_METRICS_SCHEMA: dict[str, pl.DataType] = {
+    "create_time": pl.String(),
+    "symbol": pl.String(),
+    **{c: pl.Float64() for c in METRICS_COLUMNS[2:]},
+}
+_METRICS_VALUES = ("sum_open_interest", "sum_open_interest_value", "count_long_short_ratio")
+
+
+def parse_metrics(
+    source: Source, *, name: str | None = None, labels: MetricsLabels = "auto"
+) -> pl.DataFrame:
+    """A daily ``metrics`` file -> 5m bars with ``oi``, ``oi_value``, ``long_short_ratio``.
+
+    ``oi`` = ``oi_raw`` = ``sum_open_interest`` (one side, base units: the figure of REST
+    ``openInterestHist.sumOpenInterest``), ``oi_value`` = ``sum_open_interest_value`` (USDT),
+    ``long_short_ratio`` = ``count_long_short_ratio`` (all accounts, as REST
+    ``globalLongShortAccountRatio.longShortRatio``; the two ``toptrader`` columns are top
+    traders only and the taker ratio is a flow: neither is canonical). An empty cell is missing
+    (null), never zero. ``labels``: see :func:`metrics_bodies_to_bars` and decision 0200.
+    """
+    bodies = _load_bodies([source], "create_time", [name])
+    return metrics_bodies_to_bars(bodies, labels=labels)
+
+
+def metrics_bodies_to_bars(bodies: list[_Body], *, labels: MetricsLabels = "auto") -> pl.DataFrame:
+    """Parse metrics files together. Bar ``ts`` is the open of the 5-minute bar the snapshot closes.
+
+    ``labels="end"``: ``create_time`` T is the snapshot at T (the bar closing at T: ts = T - 5m);
+    ``"start"``: T labels the period starting at T (snapshot at T + 5m: ts = T); ``"auto"``:
+    per file, ``"start"`` when its first row is at or after :data:`METRICS_START_LABELS_FROM`.
+    Identical duplicate rows are dropped; a conflicting duplicate keeps the later row.
+    """
+    for body in bodies:
+        _check_header(body, METRICS_COLUMNS, ("create_time", "sum_open_interest"))
+    parsed = _parse_bodies(bodies, _METRICS_SCHEMA)
+    f = parsed.frame.filter(pl.any_horizontal(pl.all().exclude("_file", "_line").is_not_null()))
+    parsed.frame = f.with_columns(
+        pl.col("create_time")
+        .str.strip_chars()
+        .str.to_datetime("%Y-%m-%d %H:%M:%S", time_unit="ms", strict=False)
+        .dt.epoch("ms")
+        .alias("_t")
+    )
+    parsed.fail(pl.col("_t").is_null(), "create_time", "not a 'YYYY-MM-DD HH:MM:SS' UTC time")
+    off_grid = (pl.col("_t") - _round_to_step(pl.col("_t"))).abs() > MINUTE_MS
+    parsed.fail(off_grid, "create_time", "not within a minute of the 5-minute grid")
+    for col in _METRICS_VALUES:
+        parsed.fail(_bad_number(col), col, "negative or non-finite value")
+    _check_one_symbol(parsed)
+    return _metrics_frame(parsed.frame, parsed.bodies, labels)
+
+
+def _round_to_step(t: pl.Expr) -> pl.Expr:
+    return ((t + _METRICS_STEP // 2) // _METRICS_STEP) * _METRICS_STEP
+
+
+def _check_one_symbol(parsed: _Parsed) -> None:
+    """Every row's ``symbol`` is the one of its file name (or of the batch's first row)."""
+    named = [b.info.raw_symbol for b in parsed.bodies if b.info is not None]
+    expected = named[0] if named else parsed.frame["symbol"].drop_nulls().first()
+    symbols = parsed.frame["symbol"].drop_nulls().unique()
+    if symbols.len() > 1 or (symbols.len() == 1 and symbols[0] != expected):
+        parsed.fail(pl.col("symbol") != expected, "symbol", f"the symbol is not {expected!r}")
+
+
+def _starts_from_name(body: _Body) -> bool | None:
+    """Start-of-period labels when the file's date (from its name) is on or after the change."""
+    if body.info is None or body.info.monthly:
+        return None
+    day = datetime.strptime(body.info.date, "%Y-%m-%d").replace(tzinfo=UTC)
+    return int(day.timestamp() * 1000) >= METRICS_START_LABELS_FROM
+
+
+def _metrics_frame(frame: pl.DataFrame, bodies: list[_Body], labels: MetricsLabels) -> pl.DataFrame:
+    t = _round_to_step(pl.col("_t"))
+    if labels == "auto":
+        by_name = pl.Series([_starts_from_name(b) for b in bodies], dtype=pl.Boolean)
+        from_rows = pl.col("_t").min().over("_file") >= METRICS_START_LABELS_FROM
+        start_label = pl.coalesce(pl.lit(by_name.gather(frame["_file"])), from_rows)
+    else:
+        start_label = pl.lit(labels == "start")
+    out = frame.select(
+        pl.when(start_label).then(t).otherwise(t - _METRICS_STEP).alias("ts"),
+        pl.col("sum_open_interest").alias("oi"),
+        pl.col("sum_open_interest_value").alias("oi_value"),
+        pl.col("count_long_short_ratio").alias("long_short_ratio"),
+        pl.col("sum_open_interest").alias("oi_raw"),
+        pl.lit("base").alias("oi_unit"),
+        "_file",
+        "_line",
+    )
+    out = out.unique(subset=[c for c in out.columns if c not in ("_file", "_line")], keep="first")
+    out = out.sort("ts", "_file", "_line").unique(subset="ts", keep="last", maintain_order=True)
+    return out.drop("_file", "_line")
+
+
+# ---------------------------------------------------------------------------- klines
+_KLINE_SCHEMA: dict[str, pl.DataType] = {
+    "open_time": pl.Int64(),
+    **{c: pl.Float64() for c in ("open", "high", "low", "close", "volume")},
+    "close_time": pl.Int64(),
+    "quote_volume": pl.Float64(),
+    "count": pl.Int64(),
+    "taker_buy_volume": pl.Float64(),
+    "taker_buy_quote_volume": pl.Float64(),
+    "ignore": pl.String(),
+}
+_KLINE_REQUIRED = ("open_time", "open", "high", "low", "close", "volume")
+
+
+def parse_klines(source: Source, *, name: str | None = None) -> pl.DataFrame:
+    """A ``klines`` file (daily or monthly, with or without header) -> canonical OHLCV bars.
+
+    ``ts`` = ``open_time`` (ms; microsecond files are detected and converted), ``volume`` is
+    base, ``quote_volume`` quote, ``taker_buy_volume`` base. Refused: an empty required cell,
+    a negative volume, ``high < low``, open/close outside [low, high], taker volume above the
+    volume, a duplicate or out-of-order ``open_time`` inside a file.
+    """
+    return klines_bodies_to_bars(_load_bodies([source], "open_time", [name]))
+
+
+def klines_bodies_to_bars(bodies: list[_Body]) -> pl.DataFrame:
+    """Parse kline files together; across files, a repeated ``ts`` keeps the later file's row."""
+    for body in bodies:
+        _check_header(body, KLINE_COLUMNS, KLINE_COLUMNS[:6])
+    parsed = _parse_bodies(bodies, _KLINE_SCHEMA)
+    parsed.frame = parsed.frame.filter(
+        pl.any_horizontal(pl.all().exclude("_file", "_line").is_not_null())
+    ).with_columns(_epoch_ms("open_time"))
+    _validate_klines(parsed)
+    f = parsed.frame.select(
+        pl.col("open_time").alias("ts"), "open", "high", "low", "close", "volume",
+        "quote_volume", "taker_buy_volume", pl.lit(False).alias("quote_volume_estimated"), "_file",
+    )  # fmt: skip
+    if len(parsed.bodies) > 1:
+        f = f.sort("ts", "_file").unique(subset="ts", keep="last", maintain_order=True)
+    return f.drop("_file")
+
+
+def _validate_klines(parsed: _Parsed) -> None:
+    for col in _KLINE_REQUIRED:
+        parsed.fail(pl.col(col).is_null(), col, "empty cell in a required column")
+    for col in ("open", "high", "low", "close"):
+        parsed.fail(~pl.col(col).is_finite() | (pl.col(col) <= 0), col, "price must be positive")
+    for col in ("volume", "quote_volume", "taker_buy_volume"):
+        parsed.fail(_bad_number(col), col, "negative or non-finite volume")
+    parsed.fail(pl.col("high") < pl.col("low"), "high", "high is below low")
+    for col in ("open", "close"):
+        outside = (pl.col(col) > pl.col("high")) | (pl.col(col) < pl.col("low"))
+        parsed.fail(outside, col, "outside the bar's [low, high] range")
+    parsed.fail(
+        pl.col("taker_buy_volume") > pl.col("volume") * (1 + 1e-9), "taker_buy_volume",
+        "taker buy volume exceeds the bar's volume",
+    )  # fmt: skip
+    same_file = pl.col("_file") == pl.col("_file").shift(1)
+    step = pl.col("open_time") - pl.col("open_time").shift(1)
+    parsed.fail(same_file & (step == 0), "open_time", "duplicate open_time")
+    parsed.fail(same_file & (step < 0), "open_time", "open_time goes backwards (rows out of order)")
+
+
+# ---------------------------------------------------------------------------- funding
+_FUNDING_SCHEMA: dict[str, pl.DataType] = {
+    "calc_time": pl.Int64(),
+    "funding_interval_hours": pl.Int64(),
+    "last_funding_rate": pl.Float64(),
+}
+
+
+def parse_funding(
+    source: Source, timeframe: Timeframe | str, *, name: str | None = None
+) -> pl.DataFrame:
+    """A monthly ``fundingRate`` file -> ``funding_rate`` of the ``timeframe`` bars.
+
+    A settlement at ``calc_time`` belongs to the bar that contains it (``ts = calc_time -
+    calc_time % tf``; Binance stamps settlements a few ms after the hour). Several
+    settlements in one bar are summed (SPEC: funding is a flow), as pandas
+    ``df.groupby(calc_time // tf * tf).last_funding_rate.sum()``.
+    """
+    return funding_bodies_to_bars(_load_bodies([source], "calc_time", [name]), timeframe)
+
+
+def funding_bodies_to_bars(bodies: list[_Body], timeframe: Timeframe | str) -> pl.DataFrame:
+    tf = Timeframe.parse(str(timeframe))
+    for body in bodies:
+        _check_header(body, FUNDING_COLUMNS, ("calc_time", "last_funding_rate"))
+    parsed = _parse_bodies(bodies, _FUNDING_SCHEMA)
+    parsed.frame = parsed.frame.filter(
+        pl.any_horizontal(pl.all().exclude("_file", "_line").is_not_null())
+    ).with_columns(_epoch_ms("calc_time"))
+    parsed.fail(pl.col("calc_time").is_null(), "calc_time", "empty cell in a required column")
+    rate = pl.col("last_funding_rate")
+    parsed.fail(
+        rate.is_null() | ~rate.is_finite(), "last_funding_rate", "missing or non-finite rate"
+    )
+    f = parsed.frame.unique(subset=["calc_time", "last_funding_rate"], keep="first")
+    f = f.sort("calc_time", "_file").unique(subset="calc_time", keep="last", maintain_order=True)
+    return (
+        f.group_by((pl.col("calc_time") - pl.col("calc_time") % tf.ms).alias("ts"))
+        .agg(rate.sum().alias("funding_rate"))
+        .sort("ts")
+    )
+
+
+# ---------------------------------------------------------------------------- whole files
+def read_archive_file(
+    path: str | Path, *, funding_timeframe: Timeframe | str = Timeframe.M5
+) -> tuple[ArchiveKind, str, Timeframe, pl.DataFrame]:
+    """``(kind, unified symbol, timeframe, bars)`` of one archive file, named as Binance names it.
+
+    A ``.CHECKSUM`` beside a zip is verified. Funding rows are put on ``funding_timeframe``
+    bars (default 5m, the timeframe of the metrics files they usually join).
+    """
+    return read_archive_files([path], funding_timeframe=funding_timeframe)[0]
+
+
+def read_archive_files(
+    paths: Sequence[str | Path],
+    *,
+    funding_timeframe: Timeframe | str = Timeframe.M5,
+    workers: int | None = None,
+) -> list[tuple[ArchiveKind, str, Timeframe, pl.DataFrame]]:
+    """Many archive files at once: one frame per (kind, symbol, timeframe), in first-seen order.
+
+    Files are read and checksum-verified in a thread pool (zlib and hashlib release the GIL),
+    then each group is parsed by one ``read_csv`` call (decision 0201).
+    """
+    infos = [_detect_or_fail(p) for p in paths]
+    groups: dict[tuple[ArchiveKind, str, Timeframe], list[int]] = {}
+    for i, info in enumerate(infos):
+        tf = (
+            Timeframe.parse(str(funding_timeframe))
+            if info.kind is ArchiveKind.FUNDING
+            else info.timeframe
+        )
+        groups.setdefault((info.kind, info.symbol, tf), []).append(i)
+    loaded = _load_all(paths, infos, workers)
+    out = []
+    for (kind, symbol, tf), idx in groups.items():
+        bodies = [loaded[i] for i in idx]
+        if kind is ArchiveKind.METRICS:
+            frame = metrics_bodies_to_bars(bodies)
+        elif kind is ArchiveKind.KLINES:
+            frame = klines_bodies_to_bars(bodies)
+        else:
+            frame = funding_bodies_to_bars(bodies, tf)
+        out.append((kind, symbol, tf, frame))
+    return out
+
+
+def _detect_or_fail(path: str | Path) -> ArchiveFile:
+    info = detect(path)
+    if info is None:
+        raise InputError(
+            "not a Binance USD-M archive file name (expected e.g. BTCUSDT-metrics-2025-01-01.zip, "
+            "BTCUSDT-5m-2025-01-01.zip or BTCUSDT-fundingRate-2025-01.zip)",
+            file=str(path),
+        )
+    return info
+
+
+_FIRST_COL = {
+    ArchiveKind.METRICS: "create_time",
+    ArchiveKind.KLINES: "open_time",
+    ArchiveKind.FUNDING: "calc_time",
+}
+
+
+def _load_all(
+    paths: Sequence[str | Path], infos: list[ArchiveFile], workers: int | None
+) -> list[_Body]:
+    def load(i: int) -> _Body:
+        label, data = load_csv_bytes(paths[i])
+        return _split_body(label, data, _FIRST_COL[infos[i].kind])
+
+    if len(paths) < 8 or workers == 1:
+        return [load(i) for i in range(len(paths))]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=workers or 4) as pool:
+        return list(pool.map(load, range(len(paths))))
