@@ -1,0 +1,312 @@
+"""The event study (SPEC section 5): how often did the move the signal promises actually come, and how
+much more often than without the signal?
+
+Inputs are plain arrays (one value per closed bar) so that the study runs on any series: real bars,
+simulator output, a user's CSV. The frame wrapper :func:`study_frame` pulls them from a bar frame that
+carries ``atr_14`` (and optionally ``near_high``).
+
+Baselines (the claim is about the **lift** over them, not the raw rate; with symmetric barriers the
+base rate is already near 50 %):
+
+- ``all``: the same outcome over every bar with a valid outcome;
+- ``near_high``: bars where ``near_high`` holds, without the OI condition;
+- ``matched``: random bars matched on volatility. Events are spread over ATR-% quintiles; the
+  baseline is the all-bar rate of each quintile weighted by the events' share of that quintile, which
+  is the exact expectation of drawing matched random bars (no sampling noise added).
+
+Uncertainty: Wilson intervals for every rate; a circular block bootstrap of the bar series (blocks of
+``2 H`` bars keep overlapping outcomes together) for the lift and the mean forward returns; a one-sided
+exact binomial test of the event rate against the baseline rate.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+from numpy.typing import NDArray
+
+from oiradar.errors import InputError
+from oiradar.evidence import outcomes as oc
+from oiradar.evidence.stats import (
+    Interval,
+    binom_sf,
+    block_bootstrap_starts,
+    block_sums,
+    percentile_interval,
+    wilson_interval,
+)
+
+BASELINES = ("all", "near_high", "matched")
+N_QUINTILES = 5
+
+
+@dataclass(frozen=True, kw_only=True)
+class StudyConfig:
+    """Event-study settings (SPEC section 5 defaults)."""
+
+    horizon: int = 12
+    width: float = 2.0
+    cooldown: int | None = None  # None: the horizon H
+    forward: tuple[int, ...] = (1, 3, 6, 12, 24)
+    min_events: int = 80
+    reps: int = 2000
+    block: int | None = None  # None: 2 x horizon
+    conf: float = 0.95
+    alpha: float = 0.05
+    seed: int = 0
+
+    @property
+    def cooldown_bars(self) -> int:
+        return self.horizon if self.cooldown is None else self.cooldown
+
+    @property
+    def block_bars(self) -> int:
+        return max(1, 2 * self.horizon if self.block is None else self.block)
+
+
+@dataclass(frozen=True, kw_only=True)
+class StudyArrays:
+    """One value per closed bar; ``events`` marks the bars at whose close the signal fired."""
+
+    close: NDArray[np.float64]
+    high: NDArray[np.float64]
+    low: NDArray[np.float64]
+    atr: NDArray[np.float64]
+    events: NDArray[np.bool_]
+    near_high: NDArray[np.bool_] | None = None
+    ts: NDArray[np.int64] | None = None
+
+    def __post_init__(self) -> None:
+        n = self.close.shape[0]
+        for name in ("high", "low", "atr", "events", "near_high", "ts"):
+            arr = getattr(self, name)
+            if arr is not None and arr.shape != (n,):
+                raise InputError(
+                    f"array {name!r} has shape {arr.shape}, expected ({n},) like 'close'",
+                    column=name,
+                )
+
+
+@dataclass(frozen=True)
+class Rate:
+    """A baseline or event rate: wins of ``n`` with its Wilson interval."""
+
+    wins: int
+    n: int
+    interval: Interval
+
+    @property
+    def rate(self) -> float:
+        return self.interval.estimate
+
+
+@dataclass(frozen=True, kw_only=True)
+class StudyResult:
+    side: int
+    n_signals: int  # signal bars before de-duplication
+    n_events: int  # de-duplicated, with a fully observed outcome
+    wins: int
+    losses: int
+    timeouts: int
+    rate: Rate
+    baselines: dict[str, Rate | None]
+    lift: dict[str, Interval | None]  # event rate - baseline rate, block-bootstrap interval
+    p_value: dict[str, float]  # one-sided exact binomial test, event rate > baseline rate
+    forward: dict[int, Interval]  # mean side-adjusted forward return of events, bootstrap interval
+    forward_all: dict[int, float]  # the same mean over all bars
+    mfe: float  # mean maximum favourable excursion of events (fraction of price)
+    mae: float
+    event_index: NDArray[np.int64] = field(repr=False)
+    event_outcome: NDArray[np.int8] = field(repr=False)
+    config: StudyConfig = field(repr=False)
+
+    @property
+    def sufficient(self) -> bool:
+        return self.n_events >= self.config.min_events
+
+
+def run_study(data: StudyArrays, side: int, cfg: StudyConfig | None = None) -> StudyResult:
+    """Run the whole event study on arrays (see the module docstring for the method)."""
+    cfg = cfg or StudyConfig()
+    if side not in (-1, 1):
+        raise InputError(f"side must be -1 (short) or +1 (long), got {side}")
+    out, _ = oc.triple_barrier(
+        data.close, data.high, data.low, data.atr, side, cfg.width, cfg.horizon
+    )
+    valid = out != oc.INVALID
+    win = out == oc.WIN
+    events = oc.dedupe_events(np.asarray(data.events, dtype=np.bool_), cfg.cooldown_bars) & valid
+    quint = _atr_quintiles(data.atr, data.close, valid)
+    near = None if data.near_high is None else np.asarray(data.near_high, dtype=bool) & valid
+    fwd = side * oc.forward_returns(data.close, cfg.forward)
+    mfe, mae = oc.excursions(data.close, data.high, data.low, side, cfg.horizon)
+    cols = _columns(events, valid, win, near, quint, fwd)
+    point = _stats_from_totals(cols.sum(axis=0)[None, :], len(cfg.forward), near is not None)
+    boot = _bootstrap(cols, cfg, len(cfg.forward), near is not None)
+    return _assemble(
+        data, side, cfg, out, events, valid, win, near, quint, fwd, mfe, mae, point, boot
+    )
+
+
+def _atr_quintiles(atr: NDArray, close: NDArray, valid: NDArray[np.bool_]) -> NDArray[np.int64]:
+    """ATR-% quintile (0..4) of each valid bar; -1 elsewhere. Edges from all valid bars."""
+    q = np.full(atr.shape[0], -1, dtype=np.int64)
+    if not valid.any():
+        return q
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pct = atr / close
+    edges = np.quantile(pct[valid], np.linspace(0, 1, N_QUINTILES + 1)[1:-1])
+    q[valid] = np.searchsorted(edges, pct[valid], side="right")
+    return q
+
+
+def _columns(events, valid, win, near, quint, fwd) -> NDArray[np.float64]:
+    """Per-bar indicator/sum columns whose block sums let each bootstrap replicate be a sum.
+
+    Layout: E, E*W, V, V*W, NH, NH*W, then per quintile V_q, VW_q, E_q, then per forward horizon
+    event sum, event count, all sum, all count.
+    """
+    f = np.float64
+    nh = near if near is not None else np.zeros_like(valid)
+    cols = [events, events & win, valid, valid & win, nh, nh & win]
+    for q in range(N_QUINTILES):
+        in_q = quint == q
+        cols += [in_q, in_q & win, events & in_q]
+    base = [c.astype(f) for c in cols]
+    for j in range(fwd.shape[1]):
+        ok = np.isfinite(fwd[:, j])
+        r = np.where(ok, fwd[:, j], 0.0)
+        base += [r * events, (ok & events).astype(f), r, ok.astype(f)]
+    return np.column_stack(base)
+
+
+def _stats_from_totals(tot: NDArray[np.float64], n_fwd: int, has_near: bool) -> dict[str, NDArray]:
+    """Rates, lifts and mean returns from column totals (rows = replicates)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate = tot[:, 1] / tot[:, 0]
+        base_all = tot[:, 3] / tot[:, 2]
+        base_near = tot[:, 5] / tot[:, 4] if has_near else np.full(tot.shape[0], np.nan)
+        vq = tot[:, 6 : 6 + 3 * N_QUINTILES : 3]
+        wq = tot[:, 7 : 7 + 3 * N_QUINTILES : 3]
+        eq = tot[:, 8 : 8 + 3 * N_QUINTILES : 3]
+        rq = np.where(vq > 0, wq / np.where(vq > 0, vq, 1.0), 0.0)
+        matched = (eq * rq).sum(axis=1) / eq.sum(axis=1)
+        k = 6 + 3 * N_QUINTILES
+        fwd_ev = np.stack([tot[:, k + 4 * j] / tot[:, k + 4 * j + 1] for j in range(n_fwd)], axis=1)
+        fwd_all = np.stack(
+            [tot[:, k + 4 * j + 2] / tot[:, k + 4 * j + 3] for j in range(n_fwd)], axis=1
+        )
+    return {
+        "rate": rate,
+        "all": base_all,
+        "near_high": base_near,
+        "matched": matched,
+        "fwd": fwd_ev,
+        "fwd_all": fwd_all,
+    }
+
+
+def _bootstrap(cols: NDArray, cfg: StudyConfig, n_fwd: int, has_near: bool) -> dict[str, NDArray]:
+    """Circular block bootstrap of the bar series, replicated in chunks to bound memory."""
+    n = cols.shape[0]
+    block = min(cfg.block_bars, n)
+    sums = block_sums(cols, block)
+    starts = block_bootstrap_starts(n, block, cfg.reps, np.random.default_rng(cfg.seed))
+    parts: list[dict[str, NDArray]] = []
+    chunk = max(1, 4_000_000 // max(1, starts.shape[1] * cols.shape[1]))
+    for i in range(0, cfg.reps, chunk):
+        tot = sums[starts[i : i + chunk]].sum(axis=1)
+        parts.append(_stats_from_totals(tot, n_fwd, has_near))
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+def _assemble(data, side, cfg, out, events, valid, win, near, quint, fwd, mfe, mae, point, boot):
+    idx = np.flatnonzero(events)
+    wins = int(win[idx].sum())
+    losses = int((out[idx] == oc.LOSS).sum())
+    n = idx.size
+    bases: dict[str, Rate | None] = {
+        "all": _rate(int((valid & win).sum()), int(valid.sum()), cfg.conf),
+        "near_high": None
+        if near is None
+        else _rate(int((near & win).sum()), int(near.sum()), cfg.conf),
+        "matched": None if n == 0 else _matched_rate(point["matched"][0], quint, valid, cfg.conf),
+    }
+    lift: dict[str, Interval | None] = {}
+    pval: dict[str, float] = {}
+    for name in BASELINES:
+        b = bases[name]
+        if b is None or n == 0:
+            lift[name], pval[name] = None, math.nan
+            continue
+        lift[name] = percentile_interval(wins / n - b.rate, boot["rate"] - boot[name], cfg.conf)
+        pval[name] = binom_sf(wins, n, b.rate)
+    fwd_iv = {
+        h: percentile_interval(float(point["fwd"][0, j]), boot["fwd"][:, j], cfg.conf)
+        for j, h in enumerate(cfg.forward)
+    }
+    with np.errstate(invalid="ignore"):
+        fwd_all = {h: float(np.nanmean(fwd[:, j])) if np.isfinite(fwd[:, j]).any() else math.nan
+                   for j, h in enumerate(cfg.forward)}  # fmt: skip
+    return StudyResult(
+        side=side,
+        n_signals=int(np.asarray(data.events, dtype=bool).sum()),
+        n_events=n,
+        wins=wins,
+        losses=losses,
+        timeouts=n - wins - losses,
+        rate=_rate(wins, n, cfg.conf),
+        baselines=bases,
+        lift=lift,
+        p_value=pval,
+        forward=fwd_iv,
+        forward_all=fwd_all,
+        mfe=float(np.mean(mfe[idx])) if n else math.nan,
+        mae=float(np.mean(mae[idx])) if n else math.nan,
+        event_index=idx,
+        event_outcome=out[idx],
+        config=cfg,
+    )
+
+
+def _rate(wins: int, n: int, conf: float) -> Rate:
+    return Rate(wins, n, wilson_interval(wins, n, conf))
+
+
+def _matched_rate(rate: float, quint: NDArray, valid: NDArray, conf: float) -> Rate:
+    """The matched baseline's rate; its Wilson interval uses all valid bars as the sample size."""
+    n = int(valid.sum())
+    k = round(rate * n)
+    iv = wilson_interval(k, n, conf)
+    return Rate(k, n, Interval(rate, iv.low, iv.high, conf))
+
+
+def study_frame(
+    bars: pl.DataFrame,
+    events: pl.Series | NDArray[np.bool_],
+    side: int,
+    cfg: StudyConfig | None = None,
+) -> StudyResult:
+    """Run the study on a bar frame with ``close high low atr_14`` (and ``near_high`` if present)."""
+    for col in ("close", "high", "low", "atr_14"):
+        if col not in bars.columns:
+            raise InputError(
+                f"the bar frame lacks column {col!r}; compute features first", column=col
+            )
+
+    def f64(c: str) -> NDArray[np.float64]:
+        return bars[c].cast(pl.Float64).fill_null(np.nan).to_numpy().astype(np.float64)
+
+    near = None
+    if "near_high" in bars.columns:
+        near = bars["near_high"].fill_null(False).to_numpy().astype(bool)
+    ev = events.fill_null(False).to_numpy() if isinstance(events, pl.Series) else events
+    arrays = StudyArrays(
+        close=f64("close"), high=f64("high"), low=f64("low"), atr=f64("atr_14"),
+        events=np.asarray(ev, dtype=bool), near_high=near,
+        ts=bars["ts"].to_numpy() if "ts" in bars.columns else None,
+    )  # fmt: skip
+    return run_study(arrays, side, cfg)
