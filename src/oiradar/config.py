@@ -95,6 +95,20 @@ class SignalSettings(_Section):
     exchange_div_drop: float = 0.05
     exchange_div_band: float = 0.02
     long_side: bool = False
+    # Phase labels (SPEC section 3, "Phases"); windows in time, converted to bars.
+    phase_spike_window: str = "1d"
+    phase_oi_spike: float = Field(0.05, ge=0)
+    phase_range_pct: float = Field(0.10, gt=0)
+    phase_dist_dd: float = Field(0.05, ge=0, lt=1)
+    cascade_window: str = "1d"
+    cascade_atr: float = Field(3.0, gt=0)
+    cascade_oi_drop: float = Field(0.05, ge=0, lt=1)
+    cascade_liq_mult: float = Field(3.0, ge=0)
+    cross_window: str = "1d"
+
+    _durations = field_validator("phase_spike_window", "cascade_window", "cross_window")(
+        _check_duration
+    )
 
 
 class VenueSettings(_Section):

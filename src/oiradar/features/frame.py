@@ -1,0 +1,182 @@
+"""Polars wrappers around the kernels: bars in, bars plus every SPEC section 2 feature out.
+
+The bar grid is made regular first: a missing bar becomes a row of nulls with
+``complete = False``, so that windows given in time (``n(30d)`` bars) really span 30 days and a
+gap shows up as missing feature values instead of silently stretching a window
+(``docs/decisions/0300-features-nulls-and-gaps.md``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import polars as pl
+
+from oiradar.config import FeatureSettings, Settings, duration_ms
+from oiradar.errors import InputError
+from oiradar.features.fused import (
+    BOOL_FEATURES,
+    FEATURE_COLUMNS,
+    INPUTS,
+    INT_FEATURES,
+    N_PARAMS,
+    many_features,
+)
+from oiradar.model import Timeframe
+
+RULES = ("wick", "engulfing", "close_below_low")
+REQUIRED = ("ts", "open", "high", "low", "close", "volume")
+
+
+def _feature_settings(settings: Settings | FeatureSettings | None) -> FeatureSettings:
+    if settings is None:
+        return FeatureSettings()
+    return settings.features if isinstance(settings, Settings) else settings
+
+
+def windows(timeframe: Timeframe | str, settings: Settings | FeatureSettings | None = None) -> dict:
+    """The feature windows of ``settings`` in bars of ``timeframe`` (``n(30d)`` etc.)."""
+    tf = Timeframe.parse(str(timeframe))
+    fs = _feature_settings(settings)
+    return {
+        "z": tf.bars(duration_ms(fs.z_window)),
+        "chg": tf.bars(duration_ms(fs.chg_window)),
+        "turnover": tf.bars(duration_ms(fs.turnover_window)),
+        "peak": tf.bars(duration_ms(fs.peak_window)),
+        "vol": tf.bars(duration_ms(fs.vol_window)),
+        "new_high": fs.new_high_bars,
+        "atr": fs.atr_bars,
+    }
+
+
+def feature_params(
+    timeframe: Timeframe | str, settings: Settings | FeatureSettings | None
+) -> np.ndarray:
+    """The kernel's parameter vector (layout: ``fused.P_*``)."""
+    fs = _feature_settings(settings)
+    unknown = sorted(set(fs.rejection_rules) - set(RULES))
+    if unknown:
+        raise InputError(f"unknown rejection rule(s) {unknown}; valid: {list(RULES)}")
+    w = windows(timeframe, fs)
+    p = np.zeros(N_PARAMS)
+    p[:6] = [w["z"], w["chg"], w["turnover"], w["peak"], w["vol"], w["new_high"]]
+    p[6], p[7] = fs.near_pct, w["atr"]
+    p[8:11] = [float(rule in fs.rejection_rules) for rule in RULES]
+    return p
+
+
+def regular_grid(bars: pl.DataFrame, timeframe: Timeframe | str) -> pl.DataFrame:
+    """``bars`` on a gap-free grid of ``timeframe``: missing bars become null rows, ``complete=False``.
+
+    Raises :class:`InputError` for missing columns, duplicate or misaligned ``ts``.
+    """
+    tf = Timeframe.parse(str(timeframe))
+    missing = [c for c in REQUIRED if c not in bars.columns]
+    if missing:
+        raise InputError(
+            f"bars lack the column(s) {missing}; need {list(REQUIRED)}", column=missing[0]
+        )
+    bars = bars.sort("ts")
+    if "complete" not in bars.columns:
+        bars = bars.with_columns(pl.lit(True).alias("complete"))
+    _check_ts(bars["ts"], tf)
+    if bars.is_empty():
+        return bars
+    first, last = int(bars["ts"][0]), int(bars["ts"][-1])
+    grid = pl.DataFrame(
+        {"ts": pl.int_range(first, last + tf.ms, tf.ms, eager=True, dtype=pl.Int64)}
+    )
+    out = grid.join(bars, on="ts", how="left")
+    return out.with_columns(pl.col("complete").fill_null(False))
+
+
+def _check_ts(ts: pl.Series, tf: Timeframe) -> None:
+    bad = ts.filter(ts % tf.ms != 0)
+    if bad.len():
+        row = int((ts % tf.ms != 0).arg_true()[0])
+        raise InputError(
+            f"ts is not aligned to the {tf.value} grid", row=row, column="ts", value=int(bad[0])
+        )
+    dup = ts.is_duplicated()
+    if dup.any():
+        row = int(dup.arg_true()[0])
+        raise InputError("duplicate bar open time", row=row, column="ts", value=int(ts[row]))
+
+
+def input_matrix(grid: pl.DataFrame) -> np.ndarray:
+    """The kernels' inputs (:data:`INPUTS` rows, float64, NaN = missing).
+
+    ``quote_volume`` falls back to ``volume * (high + low + close) / 3`` (SPEC section 1) and
+    ``oi_value`` to ``oi * close`` where the bar lacks them.
+    """
+    typical = pl.col("volume") * (pl.col("high") + pl.col("low") + pl.col("close")) / 3
+    cols = {
+        "quote_volume": pl.coalesce(_opt(grid, "quote_volume"), typical),
+        "oi": _opt(grid, "oi"),
+    }
+    cols["oi_value"] = pl.coalesce(_opt(grid, "oi_value"), cols["oi"] * pl.col("close"))
+    exprs = [cols.get(c, pl.col(c)).cast(pl.Float64).alias(c) for c in INPUTS]
+    frame = grid.select(exprs).fill_null(np.nan)
+    return np.ascontiguousarray(frame.to_numpy().T)
+
+
+def _opt(frame: pl.DataFrame, name: str) -> pl.Expr:
+    if name in frame.columns:
+        return pl.col(name).cast(pl.Float64)
+    return pl.lit(None, dtype=pl.Float64)
+
+
+def feature_frame(values: np.ndarray) -> pl.DataFrame:
+    """Kernel output (columns x rows) to a typed polars frame: NaN -> null, booleans, counts."""
+    frame = pl.DataFrame({name: values[i] for i, name in enumerate(FEATURE_COLUMNS)})
+    frame = frame.fill_nan(None)
+    return frame.with_columns(
+        *[(pl.col(c) > 0.5).alias(c) for c in BOOL_FEATURES],
+        *[pl.col(c).cast(pl.Int32) for c in INT_FEATURES],
+    )
+
+
+def compute_features(
+    bars: pl.DataFrame,
+    timeframe: Timeframe | str,
+    settings: Settings | FeatureSettings | None = None,
+) -> pl.DataFrame:
+    """``bars`` (on a regular grid) with every SPEC section 2 feature column added.
+
+    Pass ``settings.for_symbol(symbol)`` to apply a symbol's overrides.
+    """
+    return compute_features_many([bars], timeframe, [settings])[0]
+
+
+def compute_features_many(
+    frames: Sequence[pl.DataFrame],
+    timeframe: Timeframe | str,
+    settings: Sequence[Settings | FeatureSettings | None]
+    | Settings
+    | FeatureSettings
+    | None = None,
+) -> list[pl.DataFrame]:
+    """:func:`compute_features` for many series in one parallel kernel call (one settings per frame)."""
+    if settings is None or isinstance(settings, Settings | FeatureSettings):
+        settings = [settings] * len(frames)
+    grids = [regular_grid(f, timeframe) for f in frames]
+    if not grids:
+        return []
+    x = np.concatenate([input_matrix(g) for g in grids], axis=1)
+    offsets = np.cumsum([0] + [g.height for g in grids]).astype(np.int64)
+    params = np.stack([feature_params(timeframe, s) for s in settings])
+    with np.errstate(all="ignore"):
+        values = many_features(x, offsets, params)
+    return [
+        g.hstack(feature_frame(values[:, offsets[i] : offsets[i + 1]])) for i, g in enumerate(grids)
+    ]
+
+
+def to_pandas(frame: pl.DataFrame):  # -> pandas.DataFrame; pandas is optional
+    """A pandas view of a features (or bars) frame, indexed by the bar open time in UTC."""
+    import pandas as pd
+
+    pdf = frame.to_pandas()
+    pdf.index = pd.DatetimeIndex(pd.to_datetime(pdf.pop("ts"), unit="ms", utc=True), name="ts")
+    return pdf
