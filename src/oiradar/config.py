@@ -141,6 +141,19 @@ class SimSettings(_Section):
     days: int = Field(365, ge=1)
 
 
+class LiquidationSettings(_Section):
+    """The estimated liquidation map (SPEC section 6, ``oiradar.liquidations``)."""
+
+    mix: str = "default"  # a preset name or "5:0.15,10:0.3,..." (leverage:weight)
+    position_notional: float = Field(5_000.0, gt=0)  # assumed size (quote) that picks the tier
+    colour_long_share: float = Field(0.6, ge=0, le=1)  # long share of new OI on a green bar
+    bins: int = Field(400, ge=10)
+    grid_pad: float = Field(0.3, gt=0, lt=1)
+    impact_pct_per_musd: float = Field(0.0, ge=0)  # amplification: % price move per $1M liquidated
+    cluster_min_share: float = Field(0.02, ge=0, lt=1)
+    bootstrap: int = Field(1000, ge=0)
+
+
 class SymbolOverrides(_Section):
     features: dict[str, Any] = Field(default_factory=dict)
     signals: dict[str, Any] = Field(default_factory=dict)
@@ -155,6 +168,7 @@ class Settings(_Section):
     venues: dict[str, VenueSettings] = Field(default_factory=dict)
     fetch: FetchSettings = FetchSettings()
     sim: SimSettings = SimSettings()
+    liquidations: LiquidationSettings = LiquidationSettings()
     symbols: dict[str, SymbolOverrides] = Field(default_factory=dict)
 
     def for_symbol(self, symbol: str) -> Settings:

@@ -1,0 +1,108 @@
+"""Downloads from Binance's public archive (data.binance.vision) with ``.CHECKSUM`` verification.
+
+Each daily ``metrics`` zip is fetched with the ``.CHECKSUM`` beside it; the zip's SHA-256 must
+match before :func:`oiradar.sources.binance_archive.parse_metrics` reads it. A mismatch, a 429,
+418 or 5xx, a timeout or a reset is retried with backoff (:mod:`oiradar.sources.retry`); a 404
+means the archive does not have that day (yet): the fetcher then asks REST. Nothing is written
+to disk here: the parsed frame goes straight to the catalog, so a damaged download is stored nowhere.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import httpx
+import polars as pl
+
+from oiradar.config import Settings
+from oiradar.errors import InputError
+from oiradar.sources.binance_archive import check_sha256, parse_metrics
+from oiradar.sources.retry import Retryable, RetryPolicy, RetryReport, retrying
+
+DEFAULT_ARCHIVE_URL = "https://data.binance.vision"
+
+
+def metrics_path(market_id: str, day: date, market: str = "um") -> str:
+    """``data/futures/um/daily/metrics/KSMUSDT/KSMUSDT-metrics-2024-01-01.zip``."""
+    return (
+        f"data/futures/{market}/daily/metrics/{market_id}/{market_id}-metrics-{day.isoformat()}.zip"
+    )
+
+
+class _NotArchived(Exception):
+    """404: the archive has no such file."""
+
+
+def classify_http(exc: BaseException) -> Retryable | None:
+    if isinstance(exc, Retryable):
+        return exc
+    if isinstance(exc, httpx.TimeoutException):
+        return Retryable("timeout", f"timeout: {exc!r}")
+    if isinstance(exc, httpx.TransportError):
+        return Retryable("network", f"connection error: {exc!r}")
+    return None
+
+
+class ArchiveClient:
+    """An httpx client for one archive base URL; use as an async context manager."""
+
+    def __init__(self, exchange_id: str, settings: Settings, report: RetryReport) -> None:
+        self.base = (settings.venue(exchange_id).archive_url or DEFAULT_ARCHIVE_URL).rstrip("/")
+        self.policy = RetryPolicy.from_settings(settings.fetch)
+        self.report = report
+        self.http = httpx.AsyncClient(timeout=settings.fetch.timeout, follow_redirects=True)
+
+    async def __aenter__(self) -> ArchiveClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.http.aclose()
+
+    def url(self, path: str) -> str:
+        return f"{self.base}/{path}"
+
+    async def metrics_day(
+        self, market_id: str, day: date, market: str = "um"
+    ) -> pl.DataFrame | None:
+        """5m ``oi``/``oi_value``/``long_short_ratio`` bars of one day; None if not archived."""
+        path = metrics_path(market_id, day, market)
+        try:
+            return await retrying(
+                lambda: self._download_metrics(path),
+                what=f"archive {path}",
+                policy=self.policy,
+                report=self.report,
+                classify=classify_http,
+            )
+        except _NotArchived:
+            return None
+
+    async def _download_metrics(self, path: str) -> pl.DataFrame:
+        name = path.rsplit("/", 1)[-1]
+        checksum = await self._get(path + ".CHECKSUM")
+        blob = await self._get(path)
+        try:
+            check_sha256(blob, checksum.decode("utf-8", "replace"), name)
+        except InputError as exc:
+            raise Retryable("checksum", str(exc)) from None
+        return parse_metrics(blob, name=name)
+
+    async def _get(self, path: str) -> bytes:
+        response = await self.http.get(self.url(path))
+        code = response.status_code
+        if code == 404:
+            raise _NotArchived(path)
+        if code in (429, 418) or code >= 500:
+            kind = {429: "rate_limit", 418: "banned"}.get(code, "server_error")
+            raise Retryable(kind, f"{code} from {self.url(path)}", _retry_after(response.headers))
+        response.raise_for_status()
+        return response.content
+
+
+def _retry_after(headers: Any) -> float | None:
+    value = headers.get("retry-after")
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None

@@ -1,0 +1,41 @@
+"""Venue adapters, one module per venue, the same shape in each (see :mod:`.base`)."""
+
+from __future__ import annotations
+
+import difflib
+
+from oiradar.errors import InputError
+from oiradar.sources.venues.base import Dataset, MarketInfo, OiUnit, RestCall, Venue
+from oiradar.sources.venues.binance import BinanceCoinm, BinanceUsdm
+
+_ADAPTERS: dict[str, type[Venue]] = {"binanceusdm": BinanceUsdm, "binancecoinm": BinanceCoinm}
+
+try:  # adapters added one by one; a missing one is simply not offered
+    from oiradar.sources.venues.bybit import Bybit
+
+    _ADAPTERS["bybit"] = Bybit
+except ImportError:  # pragma: no cover
+    pass
+try:
+    from oiradar.sources.venues.okx import Okx
+
+    _ADAPTERS["okx"] = Okx
+except ImportError:  # pragma: no cover
+    pass
+
+SUPPORTED = tuple(_ADAPTERS)
+
+
+def venue_for(exchange_id: str) -> Venue:
+    """The adapter of a venue; an unsupported one is refused with the supported list."""
+    cls = _ADAPTERS.get(exchange_id)
+    if cls is None:
+        close = difflib.get_close_matches(exchange_id, SUPPORTED, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise InputError(
+            f"no fetcher for exchange {exchange_id!r}{hint} (supported: {', '.join(SUPPORTED)})"
+        )
+    return cls()
+
+
+__all__ = ["SUPPORTED", "Dataset", "MarketInfo", "OiUnit", "RestCall", "Venue", "venue_for"]

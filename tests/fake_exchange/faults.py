@@ -1,0 +1,54 @@
+"""Faults the fake exchange injects, each once, on the n-th request whose path matches."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class FaultKind(StrEnum):
+    RATE_LIMIT = "429"  # 429 with Retry-After
+    BANNED = "418"  # 418 (IP auto-banned after ignoring 429s) with Retry-After
+    SERVER_ERROR = "500"
+    TIMEOUT = "timeout"  # hold the response longer than the client's timeout
+    TRUNCATED = "truncated"  # 200 with the JSON body cut in half
+    BAD_CHECKSUM = "bad_checksum"  # an archive zip whose bytes do not match its .CHECKSUM
+    HANG = "hang"  # never answer (used to freeze a fetch at a known point, then kill it)
+    WS_DROP = "ws_drop"  # close the websocket after the first message
+
+
+@dataclass
+class Fault:
+    kind: FaultKind
+    match: str  # substring of the request path (+ query)
+    nth: int = 1  # fire on the n-th matching request
+    retry_after: str = "1"
+    fired: bool = False
+
+
+@dataclass
+class FaultPlan:
+    """A list of one-shot faults; thread-safe, since the server runs in its own thread."""
+
+    faults: list[Fault] = field(default_factory=list)
+    fired: list[tuple[FaultKind, str]] = field(default_factory=list)
+    _counts: dict[int, int] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, kind: FaultKind | str, match: str, nth: int = 1, **kw: str) -> FaultPlan:
+        self.faults.append(Fault(FaultKind(kind), match, nth, **kw))
+        return self
+
+    def take(self, path_qs: str) -> Fault | None:
+        """The fault to inject into this request, if any (marks it fired)."""
+        with self._lock:
+            for i, f in enumerate(self.faults):
+                if f.fired or f.match not in path_qs:
+                    continue
+                self._counts[i] = self._counts.get(i, 0) + 1
+                if self._counts[i] == f.nth:
+                    f.fired = True
+                    self.fired.append((f.kind, path_qs))
+                    return f
+            return None
