@@ -1,0 +1,107 @@
+"""Import throughput: one year of 5-minute Binance ``metrics`` + ``klines`` daily zips.
+
+Generates 365 days x 2 kinds = 730 zip files (105,120 rows each kind, ``.CHECKSUM`` beside
+each, klines with and without the header row) into a temporary folder, then imports them,
+in one process run, by
+
+(a) oiradar: ``oiradar.sources.files.import_paths(paths, Catalog(tmp))`` -- reads each zip,
+    verifies its SHA-256 ``.CHECKSUM``, parses and validates every cell, maps to canonical
+    columns and upserts one series into monthly Parquet partitions;
+(b) a plain pandas pipeline: each zip read with ``zipfile``, ``pd.read_csv`` on its CSV (header
+    or not), ``pd.concat`` per kind, ``create_time`` parsed, ``to_parquet`` -- no checksum, no
+    validation, no canonical mapping: less work than (a).
+
+Each side runs ``repeats`` times (fresh output folders, alternating order); the median is
+reported with rows/s and the ratio. Environment: ``BENCH_DAYS`` (365), ``BENCH_REPEATS`` (3).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import statistics
+import tempfile
+import time
+import zipfile
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+
+from oiradar.sources.archive_gen import write_archive_days
+from oiradar.sources.binance_archive import KLINE_COLUMNS
+from oiradar.store import Catalog
+
+
+def oiradar_import(paths: list[Path], out: Path) -> int:
+    """(a): the real import path; returns the rows of the series written."""
+    try:
+        from oiradar.sources.files import import_paths
+    except ImportError:  # the package's __init__ not there yet: its module directly
+        from oiradar.sources.files.dispatch import import_paths
+    report = import_paths(paths, Catalog(out))
+    return int(report.rows_in)
+
+
+def pandas_import(paths: list[Path], out: Path) -> int:
+    """(b): zipfile + ``pd.read_csv`` per file, concat, ``to_parquet``; returns rows read."""
+    metrics, klines = [], []
+    for path in paths:
+        with zipfile.ZipFile(path) as zf:
+            data = zf.read(zf.namelist()[0])
+        if "-metrics-" in path.name:
+            metrics.append(pd.read_csv(io.BytesIO(data)))
+        else:
+            header = 0 if data.startswith(b"open_time") else None
+            klines.append(pd.read_csv(io.BytesIO(data), header=header, names=list(KLINE_COLUMNS)))
+    m = pd.concat(metrics, ignore_index=True)
+    m["create_time"] = pd.to_datetime(m["create_time"], format="%Y-%m-%d %H:%M:%S", utc=True)
+    k = pd.concat(klines, ignore_index=True)
+    out.mkdir(parents=True, exist_ok=True)
+    m.to_parquet(out / "metrics.parquet")
+    k.to_parquet(out / "klines.parquet")
+    return len(m) + len(k)
+
+
+def _time(fn: Callable[[list[Path], Path], int], paths: list[Path], out: Path) -> tuple[float, int]:
+    start = time.perf_counter()
+    rows = fn(paths, out)
+    return time.perf_counter() - start, rows
+
+
+def main(days: int | None = None, repeats: int | None = None) -> dict[str, object]:
+    days = days or int(os.environ.get("BENCH_DAYS", "365"))
+    repeats = repeats or int(os.environ.get("BENCH_REPEATS", "3"))
+    with tempfile.TemporaryDirectory(prefix="oiradar-bench-") as tmp:
+        root = Path(tmp)
+        paths = write_archive_days(root / "archive", "BTCUSDT", date(2025, 1, 1), days, seed=7)
+        size = sum(p.stat().st_size for p in paths) / 1e6
+        print(f"{len(paths)} zip files, {size:.1f} MB, generated under {root / 'archive'}")
+        times: dict[str, list[float]] = {"oiradar": [], "pandas": []}
+        rows: dict[str, int] = {}
+        sides = {"oiradar": oiradar_import, "pandas": pandas_import}
+        for i in range(repeats):
+            order = ["oiradar", "pandas"] if i % 2 == 0 else ["pandas", "oiradar"]
+            for name in order:
+                seconds, n = _time(sides[name], paths, root / f"{name}-{i}")
+                times[name].append(seconds)
+                rows[name] = n
+                print(f"  run {i + 1} {name:8s} {seconds:6.3f} s  {n:,} rows")
+    med = {k: statistics.median(v) for k, v in times.items()}
+    file_rows = rows["pandas"]  # CSV rows in the files, the same input for both sides
+    result: dict[str, object] = {
+        "files": len(paths),
+        "CSV rows read": file_rows,
+        "bars written by oiradar (klines+metrics joined on ts)": rows["oiradar"],
+    }
+    for name in ("oiradar", "pandas"):
+        result[f"{name} median s"] = round(med[name], 3)
+        result[f"{name} CSV rows/s"] = f"{file_rows / med[name]:,.0f}"
+    result["ratio (pandas time / oiradar time)"] = round(med["pandas"] / med["oiradar"], 2)
+    return result
+
+
+if __name__ == "__main__":
+    for key, value in main().items():
+        print(f"{key}: {value}")
