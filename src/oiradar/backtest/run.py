@@ -1,0 +1,200 @@
+"""Run the trade model on one series and report the results (SPEC section 4, issue 5).
+
+:class:`BacktestInputs` holds plain arrays, one value per closed bar; :func:`inputs_from_frame` builds
+them from a bar frame with features and an entry-signal column. :func:`run_backtest` returns the trade
+list, the equity curve and the metrics.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+from numpy.typing import NDArray
+
+from oiradar.backtest import engine as eng
+from oiradar.backtest.params import ExitReason, TradeParams
+from oiradar.errors import InputError
+from oiradar.liquidations.prices import liq_price_linear
+from oiradar.model import DAY_MS
+
+YEAR_MS = 365 * DAY_MS
+FloatArr = NDArray[np.float64]
+
+
+@dataclass(frozen=True, kw_only=True)
+class BacktestInputs:
+    """Arrays of equal length. ``entry[i]``: the entry signal fired at the close of bar ``i``.
+    ``streak``: the OI streak that breaks the thesis (``oi_up_streak`` for shorts). ``funding``: the
+    rate settled at the open of each bar (0 or NaN where none)."""
+
+    open: FloatArr
+    high: FloatArr
+    low: FloatArr
+    close: FloatArr
+    atr: FloatArr
+    entry: NDArray[np.bool_]
+    streak: FloatArr
+    oi_z: FloatArr
+    funding: FloatArr
+    ts: NDArray[np.int64] | None = None
+    bar_ms: int = DAY_MS
+
+    def __post_init__(self) -> None:
+        n = self.open.shape[0]
+        for name in ("high", "low", "close", "atr", "entry", "streak", "oi_z", "funding", "ts"):
+            arr = getattr(self, name)
+            if arr is not None and arr.shape != (n,):
+                raise InputError(
+                    f"array {name!r} has shape {arr.shape}, expected ({n},)", column=name
+                )
+        bad = ~np.isfinite(self.open) | ~np.isfinite(self.high) | ~np.isfinite(self.low)
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise InputError("OHLC must be finite numbers", row=row, column="open/high/low",
+                             value=(self.open[row], self.high[row], self.low[row]))  # fmt: skip
+
+    @property
+    def n(self) -> int:
+        return int(self.open.shape[0])
+
+    @property
+    def bars_per_year(self) -> float:
+        return YEAR_MS / self.bar_ms
+
+    def slice(self, start: int, stop: int) -> BacktestInputs:
+        """Bars ``[start, stop)``: a walk-forward window (signals past ``stop`` are not seen)."""
+        kw = {k: (None if getattr(self, k) is None else getattr(self, k)[start:stop])
+              for k in ("open", "high", "low", "close", "atr", "entry", "streak", "oi_z", "funding", "ts")}  # fmt: skip
+        return BacktestInputs(bar_ms=self.bar_ms, **kw)
+
+    def as_dict(self) -> dict[str, NDArray]:
+        return {k: getattr(self, k) for k in
+                ("open", "high", "low", "close", "atr", "entry", "streak", "oi_z", "funding")}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class BacktestResult:
+    metrics: dict[str, float]
+    trades: pl.DataFrame
+    equity: pl.DataFrame
+    params: TradeParams = field(repr=False)
+
+
+def engine_args(x: BacktestInputs, p: TradeParams) -> tuple:
+    """The positional arguments of :func:`engine.run_core` before the ``record`` flag."""
+    lev = p.effective_leverage
+    liq_factor = float(liq_price_linear(p.side, 1.0, lev, p.mmr))
+    return (
+        x.open, x.high, x.low, x.close, x.atr, x.entry, x.streak, x.oi_z, x.funding,
+        p.side, p.risk, p.scale_by_oi, lev, liq_factor, p.fee, p.slippage,
+        p.stop_lookback, p.stop_atr, p.use_stop, p.take_profit_r, p.time_stop, p.thesis_streak,
+        p.initial_equity,
+    )  # fmt: skip
+
+
+def run_backtest(x: BacktestInputs, p: TradeParams | None = None) -> BacktestResult:
+    """Run the numba engine with recording on and build the trade list, curve and metrics."""
+    p = p or TradeParams()
+    trades = np.zeros((x.n + 1, eng.N_TCOLS))  # at most one trade per bar
+    curve = np.zeros(x.n)
+    inpos = np.zeros(x.n, dtype=np.bool_)
+    summ, nt = eng.run_core(*engine_args(x, p), True, trades, curve, inpos)
+    tframe = trades_frame(trades[:nt], x.ts)
+    metrics = metrics_from_summary(summ, x.n, x.bars_per_year, p.initial_equity)
+    metrics["funding_received"] = float(tframe.filter(pl.col("funding") > 0)["funding"].sum())
+    metrics["funding_paid"] = float(-tframe.filter(pl.col("funding") < 0)["funding"].sum())
+    metrics["liquidations"] = float((tframe["reason"] == "liquidation").sum())
+    eq = pl.DataFrame({"bar": np.arange(x.n), "equity": curve, "in_position": inpos})
+    if x.ts is not None:
+        eq = eq.with_columns(pl.Series("ts", x.ts)).select("ts", pl.exclude("ts"))
+    return BacktestResult(metrics, tframe, eq, p)
+
+
+_TRADE_COLS = ("entry_bar", "exit_bar", "entry_price", "exit_price", "qty", "stop", "target",
+               "liq_price", "pnl", "fees", "funding", "risk", "reason", "equity_after")  # fmt: skip
+
+
+def trades_frame(rows: FloatArr, ts: NDArray[np.int64] | None = None) -> pl.DataFrame:
+    """The engine's trade table as a frame with named reasons, R multiples and timestamps."""
+    data = {c: rows[:, i] for i, c in enumerate(_TRADE_COLS)}
+    frame = pl.DataFrame(data).with_columns(
+        pl.col("entry_bar", "exit_bar").cast(pl.Int64),
+        pl.col("reason")
+        .cast(pl.Int64)
+        .replace_strict({int(r): r.label for r in ExitReason}, return_dtype=pl.String),
+        (pl.col("pnl") / pl.col("risk")).alias("r_multiple"),
+    )
+    if ts is not None:
+        frame = frame.with_columns(
+            pl.Series("entry_ts", ts[frame["entry_bar"].to_numpy()]),
+            pl.Series("exit_ts", ts[frame["exit_bar"].to_numpy()]),
+        )
+    return frame
+
+
+def metrics_from_summary(
+    summ: FloatArr, n: int, bars_per_year: float, equity0: float
+) -> dict[str, float]:
+    """Metrics from the engine's online summary (the same numbers for one run and for a sweep).
+
+    Sharpe ``mean(r) / std(r, ddof=1) x sqrt(bars/year)`` and Sortino ``mean(r) / sqrt(mean(min(r,
+    0)²)) x sqrt(bars/year)`` of the bar-to-bar equity returns ``r``.
+    """
+    summ = summ.tolist()  # plain floats: no numpy FP traps on tiny powers
+    final = summ[eng.S_FINAL]
+    k = summ[eng.S_NRET]
+    nt = summ[eng.S_NTRADES]
+    mean = summ[eng.S_SUM_R] / k if k else math.nan
+    var = (summ[eng.S_SUM_R2] - k * mean * mean) / (k - 1) if k > 1 else math.nan
+    down = math.sqrt(summ[eng.S_SUM_DOWN2] / k) if k else math.nan
+    ann = math.sqrt(bars_per_year)
+    growth = final / equity0
+    return {
+        "total_return": growth - 1.0,
+        "annual_return": math.expm1(min(700.0, bars_per_year / n * math.log(growth)))
+        if growth > 0 and n
+        else -1.0,
+        "sharpe": mean / math.sqrt(var) * ann if var and var > 0 else math.nan,
+        "sortino": mean / down * ann if down and down > 0 else math.nan,
+        "max_drawdown": summ[eng.S_MAXDD],
+        "trades": nt,
+        "win_rate": summ[eng.S_WINS] / nt if nt else math.nan,
+        "profit_factor": summ[eng.S_GROSS_WIN] / summ[eng.S_GROSS_LOSS]
+        if summ[eng.S_GROSS_LOSS] > 0
+        else math.nan,
+        "expectancy_r": summ[eng.S_SUM_RMULT] / nt if nt else math.nan,
+        "exposure": summ[eng.S_BARS_IN] / n if n else math.nan,
+        "fees": summ[eng.S_FEES],
+        "funding_net": summ[eng.S_FUNDING],
+        "final_equity": final,
+    }
+
+
+def inputs_from_frame(
+    frame: pl.DataFrame, entry: str | NDArray[np.bool_], *, side: int = -1, bar_ms: int = DAY_MS
+) -> BacktestInputs:
+    """Build inputs from a bar frame with features (``atr_14``, ``oi_z_30d``, ``oi_up_streak`` or
+    ``oi_down_streak``, ``funding_rate``). Missing optional columns mean: no OI scaling, no thesis
+    exit, no funding; a missing ``atr_14`` is an error (the stop needs it)."""
+    for col in ("open", "high", "low", "close", "atr_14"):
+        if col not in frame.columns:
+            raise InputError(
+                f"the bar frame lacks column {col!r}; compute features first", column=col
+            )
+
+    def f64(col: str, default: float) -> FloatArr:
+        if col not in frame.columns:
+            return np.full(frame.height, default)
+        return frame[col].cast(pl.Float64).fill_null(default).to_numpy().astype(np.float64)
+
+    ent = frame[entry].fill_null(False).to_numpy() if isinstance(entry, str) else entry
+    streak_col = "oi_up_streak" if side < 0 else "oi_down_streak"
+    return BacktestInputs(
+        open=f64("open", np.nan), high=f64("high", np.nan), low=f64("low", np.nan),
+        close=f64("close", np.nan), atr=f64("atr_14", np.nan), entry=np.asarray(ent, dtype=np.bool_),
+        streak=f64(streak_col, 0.0), oi_z=f64("oi_z_30d", np.nan), funding=f64("funding_rate", 0.0),
+        ts=frame["ts"].to_numpy().astype(np.int64) if "ts" in frame.columns else None, bar_ms=bar_ms,
+    )  # fmt: skip
