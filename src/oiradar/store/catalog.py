@@ -196,7 +196,9 @@ class Catalog:
             for (month,), part in series.group_by("_m", maintain_order=True):
                 existing = folder / current[month] if month in current else None
                 old = _read_existing(existing, LIQUIDATION_SCHEMA)
-                new = part.drop("_m").join(old.select(_LIQ_KEY), on=list(_LIQ_KEY), how="anti")
+                new = part.drop("_m").join(
+                    old.select(_LIQ_KEY), on=list(_LIQ_KEY), how="anti", nulls_equal=True
+                )  # a null price/qty (aggregate records) must match itself: re-import adds nothing
                 new = new.unique(subset=list(_LIQ_KEY), keep="first", maintain_order=True)
                 if new.is_empty():
                     continue
