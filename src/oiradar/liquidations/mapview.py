@@ -1,0 +1,81 @@
+"""What ``oiradar liqmap`` shows, as frames: the snapshot at a bar, the cascade band, the score.
+
+Kept out of the CLI so the Python API, the docs and the tests use the same code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from oiradar.liquidations.cascade import Levels, band, cascade_table, clusters
+from oiradar.liquidations.heatmap import MapSpec, build_heatmap
+from oiradar.liquidations.levels import PRESETS, LevelRun, level_inputs
+from oiradar.liquidations.score import price_hits, summarize
+
+DEFAULT_MOVES = (-0.20, -0.15, -0.10, -0.05, -0.02, 0.02, 0.05, 0.10, 0.15, 0.20)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The estimated map after the close of the last bar given (``ts`` is that bar's open time)."""
+
+    ts: int
+    price: float
+    open_long_usd: float
+    open_short_usd: float
+    clusters: pl.DataFrame
+    cascade: pl.DataFrame  # the chosen mix, with amplification columns when impact > 0
+    band: pl.DataFrame  # min/max over the chosen mix and the presets
+    mixes: tuple[str, ...]
+
+
+def levels_of(run: LevelRun, spec: MapSpec) -> Levels:
+    from oiradar.liquidations.levels import level_factors
+
+    ref = float(np.nanmedian(run.open_price)) if spec.inverse and run.open_price.size else 1.0
+    f = level_factors(spec.mix, spec.tiers(), position_notional=spec.position_notional,
+                      inverse=spec.inverse, ref_price=ref)  # fmt: skip
+    return Levels.from_run(run, f.leverage)
+
+
+def snapshot(
+    bars: pl.DataFrame, spec: MapSpec, *, moves: tuple[float, ...] = DEFAULT_MOVES,
+    impact_pct_per_musd: float = 0.0, cluster_min_share: float = 0.02,
+) -> Snapshot:  # fmt: skip
+    """Run the model (chosen mix and every preset) over ``bars`` and describe the last bar."""
+    price = float(bars["close"][-1])
+    tables, main = {}, None
+    for name in dict.fromkeys([spec.mix.name, *PRESETS]):
+        s = spec.with_mix(name) if name != spec.mix.name else spec
+        run = build_heatmap(bars, s, record=False)
+        lv = levels_of(run, s)
+        tables[name] = cascade_table(lv, price, list(moves))
+        if main is None:
+            main = (run, lv)
+    run, lv = main  # type: ignore[misc]
+    return Snapshot(
+        ts=int(bars["ts"][-1]), price=price, open_long_usd=lv.total(1), open_short_usd=lv.total(-1),
+        clusters=clusters(lv, price, min_share=cluster_min_share),
+        cascade=cascade_table(lv, price, list(moves), impact_pct_per_musd),
+        band=band(tables), mixes=tuple(tables),
+    )  # fmt: skip
+
+
+def score_mixes(
+    bars: pl.DataFrame, liqs: pl.DataFrame, spec: MapSpec, bar_ms: int, *, n_boot: int = 1000,
+    seed: int = 0,
+) -> pl.DataFrame:  # fmt: skip
+    """The by-price score of the chosen mix and of every preset (rows: mix x side)."""
+    inputs = level_inputs(bars, spec.colour_long_share)
+    out = []
+    for name in dict.fromkeys([spec.mix.name, *PRESETS]):
+        s = spec.with_mix(name)
+        run = build_heatmap(bars, s, inputs=inputs)
+        hits = price_hits(run, inputs.high, inputs.low, liqs, bar_ms, seed=seed)
+        out.append(
+            summarize(hits, n_boot=n_boot, seed=seed).with_columns(pl.lit(name).alias("mix"))
+        )
+    return pl.concat(out).select("mix", pl.exclude("mix"))
