@@ -76,6 +76,8 @@ class FeatureSettings(_Section):
     near_pct: float = Field(0.03, ge=0, lt=1)
     atr_bars: int = Field(14, ge=1)
     rejection_rules: tuple[str, ...] = ("wick", "engulfing", "close_below_low")
+    # Share of a rolling window's bars that must hold a value (1.0: the window must be full).
+    min_coverage: float = Field(1.0, gt=0, le=1)
 
     _durations = field_validator(
         "z_window", "chg_window", "turnover_window", "peak_window", "vol_window"

@@ -63,6 +63,7 @@ def feature_params(
     p[:6] = [w["z"], w["chg"], w["turnover"], w["peak"], w["vol"], w["new_high"]]
     p[6], p[7] = fs.near_pct, w["atr"]
     p[8:11] = [float(rule in fs.rejection_rules) for rule in RULES]
+    p[11] = fs.min_coverage
     return p
 
 

@@ -46,8 +46,21 @@ INT_FEATURES: tuple[str, ...] = ("oi_down_streak", "oi_up_streak")
 COL = {name: i for i, name in enumerate(FEATURE_COLUMNS)}
 
 # Layout of the per-series parameter vector (float64); built by ``features.frame.feature_params``.
-P_Z, P_CHG, P_TURN, P_PEAK, P_VOL, P_NEWHIGH, P_NEAR, P_ATR, P_WICK, P_ENGULF, P_THROUGH = range(11)
-N_PARAMS = 11
+(
+    P_Z,
+    P_CHG,
+    P_TURN,
+    P_PEAK,
+    P_VOL,
+    P_NEWHIGH,
+    P_NEAR,
+    P_ATR,
+    P_WICK,
+    P_ENGULF,
+    P_THROUGH,
+    P_COVER,
+) = range(12)
+N_PARAMS = 12
 # Input columns, in order, of the stacked input matrix.
 INPUTS: tuple[str, ...] = (
     "open",
@@ -68,33 +81,44 @@ def series_features(x: np.ndarray, p: np.ndarray, out: np.ndarray) -> None:
     ``x`` holds the :data:`INPUTS` rows; ``p`` the parameter vector.
     """
     o, h, lo, c, v, qv, oi, oiv = x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7]
-    ma, sd = k.rolling_mean_std(oi, int(p[P_Z]))
+    cover = p[P_COVER]
+    nz, npk = int(p[P_Z]), int(p[P_PEAK])
+    ma, sd = k.rolling_mean_std(oi, nz, need(nz, cover))
     out[0] = ma
     out[1] = sd
     out[2] = k.safe_div(oi - ma, sd)
     out[3] = k.pct_change_lag(oi, int(p[P_CHG]))
-    ratio = k.safe_div(oiv, k.rolling_sum(qv, int(p[P_TURN])))
+    nt = int(p[P_TURN])
+    ratio = k.safe_div(oiv, k.rolling_sum(qv, nt, need(nt, cover)))
     out[4] = ratio
-    out[5] = k.rolling_mean(ratio, int(p[P_Z]))
-    peak = k.rolling_max(oi, int(p[P_PEAK]))
+    out[5] = k.rolling_mean(ratio, nz, need(nz, cover))
+    peak = k.rolling_max(oi, npk, need(npk, cover))
     out[6] = peak
     out[7] = 1.0 - k.safe_div(oi, peak)
     dn, up = k.streaks(oi)
     out[8] = dn
     out[9] = up
-    out[10] = k.rolling_mean(v, int(p[P_VOL]))
-    ph = k.rolling_max(h, int(p[P_PEAK]))
+    nv = int(p[P_VOL])
+    out[10] = k.rolling_mean(v, nv, need(nv, cover))
+    ph = k.rolling_max(h, npk, need(npk, cover))
     out[11] = ph
-    out[12] = k.breakout(h, int(p[P_NEWHIGH]), 1.0)
+    nh = int(p[P_NEWHIGH])
+    out[12] = k.breakout(h, nh, need(nh, cover), 1.0)
     out[13] = k.near_level(c, ph, p[P_NEAR], 1.0)
     out[14] = k.wilder_atr(h, lo, c, int(p[P_ATR]))
     wick, engulf, through = p[P_WICK] > 0, p[P_ENGULF] > 0, p[P_THROUGH] > 0
     out[15] = k.rejection(o, h, lo, c, wick, engulf, through, 1.0)
-    pl_ = k.rolling_min(lo, int(p[P_PEAK]))
+    pl_ = k.rolling_min(lo, npk, need(npk, cover))
     out[16] = pl_
-    out[17] = k.breakout(lo, int(p[P_NEWHIGH]), -1.0)
+    out[17] = k.breakout(lo, nh, need(nh, cover), -1.0)
     out[18] = k.near_level(c, pl_, p[P_NEAR], -1.0)
     out[19] = k.rejection(o, h, lo, c, wick, engulf, through, -1.0)
+
+
+@njit(cache=True, nogil=True)
+def need(n: int, coverage: float) -> int:
+    """Values a window of ``n`` bars must hold: ``ceil(coverage * n)``, at least 1."""
+    return max(1, int(np.ceil(coverage * n - 1e-9)))
 
 
 @njit(cache=True, parallel=True)

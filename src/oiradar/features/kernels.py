@@ -3,8 +3,9 @@
 Conventions shared by every kernel (see ``docs/decisions/0300-features-nulls-and-gaps.md``):
 
 * a missing value is ``NaN``; boolean features are ``1.0`` / ``0.0`` / ``NaN`` (missing);
-* a rolling window is **full** only when it holds ``n`` valid values: a ``NaN`` inside the window
-  makes the result missing, exactly like pandas ``rolling(n, min_periods=n)``;
+* a rolling window over ``n`` bars has a value only when at least ``q`` of its bars hold one,
+  exactly like pandas ``rolling(n, min_periods=q)``; ``q = n`` (the default, coverage 1.0) means a
+  missing value anywhere in the window makes the result missing;
 * standard deviations use ``ddof=1``;
 * a value at index ``t`` reads indices ``<= t`` only (no look-ahead).
 
@@ -22,79 +23,98 @@ _NAN = np.nan
 
 
 @njit(cache=True, nogil=True)
-def rolling_mean_std(x: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Rolling mean and standard deviation (ddof=1) over the last ``n`` values, including ``t``.
+def rolling_mean_std(x: np.ndarray, n: int, q: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rolling mean and standard deviation (ddof=1) over the last ``n`` bars, including ``t``,
+    where at least ``q`` of them hold a value (``q = n``: the window must be full).
 
-    pandas: ``s.rolling(n, min_periods=n).mean()`` and ``s.rolling(n, min_periods=n).std(ddof=1)``.
+    pandas: ``s.rolling(n, min_periods=q).mean()`` and ``s.rolling(n, min_periods=q).std(ddof=1)``.
 
-    Welford's add/remove update; the state restarts after a ``NaN`` (every window holding it is
-    missing anyway). A window of ``n`` identical values has a standard deviation of exactly 0,
-    as in pandas, instead of a rounding residue.
+    Sums of ``x - K`` and ``(x - K)**2`` with add/remove updates, where the shift ``K`` is moved to
+    the window's mean and the sums recomputed exactly every ``n`` bars (O(1) amortised): the
+    cancellation error stays at rounding level relative to the window's spread, not its level.
+    A window whose values are all identical has a standard deviation of exactly 0.
     """
     m = x.size
     mean = np.full(m, _NAN)
     sd = np.full(m, _NAN)
     k = 0
-    mu = 0.0
-    ssq = 0.0
+    shift = 0.0
+    s1 = 0.0
+    s2 = 0.0
+    since = 0
     same = 0
+    last = _NAN
     for i in range(m):
-        xi = x[i]
-        if np.isnan(xi):
-            k = 0
-            mu = 0.0
-            ssq = 0.0
-            same = 0
-            continue
-        if k == n:
-            xo = x[i - n]
-            if k == 1:
-                mu = 0.0
-                ssq = 0.0
-            else:
-                mu_new = mu - (xo - mu) / (k - 1)
-                ssq -= (xo - mu) * (xo - mu_new)
-                mu = mu_new
+        if i >= n and not np.isnan(x[i - n]):
+            d = x[i - n] - shift
+            s1 -= d
+            s2 -= d * d
             k -= 1
-        k += 1
-        d = xi - mu
-        mu += d / k
-        ssq += d * (xi - mu)
-        same = same + 1 if (same > 0 and xi == x[i - 1]) else 1
-        if k == n:
-            mean[i] = mu
-            if n > 1:
-                sd[i] = 0.0 if same >= n else np.sqrt(max(ssq, 0.0) / (n - 1))
+        xi = x[i]
+        if not np.isnan(xi):
+            if k == 0:
+                shift, s1, s2 = xi, 0.0, 0.0
+            d = xi - shift
+            s1 += d
+            s2 += d * d
+            k += 1
+            same = same + 1 if xi == last else 1
+            last = xi
+        since += 1
+        if since >= n and k > 0:
+            shift, s1, s2 = _rebase(x, max(0, i - n + 1), i + 1, shift + s1 / k)
+            since = 0
+        if k >= q and k > 0:
+            mean[i] = shift + s1 / k
+            if k > 1:
+                var = (s2 - s1 * s1 / k) / (k - 1)
+                sd[i] = 0.0 if same >= k else np.sqrt(max(var, 0.0))
     return mean, sd
 
 
 @njit(cache=True, nogil=True)
-def rolling_sum(x: np.ndarray, n: int) -> np.ndarray:
-    """Rolling sum over the last ``n`` values, including ``t``.
+def _rebase(x: np.ndarray, a: int, b: int, shift: float) -> tuple[float, float, float]:
+    """Exact sums of ``x[a:b] - shift`` and its squares, NaN skipped (rolling_mean_std's reset)."""
+    s1 = 0.0
+    s2 = 0.0
+    for j in range(a, b):
+        if not np.isnan(x[j]):
+            d = x[j] - shift
+            s1 += d
+            s2 += d * d
+    return shift, s1, s2
 
-    pandas: ``s.rolling(n, min_periods=n).sum()``. Neumaier-compensated add/remove; restarts after
-    a ``NaN``.
+
+@njit(cache=True, nogil=True)
+def rolling_sum(x: np.ndarray, n: int, q: int) -> np.ndarray:
+    """Rolling sum over the last ``n`` bars with at least ``q`` values.
+
+    pandas: ``s.rolling(n, min_periods=q).sum()``. Neumaier-compensated add/remove.
     """
+    return _rolling_sum_count(x, n, q)[0]
+
+
+@njit(cache=True, nogil=True)
+def _rolling_sum_count(x: np.ndarray, n: int, q: int) -> tuple[np.ndarray, np.ndarray]:
     m = x.size
     out = np.full(m, _NAN)
+    cnt = np.zeros(m)
     k = 0
     s = 0.0
     comp = 0.0
     for i in range(m):
-        xi = x[i]
-        if np.isnan(xi):
-            k = 0
-            s = 0.0
-            comp = 0.0
-            continue
-        if k == n:
+        if i >= n and not np.isnan(x[i - n]):
             s, comp = _neumaier(s, comp, -x[i - n])
             k -= 1
-        s, comp = _neumaier(s, comp, xi)
-        k += 1
-        if k == n:
+        if not np.isnan(x[i]):
+            if k == 0:
+                s, comp = 0.0, 0.0
+            s, comp = _neumaier(s, comp, x[i])
+            k += 1
+        cnt[i] = k
+        if k >= q and k > 0:
             out[i] = s + comp
-    return out
+    return out, cnt
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -108,47 +128,45 @@ def _neumaier(s: float, comp: float, v: float) -> tuple[float, float]:
 
 
 @njit(cache=True, nogil=True)
-def rolling_mean(x: np.ndarray, n: int) -> np.ndarray:
-    """pandas: ``s.rolling(n, min_periods=n).mean()`` (compensated sum divided by ``n``)."""
-    return rolling_sum(x, n) / n
+def rolling_mean(x: np.ndarray, n: int, q: int) -> np.ndarray:
+    """pandas: ``s.rolling(n, min_periods=q).mean()`` (compensated sum over the values present)."""
+    total, cnt = _rolling_sum_count(x, n, q)
+    return total / np.maximum(cnt, 1.0)
 
 
 @njit(cache=True, nogil=True)
-def rolling_max(x: np.ndarray, n: int) -> np.ndarray:
-    """Rolling maximum over the last ``n`` values, including ``t``.
+def rolling_max(x: np.ndarray, n: int, q: int) -> np.ndarray:
+    """Rolling maximum over the last ``n`` bars with at least ``q`` values.
 
-    pandas: ``s.rolling(n, min_periods=n).max()``. Monotone deque, O(1) amortised per value;
-    restarts after a ``NaN``.
+    pandas: ``s.rolling(n, min_periods=q).max()``. Monotone deque, O(1) amortised per value.
     """
     m = x.size
     out = np.full(m, _NAN)
     dq = np.empty(m, np.int64)
     head = 0
     tail = 0
-    run = 0
+    k = 0
     for i in range(m):
-        xi = x[i]
-        if np.isnan(xi):
-            head = 0
-            tail = 0
-            run = 0
-            continue
-        run += 1
-        while tail > head and x[dq[tail - 1]] <= xi:
-            tail -= 1
-        dq[tail] = i
-        tail += 1
-        if dq[head] <= i - n:
+        if i >= n and not np.isnan(x[i - n]):
+            k -= 1
+        while tail > head and dq[head] <= i - n:
             head += 1
-        if run >= n:
+        xi = x[i]
+        if not np.isnan(xi):
+            k += 1
+            while tail > head and x[dq[tail - 1]] <= xi:
+                tail -= 1
+            dq[tail] = i
+            tail += 1
+        if k >= q and k > 0:
             out[i] = x[dq[head]]
     return out
 
 
 @njit(cache=True, nogil=True)
-def rolling_min(x: np.ndarray, n: int) -> np.ndarray:
-    """pandas: ``s.rolling(n, min_periods=n).min()``."""
-    return -rolling_max(-x, n)
+def rolling_min(x: np.ndarray, n: int, q: int) -> np.ndarray:
+    """pandas: ``s.rolling(n, min_periods=q).min()``."""
+    return -rolling_max(-x, n, q)
 
 
 @njit(cache=True, nogil=True)
@@ -247,15 +265,15 @@ def wilder_atr(high: np.ndarray, low: np.ndarray, close: np.ndarray, n: int) -> 
 
 
 @njit(cache=True, nogil=True)
-def breakout(x: np.ndarray, lookback: int, sign: float) -> np.ndarray:
+def breakout(x: np.ndarray, lookback: int, q: int, sign: float) -> np.ndarray:
     """New high (``sign=1``) or new low (``sign=-1``) against the previous ``lookback`` bars.
 
-    pandas (high): ``(h > h.shift(1).rolling(L, min_periods=L).max()).where(prior.notna() &
-    h.notna())``; (low): ``l < l.shift(1).rolling(L, min_periods=L).min()``, missing likewise.
+    pandas (high): ``(h > h.shift(1).rolling(L, min_periods=q).max()).where(prior.notna() &
+    h.notna())``; (low): ``l < l.shift(1).rolling(L, min_periods=q).min()``, missing likewise.
     """
     m = x.size
     out = np.full(m, _NAN)
-    prior = rolling_max(sign * x, lookback)
+    prior = rolling_max(sign * x, lookback, q)
     for i in range(1, m):
         if not np.isnan(prior[i - 1]) and not np.isnan(x[i]):
             out[i] = 1.0 if sign * x[i] > prior[i - 1] else 0.0
