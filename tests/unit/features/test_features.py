@@ -58,7 +58,7 @@ CASES = [
         FeatureSettings(
             z_window="6h", chg_window="2h", turnover_window="1h", peak_window="3h", vol_window="4h"
         ),
-    ),  # fmt: skip
+    ),
     ("1h", FeatureSettings()),
     ("4h", FeatureSettings()),
     ("4h", SMALL),
