@@ -58,7 +58,8 @@ def simulate_path(
     volume = np.round(rng.lognormal(np.log(4_000.0), 0.6, bars), 1)
     vwap = np.clip((high + low + close) / 3, low, high)
     taker = np.round(volume * rng.beta(5.0, 5.0, bars), 1)
-    oi = oi0 * np.exp(np.cumsum(rng.normal(0.0, 0.0015, bars)))
+    oi = np.round(oi0 * np.exp(np.cumsum(rng.normal(0.0, 0.0015, bars))), 1)
+    close = np.round(close, 3)
     frame = pl.DataFrame(
         {
             "open_time": start_ms + STEP_MS * np.arange(bars, dtype=np.int64),
@@ -67,7 +68,7 @@ def simulate_path(
             "volume": volume, "quote_volume": np.round(volume * vwap, 5),
             "count": np.maximum(1, (volume / 7).astype(np.int64)),
             "taker_buy_volume": taker, "taker_buy_quote_volume": np.round(taker * vwap, 5),
-            "oi": np.round(oi, 1), "oi_value": np.round(oi * close, 5),
+            "oi": oi, "oi_value": np.round(oi * close, 5),
             "top_acc": np.round(rng.lognormal(0.3, 0.1, bars), 8),
             "top_pos": np.round(rng.lognormal(0.2, 0.1, bars), 8),
             "all_acc": np.round(rng.lognormal(0.4, 0.15, bars), 8),

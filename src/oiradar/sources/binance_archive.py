@@ -274,7 +274,7 @@ def _unzip_fast(data: bytes, name: str, check_crc: bool = True) -> bytes | None:
     elif method == zipfile.ZIP_DEFLATED:
         try:
             out = _inflate(raw, -15, usize)
-        except zlib.error as exc:
+        except _INFLATE_ERRORS as exc:
             raise InputError(f"damaged zip: {exc}", file=name) from None
     else:
         return None
@@ -315,8 +315,13 @@ _CDIR = struct.Struct("<HIIIHHHI")
 _LOCAL = struct.Struct("<HH")
 try:  # zlib-ng inflates faster and is installed with ccxt; plain zlib otherwise
     from zlib_ng.zlib_ng import decompress as _inflate
+    from zlib_ng.zlib_ng import error as _ng_error
+
+    _INFLATE_ERRORS: tuple[type[Exception], ...] = (zlib.error, _ng_error)
 except ImportError:  # pragma: no cover
     from zlib import decompress as _inflate
+
+    _INFLATE_ERRORS = (zlib.error,)
 
 
 Source = str | Path | bytes
@@ -329,6 +334,7 @@ def load_csv_bytes(
 
     A zip path's ``.CHECKSUM`` beside it is verified when ``verify`` is set.
     """
+    verified = False
     if isinstance(source, bytes):
         label = name or "<bytes>"
         data = source
@@ -340,11 +346,15 @@ def load_csv_bytes(
                 data = fh.read()
         except OSError as exc:
             raise InputError(f"cannot read: {exc.strerror}", file=path) from None
-        verified = verify and data[:4] == b"PK\x03\x04" and _verify_beside(path, data)
-    if data[:4] == b"PK\x03\x04":
+        verified = verify and _is_zip(data) and _verify_beside(path, data)
+    if _is_zip(data):
         # a zip whose SHA-256 matched needs no second integrity check (its CRC-32)
         data = unzip_single(data, label, check_crc=not verified)
     return label, data
+
+
+def _is_zip(data: bytes) -> bool:
+    return data[:4] in (b"PK\x03\x04", b"PK\x05\x06")
 
 
 def _verify_beside(path: str, data: bytes) -> bool:
@@ -376,7 +386,8 @@ def _split_body(name: str, data: bytes, first_col: str, info: ArchiveFile | None
     if data[:1].isspace():
         data = data.lstrip()
     header: tuple[str, ...] | None = None
-    if data[: len(first_col)].lower() == first_col.encode():
+    # data rows start with a digit (a time); a header row with a letter (any column order)
+    if data[:1].isalpha() or data[: len(first_col)].lower() == first_col.encode():
         head, _, data = data.partition(b"\n")
         header = tuple(c.strip() for c in head.decode("utf-8", "replace").split(","))
     if data and not data.endswith(b"\n"):
@@ -616,9 +627,10 @@ def _check_symbols(bodies: Sequence[_Body]) -> None:
     expected = next((b.info.raw_symbol for b in bodies if b.info is not None), None)
     for body in bodies:
         first = body.data[:256].split(b"\n", 1)[0].split(b",")
-        if len(first) < 2 or not first[0].strip():
+        at = body.header.index("symbol") if body.header and "symbol" in body.header else 1
+        if len(first) <= at or not first[0].strip():
             continue
-        symbol = first[1].strip().decode("utf-8", "replace")
+        symbol = first[at].strip().decode("utf-8", "replace")
         expected = expected or symbol
         if symbol != expected:
             row = 2 if body.header else 1
