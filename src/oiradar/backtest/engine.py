@@ -40,7 +40,8 @@ N_TCOLS = 14
 # Summary vector (online statistics of the per-bar equity returns).
 S_FINAL, S_NTRADES, S_SUM_R, S_SUM_R2, S_SUM_DOWN2, S_MAXDD, S_BARS_IN, S_WINS = range(8)
 S_GROSS_WIN, S_GROSS_LOSS, S_SUM_RMULT, S_FEES, S_FUNDING, S_NRET = range(8, 14)
-N_SUMMARY = 14
+S_SUM_R3, S_SUM_R4 = range(14, 16)
+N_SUMMARY = 16
 
 _STOP, _LIQ, _TP = int(ExitReason.STOP), int(ExitReason.LIQUIDATION), int(ExitReason.TAKE_PROFIT)
 _THESIS, _TIME, _END = int(ExitReason.THESIS), int(ExitReason.TIME), int(ExitReason.END)
@@ -166,6 +167,8 @@ def run_core(
             ret = eq / prev_eq - 1.0
             summ[S_SUM_R] += ret
             summ[S_SUM_R2] += ret * ret
+            summ[S_SUM_R3] += ret * ret * ret
+            summ[S_SUM_R4] += ret * ret * ret * ret
             if ret < 0.0:
                 summ[S_SUM_DOWN2] += ret * ret
             summ[S_NRET] += 1
