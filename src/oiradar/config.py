@@ -156,6 +156,51 @@ class LiquidationSettings(_Section):
     bootstrap: int = Field(1000, ge=0)
 
 
+class ClaimSettings(_Section):
+    """A user's claim to test (``[[evidence.claims]]``); see ``docs/evidence.md``."""
+
+    name: str
+    text: str
+    signal: str
+    side: str = "short"
+    metric: str = "rate"  # "rate" (reversal rate > value) or "lift" (over the baseline > value)
+    value: float = 0.5
+    baseline: str = "matched"  # "all", "near_high" or "matched"
+
+
+class EvidenceSettings(_Section):
+    """Event study (SPEC section 5)."""
+
+    horizon: int = Field(12, ge=1)
+    width: float = Field(2.0, gt=0)
+    cooldown: int | None = Field(None, ge=0)  # None: the horizon
+    min_events: int = Field(80, ge=1)
+    reps: int = Field(2000, ge=100)
+    conf: float = Field(0.95, gt=0, lt=1)
+    alpha: float = Field(0.05, gt=0, lt=1)
+    seed: int = 0
+    claims: tuple[ClaimSettings, ...] = ()
+
+
+class BacktestSettings(_Section):
+    """Trade model (SPEC section 4); the per-venue taker fee is ``venues.<id>.taker_fee``."""
+
+    risk: float = Field(0.02, gt=0, le=1)
+    scale_by_oi: bool = True
+    leverage: float = Field(5.0, ge=1)
+    venue_max_leverage: float = Field(125.0, ge=1)
+    fee: float = Field(0.0005, ge=0, lt=0.1)
+    slippage: float = Field(0.0002, ge=0, lt=0.1)
+    stop_lookback: int = Field(20, ge=1)
+    stop_atr: float = Field(0.5, ge=0)
+    use_stop: bool = True
+    take_profit_r: float = Field(2.0, ge=0)
+    time_stop: int = Field(30, ge=0)
+    thesis_streak: int = Field(2, ge=0)
+    mmr: float = Field(0.004, ge=0, lt=0.5)
+    initial_equity: float = Field(10_000.0, gt=0)
+
+
 class SymbolOverrides(_Section):
     features: dict[str, Any] = Field(default_factory=dict)
     signals: dict[str, Any] = Field(default_factory=dict)
@@ -171,6 +216,8 @@ class Settings(_Section):
     fetch: FetchSettings = FetchSettings()
     sim: SimSettings = SimSettings()
     liquidations: LiquidationSettings = LiquidationSettings()
+    evidence: EvidenceSettings = EvidenceSettings()
+    backtest: BacktestSettings = BacktestSettings()
     symbols: dict[str, SymbolOverrides] = Field(default_factory=dict)
 
     def for_symbol(self, symbol: str) -> Settings:
