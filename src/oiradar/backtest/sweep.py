@@ -151,7 +151,7 @@ def load_grid(path: str | Path, base: TradeParams | None = None) -> SweepSpec:
 
 def windows_for(n: int, folds: int, holdout: float) -> tuple[NDArray[np.int64], int]:
     """``(windows, dev_end)``: rows ``[start, stop)``: ``folds`` trains, ``folds`` tests, whole dev."""
-    dev_end = int(round(n * (1 - holdout)))
+    dev_end = round(n * (1 - holdout))
     b = np.linspace(0, dev_end, folds + 2).round().astype(np.int64)
     trains = [(0, b[k]) for k in range(1, folds + 1)]
     tests = [(b[k], b[k + 1]) for k in range(1, folds + 1)]
