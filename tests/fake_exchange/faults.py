@@ -22,7 +22,8 @@ class FaultKind(StrEnum):
 class Fault:
     kind: FaultKind
     match: str  # substring of the request path (+ query)
-    nth: int = 1  # fire on the n-th matching request
+    nth: int = 1  # fire on the n-th matching request ...
+    times: int = 1  # ... and on the ``times - 1`` matching requests after it
     retry_after: str = "1"
     fired: bool = False
 
@@ -36,8 +37,15 @@ class FaultPlan:
     _counts: dict[int, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def add(self, kind: FaultKind | str, match: str, nth: int = 1, **kw: str) -> FaultPlan:
-        self.faults.append(Fault(FaultKind(kind), match, nth, **kw))
+    def add(
+        self,
+        kind: FaultKind | str,
+        match: str,
+        nth: int = 1,
+        times: int = 1,
+        retry_after: str = "1",
+    ) -> FaultPlan:
+        self.faults.append(Fault(FaultKind(kind), match, nth, times, retry_after))
         return self
 
     def take(self, path_qs: str) -> Fault | None:
@@ -47,8 +55,8 @@ class FaultPlan:
                 if f.fired or f.match not in path_qs:
                     continue
                 self._counts[i] = self._counts.get(i, 0) + 1
-                if self._counts[i] == f.nth:
-                    f.fired = True
+                if f.nth <= self._counts[i] < f.nth + f.times:
+                    f.fired = self._counts[i] == f.nth + f.times - 1
                     self.fired.append((f.kind, path_qs))
                     return f
             return None

@@ -345,8 +345,9 @@ class FakeExchange:
         rows = []
         for ts in self._okx_desc_window(request, tf, 100):
             k = mk.kline(_market_name(inst), ts, tf)
+            per = k["quote_volume"] if inst.endswith("-USD-SWAP") else k["volume"]
             rows.append([str(ts), _s(k["open"]), _s(k["high"]), _s(k["low"]), _s(k["close"]),
-                         _s(k["volume"] / ct), _s(k["volume"]), _s(k["quote_volume"]), "1"])  # fmt: skip
+                         _s(per / ct), _s(k["volume"]), _s(k["quote_volume"]), "1"])  # fmt: skip
         return self._okx(rows)
 
     def _okx_oi_hist(self, request: web.Request) -> web.Response:
@@ -359,7 +360,8 @@ class FakeExchange:
         rows = []
         for ts in stamps:
             base, px = mk.oi(_market_name(inst), ts), mk.price(_market_name(inst), ts)
-            rows.append([str(ts), f"{base / ct:.4f}", f"{base:.4f}", f"{base * px:.4f}"])
+            contracts = base * px / ct if inst.endswith("-USD-SWAP") else base / ct
+            rows.append([str(ts), f"{contracts:.4f}", f"{base:.4f}", f"{base * px:.4f}"])
         return self._okx(rows)
 
     def _okx_funding(self, request: web.Request) -> web.Response:
