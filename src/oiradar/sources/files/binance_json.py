@@ -79,7 +79,8 @@ def _candle_timeframe(raw: pl.DataFrame, file: str) -> Timeframe:
         - raw["openTime"].cast(pl.Int64, strict=False)
         + 1
     )
-    step = span.median()
+    median = span.median()
+    step = float(median) if isinstance(median, (int, float)) else None
     for tf in Timeframe:
         if tf.ms == step:
             return tf

@@ -108,7 +108,8 @@ def series_key(
 
 def infer_timeframe(ts: pl.Series, file: str) -> Timeframe:
     """The timeframe whose length equals the median step between consecutive ``ts``."""
-    step = ts.sort().diff().drop_nulls().median()
+    median = ts.sort().diff().drop_nulls().median()
+    step = float(median) if isinstance(median, (int, float)) else None
     for tf in Timeframe:
         if step is not None and tf.ms == step:
             return tf

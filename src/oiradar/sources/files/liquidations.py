@@ -165,11 +165,11 @@ def _symbol(first: pl.DataFrame | None, path: Path) -> str:
 
 def _drop_foreign(records: pl.DataFrame, first: pl.DataFrame | None) -> tuple[pl.DataFrame, int]:
     """Drop rows priced far from the symbol's median (the recorder mixed in other symbols)."""
-    ref = (
-        first["price"].median() if first is not None and first.height else records["price"].median()
-    )
-    if ref is None:
+    prices = first["price"] if first is not None and first.height else records["price"]
+    median = prices.median()
+    if not isinstance(median, (int, float)):
         return records, 0
+    ref = float(median)
     keep = records.filter(
         (pl.col("price") <= ref * PRICE_BAND) & (pl.col("price") >= ref / PRICE_BAND)
     )

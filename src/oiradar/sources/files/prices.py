@@ -24,6 +24,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import polars as pl
+
 from oiradar.errors import InputError
 from oiradar.model import SeriesKey, Timeframe
 from oiradar.sources.files.base import BarBatch, ImportOptions, ParsedFile
@@ -101,7 +103,9 @@ def parse_close_only(path: Path, opts: ImportOptions) -> ParsedFile:
     return ParsedFile(file=file, fmt="close-only", bars=[BarBatch(key=key, frame=bars, file=file)])
 
 
-def _timeframe(opts: ImportOptions, from_name: str | None, frame, file: str) -> Timeframe:  # type: ignore[no-untyped-def]
+def _timeframe(
+    opts: ImportOptions, from_name: str | None, frame: pl.DataFrame, file: str
+) -> Timeframe:
     if opts.timeframe is not None:
         return opts.timeframe
     if from_name:

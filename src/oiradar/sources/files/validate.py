@@ -221,7 +221,7 @@ def _check_values(frame: pl.DataFrame, file: str) -> None:
             "high",
             file,
             "high < low",
-            lambda r: f"high < low (low = {r['low']})",
+            bounds=True,
         )
         for col in ("open", "close"):
             outside = (pl.col(col) < pl.col("low")) | (pl.col(col) > pl.col("high"))
@@ -231,16 +231,24 @@ def _check_values(frame: pl.DataFrame, file: str) -> None:
                 col,
                 file,
                 f"{col} outside [low, high]",
-                lambda r, c=col: f"{c} outside [low, high] = [{r['low']}, {r['high']}]",
+                bounds=True,
             )
 
 
-def _refuse_where(frame, mask, col, file, msg, detail=None) -> None:  # type: ignore[no-untyped-def]
+def _refuse_where(
+    frame: pl.DataFrame,
+    mask: pl.Expr,
+    col: str,
+    file: str,
+    msg: str,
+    *,
+    bounds: bool = False,
+) -> None:
     hit = frame.filter(mask.fill_null(False)).head(1)
     if hit.is_empty():
         return
     row = hit.row(0, named=True)
-    text = detail(row) if detail else msg
+    text = f"{msg} ([low, high] = [{row['low']}, {row['high']}])" if bounds else msg
     raise refuse(text, file=file, row=int(row[ROW]), column=col, value=row[col])
 
 
