@@ -1,0 +1,552 @@
+"""The simulator's per-step loop (numba): order flow, price impact, positions, liquidations, funding.
+
+One step is one minute. Each step:
+
+1. at 00:00, 08:00 and 16:00 UTC funding settles (see :func:`_settle_funding`);
+2. the regime segments in force give the value traders' target log price and the target log OI;
+3. ``Poisson(rate)`` taker orders arrive. Each has a direction (buy with probability ``p_buy``,
+   which rises when price is below target) and an intent: the taker opens a new position or closes a
+   random open one; the maker on the other side opens or closes a position **of the same size**
+   (probability ``p_open`` rises when OI is below target). So every trade is between two whole
+   positions and OI (one side) changes by +q (both open), -q (both close) or 0 (a transfer);
+4. each fill moves the log price by ``q / depth`` (signed); after every move the engine liquidates
+   every position whose liquidation price was touched, **at its liquidation price**, highest first
+   for longs (the price passes them in that order); the forced order moves price further
+   (``liq_impact x q / depth``), which can touch the next level: cascades emerge mechanically;
+5. churn volume (market makers intermediating opposite taker orders, flat at the end of the step)
+   adds volume and taker buys in equal halves, without moving price or OI: ``churn_ratio`` times the
+   position-trade volume plus a small floor (so a quiet minute still trades).
+
+Ground truth: every position (entry, qty, leverage, liquidation price, exit) and a liquidation log.
+All randomness comes from a splitmix64 generator held in the state, so a run is a pure function of
+its seed, whatever else the process does.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+# Column indices of the position arrays.
+F_ENTRY, F_QTY, F_LEV, F_LIQ, F_EXIT, F_MMR, F_TRIG, F_CUM = range(8)
+I_SIDE, I_ENTRY_TS, I_EXIT_TS, I_REASON, I_LOT = range(5)
+LONG, SHORT = 0, 1
+OPEN, CLOSED, LIQUIDATED = 0, 1, 2
+# Bar columns.
+B_OPEN, B_HIGH, B_LOW, B_CLOSE, B_VOL, B_QVOL, B_TBV, B_OI = range(8)
+# Scalar state (float): log price, sentiment, OI long/short, lazy liquidation bounds, premium
+# window taker buys/sells, log price and log OI at the start of the current segments.
+S_LP, S_SENT, S_OIL, S_OIS, S_BL, S_BS, S_PB, S_PS, S_LPS, S_LOS, S_QF = range(11)
+# Scalar state (int): positions used, liquidations logged, price segment, OI segment.
+N_POS, N_LIQ, P_SEG, O_SEG = range(4)
+# Float parameters.
+(
+    P_DEPTH, P_LIQ_IMPACT, P_LIQ_CLOSE, P_RATE, P_CHURN, P_PREM_K, P_INTEREST, P_INT_CLAMP,
+    P_FUND_CAP, P_SENT_PHI, P_SENT_SD, P_LP_LR, P_LO_LR, P_OI_FLOOR, P_LIQ_REF, P_STOP_SHARE,
+    P_STOP_FRAC, P_CHURN_FLOOR,
+) = range(18)  # fmt: skip
+# Int parameters.
+Q_TS0, Q_STEP_MS, Q_WARM, Q_SPB, Q_FUND_MS = range(5)
+# Kernel exit codes.
+DONE, NEED_POSITIONS, NEED_BUCKETS, NEED_LIQ_LOG = 0, 1, 2, 3
+STEP_HEADROOM = 20_000  # free rows required before a step starts (one step never uses more)
+
+
+@njit(cache=True)
+def _next_u64(rng: np.ndarray) -> np.uint64:
+    """splitmix64 (Steele, Lea, Flood 2014): a small, well-mixed 64-bit generator."""
+    rng[0] += np.uint64(0x9E3779B97F4A7C15)
+    z = rng[0]
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+@njit(cache=True)
+def uniform(rng: np.ndarray) -> float:
+    """Uniform on [0, 1) with 53 random bits."""
+    return float(_next_u64(rng) >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+
+
+@njit(cache=True)
+def normal(rng: np.ndarray) -> float:
+    """Standard normal by Box-Muller."""
+    u1 = 1.0 - uniform(rng)
+    u2 = uniform(rng)
+    return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
+
+
+@njit(cache=True)
+def poisson(rng: np.ndarray, lam: float) -> int:
+    """Poisson by Knuth's product of uniforms (lam is small here: a few orders a minute)."""
+    limit = np.exp(-lam)
+    k = 0
+    p = uniform(rng)
+    while p > limit:
+        k += 1
+        p *= uniform(rng)
+    return k
+
+
+@njit(cache=True)
+def categorical(rng: np.ndarray, cum: np.ndarray) -> int:
+    """Index drawn from cumulative weights ``cum`` (last entry 1.0)."""
+    u = uniform(rng)
+    for i in range(cum.shape[0]):
+        if u < cum[i]:
+            return i
+    return cum.shape[0] - 1
+
+
+@njit(cache=True)
+def liq_price(side: int, entry: float, lev: float, mmr: float, cum: float, qty: float) -> float:
+    """Same expression, same operation order, as ``oiradar.liquidations.prices.liq_price_linear``."""
+    if side == LONG:
+        lp = (entry * (1.0 - 1.0 / lev) - cum / qty) / (1.0 - mmr)
+    else:
+        lp = (entry * (1.0 + 1.0 / lev) + cum / qty) / (1.0 + mmr)
+    return max(lp, 0.0)
+
+
+@njit(cache=True)
+def _open(
+    side, lot, qty, lev, price, ts, pos_f, pos_i, slot, buckets, counts, tiers, st, ist, rng, pf
+):
+    """Record a new position and put it in its (side, lot) bucket; returns its id.
+
+    A share ``stop_share`` of traders place a stop-loss ``stop_frac`` of the way from entry to the
+    liquidation price; the engine watches one trigger per position: the stop, else the liq price.
+    """
+    pid = ist[N_POS]
+    ist[N_POS] += 1
+    notional = qty * price
+    t = 0
+    while t < tiers.shape[0] - 1 and notional > tiers[t, 0]:
+        t += 1
+    mmr = tiers[t, 1]
+    liq = liq_price(side, price, lev, mmr, tiers[t, 2], qty)
+    pos_f[pid, F_ENTRY] = price
+    pos_f[pid, F_QTY] = qty
+    pos_f[pid, F_LEV] = lev
+    pos_f[pid, F_LIQ] = liq
+    pos_f[pid, F_EXIT] = np.nan
+    pos_f[pid, F_MMR] = mmr
+    pos_f[pid, F_CUM] = tiers[t, 2]
+    trig = liq
+    if uniform(rng) < pf[P_STOP_SHARE]:
+        trig = price + pf[P_STOP_FRAC] * (liq - price)
+    pos_f[pid, F_TRIG] = trig
+    pos_i[pid, I_SIDE] = side
+    pos_i[pid, I_ENTRY_TS] = ts
+    pos_i[pid, I_EXIT_TS] = -1
+    pos_i[pid, I_REASON] = OPEN
+    pos_i[pid, I_LOT] = lot
+    b = counts[side, lot]
+    buckets[side, lot, b] = pid
+    slot[pid] = b
+    counts[side, lot] = b + 1
+    if side == LONG:
+        st[S_OIL] += qty
+        st[S_BL] = max(st[S_BL], trig)
+    else:
+        st[S_OIS] += qty
+        st[S_BS] = min(st[S_BS], trig)
+    return pid
+
+
+@njit(cache=True)
+def _close(pid, price, ts, reason, pos_f, pos_i, slot, buckets, counts, st):
+    """Close a whole position: swap-remove it from its bucket and record the exit."""
+    side = pos_i[pid, I_SIDE]
+    lot = pos_i[pid, I_LOT]
+    b = slot[pid]
+    last = counts[side, lot] - 1
+    moved = buckets[side, lot, last]
+    buckets[side, lot, b] = moved
+    slot[moved] = b
+    counts[side, lot] = last
+    pos_f[pid, F_EXIT] = price
+    pos_i[pid, I_EXIT_TS] = ts
+    pos_i[pid, I_REASON] = reason
+    if side == LONG:
+        st[S_OIL] -= pos_f[pid, F_QTY]
+    else:
+        st[S_OIS] -= pos_f[pid, F_QTY]
+
+
+@njit(cache=True)
+def _random_open(rng, side, counts, buckets):
+    """A uniformly chosen open position of ``side`` (-1 if there is none)."""
+    total = 0
+    for lot in range(counts.shape[1]):
+        total += counts[side, lot]
+    if total == 0:
+        return -1
+    r = int(uniform(rng) * total)
+    for lot in range(counts.shape[1]):
+        if r < counts[side, lot]:
+            return buckets[side, lot, r]
+        r -= counts[side, lot]
+    return -1
+
+
+@njit(cache=True)
+def _random_of_lot(rng, side, lot, counts, buckets):
+    n = counts[side, lot]
+    if n == 0:
+        return -1
+    return buckets[side, lot, int(uniform(rng) * n)]
+
+
+@njit(cache=True)
+def _leverage(rng, side, tilt, notional, levs, lev_cum, lev_cum_hi, lev_cum_lo, brackets):
+    """Draw a leverage from the mix, at most the venue's maximum for this notional.
+
+    ``tilt`` > 0 pushes longs to the high tiers and shorts to the low ones. ``brackets`` rows are
+    (max notional, max leverage), as in Binance's leverage and margin tiers: the larger the
+    position, the lower the leverage allowed. A draw above the maximum is redrawn (rejection).
+    """
+    b = 0
+    while b < brackets.shape[0] - 1 and notional > brackets[b, 0]:
+        b += 1
+    cap = brackets[b, 1]
+    t = tilt if side == LONG else -tilt
+    for _ in range(64):
+        if t > 0.0 and uniform(rng) < t:
+            lev = levs[categorical(rng, lev_cum_hi)]
+        elif t < 0.0 and uniform(rng) < -t:
+            lev = levs[categorical(rng, lev_cum_lo)]
+        else:
+            lev = levs[categorical(rng, lev_cum)]
+        if lev <= cap:
+            return lev
+    return min(levs[0], cap)
+
+
+@njit(cache=True)
+def _find_triggered(side, price, pos_f, counts, buckets, st):
+    """The open position of ``side`` whose trigger (stop or liq price) the price touched first, or -1.
+
+    Longs: the highest trigger >= price; shorts: the lowest <= price. When none is touched the
+    lazy bound is reset to the exact extreme, so the next scan happens only when price reaches it.
+    """
+    best = -1
+    extreme = -np.inf if side == LONG else np.inf
+    for lot in range(counts.shape[1]):
+        for j in range(counts[side, lot]):
+            pid = buckets[side, lot, j]
+            liq = pos_f[pid, F_TRIG]
+            if side == LONG:
+                if liq > extreme:
+                    extreme = liq
+                    best = pid
+            elif liq < extreme:
+                extreme = liq
+                best = pid
+    if side == LONG:
+        if best >= 0 and price <= extreme:
+            return best
+        st[S_BL] = extreme
+    else:
+        if best >= 0 and price >= extreme:
+            return best
+        st[S_BS] = extreme
+    return -1
+
+
+@njit(cache=True)
+def simulate_steps(
+    k0, k1, rng, st, ist, pf, pi,
+    pseg, pseg_f, oseg, oseg_f,
+    lots, lot_cum, levs, lev_cum, lev_cum_hi, lev_cum_lo, tiers, brackets,
+    pos_f, pos_i, slot, buckets, counts, liq_log_i, liq_log_f, bars, funding,
+):  # fmt: skip
+    """Run steps ``k0 .. k1-1``; returns (exit code, next step). Stops early when out of room."""
+    depth = pf[P_DEPTH]
+    warm = pi[Q_WARM]
+    spb = pi[Q_SPB]
+    bcap = buckets.shape[2]
+    k = k0
+    while k < k1:
+        if pos_f.shape[0] - ist[N_POS] < STEP_HEADROOM:
+            return NEED_POSITIONS, k
+        if liq_log_i.shape[0] - ist[N_LIQ] < STEP_HEADROOM:
+            return NEED_LIQ_LOG, k
+        for s in range(2):
+            for lot in range(counts.shape[1]):
+                if bcap - counts[s, lot] < STEP_HEADROOM:
+                    return NEED_BUCKETS, k
+        ts = pi[Q_TS0] + k * pi[Q_STEP_MS]
+        bar = (k - warm) // spb if k >= warm else -1
+        if bar >= 0 and (k - warm) % spb == 0:
+            p = np.exp(st[S_LP])
+            bars[bar, B_OPEN] = p
+            bars[bar, B_HIGH] = p
+            bars[bar, B_LOW] = p
+        if ts % pi[Q_FUND_MS] == 0:
+            _settle_funding(st, pf, funding, bar)
+        # Segments in force: capture the log price / log OI at a segment's first step.
+        while k >= pseg[ist[P_SEG], 1]:
+            ist[P_SEG] += 1
+            st[S_LPS] = st[S_LP]
+        while k >= oseg[ist[O_SEG], 1]:
+            ist[O_SEG] += 1
+            st[S_LOS] = np.log(max(st[S_OIL], pf[P_OI_FLOOR]))
+        p_buy, p_open, rate, tilt = _intents(k, st, pf, pseg, pseg_f, oseg, oseg_f, ist, rng)
+        n = poisson(rng, rate)
+        st[S_QF] = 0.0
+        ev = 0
+        traded = 0.0
+        for _ in range(n):
+            q = _trade(
+                rng, ts + ev, uniform(rng) < p_buy, p_open, tilt, depth, st, ist, pf,
+                lots, lot_cum, levs, lev_cum, lev_cum_hi, lev_cum_lo, tiers, brackets,
+                pos_f, pos_i, slot, buckets, counts, bars, bar,
+            )  # fmt: skip
+            traded += q
+            ev += 1
+            ev = _liquidate(
+                rng, ts, ev, tilt, depth, st, ist, pf, levs, lev_cum, lev_cum_hi, lev_cum_lo,
+                tiers, brackets, pos_f, pos_i, slot, buckets, counts, liq_log_i, liq_log_f, bars, bar,
+            )  # fmt: skip
+        if bar >= 0:
+            p = np.exp(st[S_LP])
+            churn = pf[P_CHURN] * traded + pf[P_CHURN_FLOOR] * 2.0 * uniform(rng)
+            bars[bar, B_VOL] += churn
+            bars[bar, B_QVOL] += churn * p
+            bars[bar, B_TBV] += 0.5 * churn
+            bars[bar, B_CLOSE] = p
+            bars[bar, B_OI] = st[S_OIL]
+        k += 1
+    return DONE, k
+
+
+@njit(cache=True)
+def _settle_funding(st, pf, funding, bar):
+    """Binance's rule F = P + clamp(I - P, -0.05 %, +0.05 %), capped at +-cap.
+
+    https://www.binance.com/en/support/faq/introduction-to-binance-futures-funding-rates-360033525031
+    The premium P is ``premium_k x`` the taker imbalance (buys - sells) / (buys + sells) of the
+    position trades since the previous settlement: demand for longs lifts the perp above the index.
+    """
+    tot = st[S_PB] + st[S_PS]
+    prem = pf[P_PREM_K] * (st[S_PB] - st[S_PS]) / tot if tot > 0.0 else 0.0
+    clamp = pf[P_INT_CLAMP]
+    rate = prem + min(max(pf[P_INTEREST] - prem, -clamp), clamp)
+    rate = min(max(rate, -pf[P_FUND_CAP]), pf[P_FUND_CAP])
+    st[S_PB] = 0.0
+    st[S_PS] = 0.0
+    if bar >= 0:
+        funding[bar] = rate if np.isnan(funding[bar]) else funding[bar] + rate
+
+
+@njit(cache=True)
+def _intents(k, st, pf, pseg, pseg_f, oseg, oseg_f, ist, rng):
+    """Value traders' buy probability and the open probability from the segments' targets."""
+    ps = ist[P_SEG]
+    os_ = ist[O_SEG]
+    frac = (k - pseg[ps, 0] + 1) / (pseg[ps, 1] - pseg[ps, 0])
+    lp_end = st[S_LPS] + pseg_f[ps, 0] * (pf[P_LP_LR] - st[S_LPS]) + pseg_f[ps, 1]
+    lp_target = st[S_LPS] + (lp_end - st[S_LPS]) * frac
+    st[S_SENT] = pf[P_SENT_PHI] * st[S_SENT] + pf[P_SENT_SD] * normal(rng)
+    gap = pseg_f[ps, 2] * (lp_target - st[S_LP]) + st[S_SENT]
+    p_buy = 0.5 + min(max(gap, -0.42), 0.42)
+    ofrac = (k - oseg[os_, 0] + 1) / (oseg[os_, 1] - oseg[os_, 0])
+    lo_end = st[S_LOS] + oseg_f[os_, 0] * (pf[P_LO_LR] - st[S_LOS]) + oseg_f[os_, 1]
+    lo_target = st[S_LOS] + (lo_end - st[S_LOS]) * ofrac
+    lo = np.log(max(st[S_OIL], pf[P_OI_FLOOR]))
+    p_open = 0.5 + min(max(oseg_f[os_, 2] * (lo_target - lo), -0.45), 0.45)
+    return p_buy, p_open, pf[P_RATE] * pseg_f[ps, 3], oseg_f[os_, 3]
+
+
+@njit(cache=True)
+def _trade(
+    rng, ts, buy, p_open, tilt, depth, st, ist, pf,
+    lots, lot_cum, levs, lev_cum, lev_cum_hi, lev_cum_lo, tiers, brackets,
+    pos_f, pos_i, slot, buckets, counts, bars, bar,
+):  # fmt: skip
+    """One taker order and its maker, both whole positions of one size; returns the size."""
+    price = np.exp(st[S_LP])
+    taker_side = LONG if buy else SHORT  # a buyer opens a long or closes a short
+    maker_side = SHORT if buy else LONG  # a seller opens a short or closes a long
+    closing = -1
+    if uniform(rng) >= p_open:
+        closing = _random_open(rng, maker_side, counts, buckets)  # e.g. buyer closes a short
+    if closing >= 0:
+        lot = pos_i[closing, I_LOT]
+        _close(closing, price, ts, CLOSED, pos_f, pos_i, slot, buckets, counts, st)
+    else:
+        lot = categorical(rng, lot_cum)
+        lev = _leverage(
+            rng,
+            taker_side,
+            tilt,
+            lots[lot] * price,
+            levs,
+            lev_cum,
+            lev_cum_hi,
+            lev_cum_lo,
+            brackets,
+        )
+        _open(
+            taker_side,
+            lot,
+            lots[lot],
+            lev,
+            price,
+            ts,
+            pos_f,
+            pos_i,
+            slot,
+            buckets,
+            counts,
+            tiers,
+            st,
+            ist,
+            rng,
+            pf,
+        )
+    q = lots[lot]
+    other = -1
+    if uniform(rng) >= p_open:
+        other = _random_of_lot(rng, taker_side, lot, counts, buckets)  # seller closes a long
+    if other >= 0:
+        _close(other, price, ts, CLOSED, pos_f, pos_i, slot, buckets, counts, st)
+    else:
+        lev = _leverage(
+            rng, maker_side, tilt, q * price, levs, lev_cum, lev_cum_hi, lev_cum_lo, brackets
+        )
+        _open(
+            maker_side,
+            lot,
+            q,
+            lev,
+            price,
+            ts,
+            pos_f,
+            pos_i,
+            slot,
+            buckets,
+            counts,
+            tiers,
+            st,
+            ist,
+            rng,
+            pf,
+        )
+    if buy:
+        st[S_PB] += q
+    else:
+        st[S_PS] += q
+    if bar >= 0:
+        bars[bar, B_VOL] += q
+        bars[bar, B_QVOL] += q * price
+        if buy:
+            bars[bar, B_TBV] += q
+    _move(st, (q if buy else -q) / depth, bars, bar)
+    return q
+
+
+@njit(cache=True)
+def _move(st, dlp, bars, bar):
+    st[S_LP] += dlp
+    if bar >= 0:
+        p = np.exp(st[S_LP])
+        bars[bar, B_HIGH] = max(bars[bar, B_HIGH], p)
+        bars[bar, B_LOW] = min(bars[bar, B_LOW], p)
+
+
+@njit(cache=True)
+def _liquidate(
+    rng, ts, ev, tilt, depth, st, ist, pf, levs, lev_cum, lev_cum_hi, lev_cum_lo,
+    tiers, brackets, pos_f, pos_i, slot, buckets, counts, liq_log_i, liq_log_f, bars, bar,
+):  # fmt: skip
+    """Execute every touched stop and liquidation; returns the next event index.
+
+    A touched liquidation price closes the position **at that price** (the price path passed it)
+    and logs a liquidation; a touched stop (liq price not reached) closes it at the current price.
+    Either way the position's quantity is a taker order against it: the counterparty closes an
+    opposite position of the same size (probability ``liq_close``: e.g. shorts taking profit) or
+    opens a new one at a low leverage tier (a resting dip buyer). Its impact, square-root in the
+    minute's triggered volume, moves price on and may touch the next level: a cascade.
+    """
+    while True:
+        price = np.exp(st[S_LP])
+        pid = -1
+        if price <= st[S_BL]:
+            pid = _find_triggered(LONG, price, pos_f, counts, buckets, st)
+        if pid < 0 and price >= st[S_BS]:
+            pid = _find_triggered(SHORT, price, pos_f, counts, buckets, st)
+        if pid < 0:
+            return ev
+        side = pos_i[pid, I_SIDE]
+        liq = pos_f[pid, F_LIQ]
+        liquidated = price <= liq if side == LONG else price >= liq
+        fill = liq if liquidated else price
+        q = pos_f[pid, F_QTY]
+        lot = pos_i[pid, I_LOT]
+        t = ts + ev
+        ev += 1
+        _close(
+            pid,
+            fill,
+            t,
+            LIQUIDATED if liquidated else CLOSED,
+            pos_f,
+            pos_i,
+            slot,
+            buckets,
+            counts,
+            st,
+        )
+        if liquidated:
+            n = ist[N_LIQ]
+            liq_log_i[n, 0] = t
+            liq_log_i[n, 1] = pid
+            liq_log_f[n] = fill
+            ist[N_LIQ] = n + 1
+        other_side = SHORT if side == LONG else LONG
+        other = -1
+        if uniform(rng) < pf[P_LIQ_CLOSE]:
+            other = _random_of_lot(rng, other_side, lot, counts, buckets)
+        if other >= 0:
+            _close(other, fill, t, CLOSED, pos_f, pos_i, slot, buckets, counts, st)
+        else:
+            low = -1.0 if side == LONG else 1.0
+            lev = _leverage(
+                rng, side, low, q * fill, levs, lev_cum, lev_cum_hi, lev_cum_lo, brackets
+            )
+            _open(
+                side,
+                lot,
+                q,
+                lev,
+                fill,
+                t,
+                pos_f,
+                pos_i,
+                slot,
+                buckets,
+                counts,
+                tiers,
+                st,
+                ist,
+                rng,
+                pf,
+            )
+        if side == LONG:
+            st[S_PS] += q
+        else:
+            st[S_PB] += q
+        if bar >= 0:
+            bars[bar, B_VOL] += q
+            bars[bar, B_QVOL] += q * fill
+            if side == SHORT:
+                bars[bar, B_TBV] += q
+        # Square-root impact of the triggered flow within the minute (impact ~ sqrt(Q): Toth et al.
+        # 2011, "Anomalous price impact and the critical nature of liquidity"): the marginal
+        # impact falls as forced volume piles up, so a cascade burns out instead of running away.
+        before = np.sqrt(st[S_QF] * pf[P_LIQ_REF])
+        st[S_QF] += q
+        dlp = pf[P_LIQ_IMPACT] * (np.sqrt(st[S_QF] * pf[P_LIQ_REF]) - before) / depth
+        _move(st, -dlp if side == LONG else dlp, bars, bar)
