@@ -45,7 +45,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path, PurePosixPath
-from typing import Literal
+from typing import Literal, cast
 
 import numpy as np
 import polars as pl
@@ -167,9 +167,9 @@ def unified_symbol(raw: str) -> str | None:
 
 def detect(path_or_name: str | Path) -> ArchiveFile | None:
     """Read kind, symbol, interval and date from an archive file name; None if it is not one."""
-    name = Path(str(path_or_name)).name
-    stem = re.sub(r"(\.CHECKSUM)?$", "", name)
-    stem = re.sub(r"\.(zip|csv)$", "", stem)
+    name = os.path.basename(os.fspath(path_or_name))
+    stem = name.removesuffix(".CHECKSUM")
+    stem = stem.removesuffix(".zip").removesuffix(".csv")
     for kind, pattern in _NAME_RES:
         m = pattern.match(stem)
         if m is None:
@@ -314,10 +314,10 @@ _EOCD = struct.Struct("<HHHHIIH")
 _CDIR = struct.Struct("<HIIIHHHI")
 _LOCAL = struct.Struct("<HH")
 try:  # zlib-ng inflates faster and is installed with ccxt; plain zlib otherwise
+    from zlib_ng import zlib_ng as _zng
     from zlib_ng.zlib_ng import decompress as _inflate
-    from zlib_ng.zlib_ng import error as _ng_error
 
-    _INFLATE_ERRORS: tuple[type[Exception], ...] = (zlib.error, _ng_error)
+    _INFLATE_ERRORS: tuple[type[Exception], ...] = (zlib.error, cast(type[Exception], _zng.error))
 except ImportError:  # pragma: no cover
     from zlib import decompress as _inflate
 
@@ -370,12 +370,11 @@ def _verify_beside(path: str, data: bytes) -> bool:
 # ---------------------------------------------------------------------------- batched CSV parse
 @dataclass(frozen=True, slots=True)
 class _Body:
-    """One file's CSV rows without the header; ``lines`` counts them (blank lines included)."""
+    """One file's CSV rows without the header row (kept apart for checking), newline-ended."""
 
     name: str
     data: bytes
     header: tuple[str, ...] | None
-    lines: int
     info: ArchiveFile | None = None
 
 
@@ -392,7 +391,7 @@ def _split_body(name: str, data: bytes, first_col: str, info: ArchiveFile | None
         header = tuple(c.strip() for c in head.decode("utf-8", "replace").split(","))
     if data and not data.endswith(b"\n"):
         data += b"\n"
-    return _Body(name, data, header, data.count(b"\n"), info or detect(name))
+    return _Body(name, data, header, info or detect(name))
 
 
 def _check_header(body: _Body, expected: Sequence[str], required: Iterable[str]) -> None:
@@ -411,15 +410,35 @@ def _check_header(body: _Body, expected: Sequence[str], required: Iterable[str])
 
 @dataclass
 class _Parsed:
-    """Rows of many files parsed together, with each row's file index and line number."""
+    """Rows of many files parsed together; ``_row`` is each row's line in the joined text.
+
+    Which file a row came from is worked out only when needed (an error to report, files out of
+    order, duplicates): counting the lines of every file costs time that the common case of
+    clean, ordered files does not need to spend.
+    """
 
     frame: pl.DataFrame
     bodies: list[_Body]
+    _starts: np.ndarray | None = None
+
+    @property
+    def starts(self) -> np.ndarray:
+        """The ``_row`` of each file's first line."""
+        if self._starts is None:
+            counts = np.array([b.data.count(b"\n") for b in self.bodies], dtype=np.int64)
+            self._starts = np.cumsum(counts) - counts
+        return self._starts
+
+    def file_index(self) -> pl.Series:
+        """Each row's file (index into ``bodies``)."""
+        rows = self.frame["_row"].to_numpy()
+        return pl.Series("_file", np.searchsorted(self.starts, rows, side="right") - 1)
 
     def where(self, index: int) -> tuple[str, int]:
-        file_idx = int(self.frame["_file"][index])
+        row = int(self.frame["_row"][index])
+        file_idx = int(np.searchsorted(self.starts, row, side="right") - 1)
         body = self.bodies[file_idx]
-        return body.name, int(self.frame["_line"][index]) + (1 if body.header else 0)
+        return body.name, row - int(self.starts[file_idx]) + 1 + (1 if body.header else 0)
 
     def check(self, rules: Sequence[tuple[pl.Expr, str, str]]) -> None:
         """Evaluate every ``(mask, column, message)`` rule in one pass; raise at the first bad row.
@@ -448,7 +467,7 @@ class _Parsed:
 
 def _not_blank() -> pl.Expr:
     """Blank lines parse as all-null rows: they are skipped, not refused."""
-    return pl.any_horizontal(pl.all().exclude("_file", "_line").is_not_null())
+    return pl.any_horizontal(pl.all().exclude("_row").is_not_null())
 
 
 def _parse_bodies(
@@ -460,11 +479,9 @@ def _parse_bodies(
     """
     names = list(schema)
     keep = list(keep) if keep is not None else names
-    bodies = [b for b in bodies if b.lines]
+    bodies = [b for b in bodies if b.data]
     if not bodies:
-        empty = pl.DataFrame(
-            schema={**{c: schema[c] for c in keep}, "_file": pl.Int32(), "_line": pl.Int64()}
-        )
+        empty = pl.DataFrame(schema={**{c: schema[c] for c in keep}, "_row": pl.Int64()})
         return _Parsed(empty, bodies)
     ordered = [b if _header_in_order(b, schema) else _reorder(b, schema) for b in bodies]
     try:
@@ -476,17 +493,8 @@ def _parse_bodies(
         for body in ordered:
             _locate_bad_cell(body, schema, keep)
         raise InputError(f"cannot parse CSV: {exc}", file=ordered[0].name) from None
-    counts = np.array([b.lines for b in ordered], dtype=np.int64)
-    if int(counts.sum()) != frame.height:
-        raise InputError(
-            f"parsed {frame.height} rows from {counts.sum()} lines", file=ordered[0].name
-        )
-    starts = np.repeat(np.cumsum(counts) - counts, counts)
-    frame = frame.with_columns(
-        pl.Series("_file", np.repeat(np.arange(len(ordered), dtype=np.int32), counts)),
-        pl.Series("_line", np.arange(frame.height, dtype=np.int64) - starts + 1),
-    )
-    return _Parsed(frame, ordered)
+    # polars turns every newline-ended line into one row (a blank line into an all-null row)
+    return _Parsed(frame.with_row_index("_row").cast({"_row": pl.Int64}), ordered)
 
 
 def _header_in_order(body: _Body, schema: dict[str, pl.DataType]) -> bool:
@@ -504,7 +512,7 @@ def _reorder(body: _Body, schema: dict[str, pl.DataType]) -> _Body:
         [pl.col(c) if c in frame.columns else pl.lit(None, pl.String).alias(c) for c in schema]
     )
     data = frame.write_csv(include_header=False)
-    return _Body(body.name, data.encode(), body.header, body.lines, body.info)
+    return _Body(body.name, data.encode(), body.header, body.info)
 
 
 def _locate_bad_cell(body: _Body, schema: dict[str, pl.DataType], keep: Sequence[str]) -> None:
@@ -611,7 +619,7 @@ def metrics_bodies_to_bars(bodies: list[_Body], *, labels: MetricsLabels = "auto
         *[(_bad_number(c), c, "negative or non-finite value") for c in _METRICS_VALUES],
     ]
     parsed.check(rules)
-    return _metrics_frame(parsed.frame, parsed.bodies, labels)
+    return _metrics_frame(parsed, labels)
 
 
 def _round_to_step(t: pl.Expr) -> pl.Expr:
@@ -646,29 +654,35 @@ def _starts_from_name(body: _Body) -> bool | None:
     return int(day.timestamp() * 1000) >= METRICS_START_LABELS_FROM
 
 
-def _metrics_frame(frame: pl.DataFrame, bodies: list[_Body], labels: MetricsLabels) -> pl.DataFrame:
+def _metrics_frame(parsed: _Parsed, labels: MetricsLabels) -> pl.DataFrame:
     t = _round_to_step(pl.col("_t"))
-    if labels == "auto":
-        by_name = pl.Series([_starts_from_name(b) for b in bodies], dtype=pl.Boolean)
-        from_rows = pl.col("_t").min().over("_file") >= METRICS_START_LABELS_FROM
-        start_label = pl.coalesce(pl.lit(by_name.gather(frame["_file"])), from_rows)
-    else:
-        start_label = pl.lit(labels == "start")
-    out = frame.select(
-        pl.when(start_label).then(t).otherwise(t - _METRICS_STEP).alias("ts"),
+    out = parsed.frame.select(
+        pl.when(_start_labels(parsed, labels)).then(t).otherwise(t - _METRICS_STEP).alias("ts"),
         pl.col("sum_open_interest").alias("oi"),
         pl.col("sum_open_interest_value").alias("oi_value"),
         pl.col("count_long_short_ratio").alias("long_short_ratio"),
         pl.col("sum_open_interest").alias("oi_raw"),
         pl.lit("base").alias("oi_unit"),
-        "_file",
-        "_line",
+        "_row",
     )
     if not _strictly_increasing(out):
-        values = [c for c in out.columns if c not in ("_file", "_line")]
+        values = [c for c in out.columns if c != "_row"]
         out = out.unique(subset=values, keep="first")
-        out = out.sort("ts", "_file", "_line").unique(subset="ts", keep="last", maintain_order=True)
-    return out.drop("_file", "_line")
+        out = out.sort("ts", "_row").unique(subset="ts", keep="last", maintain_order=True)
+    return out.drop("_row")
+
+
+def _start_labels(parsed: _Parsed, labels: MetricsLabels) -> pl.Expr:
+    """Per row: is ``create_time`` the start of its period? (decision 0200)."""
+    if labels != "auto":
+        return pl.lit(labels == "start")
+    by_name = [_starts_from_name(b) for b in parsed.bodies]
+    if by_name and None not in by_name and len(set(by_name)) == 1:
+        return pl.lit(by_name[0])  # the common case: every file named, all on one side
+    files = parsed.file_index()
+    from_rows = pl.col("_t").min().over(files) >= METRICS_START_LABELS_FROM
+    named = pl.Series(by_name, dtype=pl.Boolean).gather(files)
+    return pl.coalesce(pl.lit(named), from_rows)
 
 
 def _strictly_increasing(frame: pl.DataFrame) -> bool:
@@ -710,20 +724,37 @@ def klines_bodies_to_bars(bodies: list[_Body]) -> pl.DataFrame:
     parsed = _parse_bodies(bodies, _KLINE_SCHEMA, _KLINE_KEEP)
     parsed.frame = parsed.frame.filter(_not_blank()).with_columns(_epoch_ms("open_time"))
     parsed.check(_kline_rules())
+    _check_kline_order(parsed)
     f = parsed.frame.select(
         pl.col("open_time").alias("ts"), "open", "high", "low", "close", "volume",
-        "quote_volume", "taker_buy_volume", pl.lit(False).alias("quote_volume_estimated"), "_file",
+        "quote_volume", "taker_buy_volume", pl.lit(False).alias("quote_volume_estimated"), "_row",
     )  # fmt: skip
     if not _strictly_increasing(f):
-        f = f.sort("ts", "_file").unique(subset="ts", keep="last", maintain_order=True)
-    return f.drop("_file")
+        f = f.sort("ts", "_row").unique(subset="ts", keep="last", maintain_order=True)
+    return f.drop("_row")
+
+
+def _check_kline_order(parsed: _Parsed) -> None:
+    """Inside one file, ``open_time`` strictly increases (files may come in any order)."""
+    step = pl.col("open_time").diff()
+    if parsed.frame.is_empty() or parsed.frame.select((step > 0).all()).item():
+        return
+    same_file = parsed.file_index().diff().fill_null(1) == 0
+    parsed.check(
+        [
+            (pl.lit(same_file) & (step == 0), "open_time", "duplicate open_time"),
+            (
+                pl.lit(same_file) & (step < 0),
+                "open_time",
+                "open_time goes backwards (rows out of order)",
+            ),
+        ]
+    )
 
 
 def _kline_rules() -> list[tuple[pl.Expr, str, str]]:
     """Every kline check as ``(bad-row mask, column, message)``."""
     c = pl.col
-    same_file = c("_file") == c("_file").shift(1)
-    step = c("open_time") - c("open_time").shift(1)
     return [
         *[(c(col).is_null(), col, "empty cell in a required column") for col in _KLINE_REQUIRED],
         *[
@@ -744,8 +775,6 @@ def _kline_rules() -> list[tuple[pl.Expr, str, str]]:
             "taker_buy_volume",
             "taker buy volume exceeds the bar's volume",
         ),
-        (same_file & (step == 0), "open_time", "duplicate open_time"),
-        (same_file & (step < 0), "open_time", "open_time goes backwards (rows out of order)"),
     ]
 
 
@@ -775,16 +804,14 @@ def funding_bodies_to_bars(bodies: list[_Body], timeframe: Timeframe | str) -> p
     for body in bodies:
         _check_header(body, FUNDING_COLUMNS, ("calc_time", "last_funding_rate"))
     parsed = _parse_bodies(bodies, _FUNDING_SCHEMA)
-    parsed.frame = parsed.frame.filter(
-        pl.any_horizontal(pl.all().exclude("_file", "_line").is_not_null())
-    ).with_columns(_epoch_ms("calc_time"))
+    parsed.frame = parsed.frame.filter(_not_blank()).with_columns(_epoch_ms("calc_time"))
     parsed.fail(pl.col("calc_time").is_null(), "calc_time", "empty cell in a required column")
     rate = pl.col("last_funding_rate")
     parsed.fail(
         rate.is_null() | ~rate.is_finite(), "last_funding_rate", "missing or non-finite rate"
     )
     f = parsed.frame.unique(subset=["calc_time", "last_funding_rate"], keep="first")
-    f = f.sort("calc_time", "_file").unique(subset="calc_time", keep="last", maintain_order=True)
+    f = f.sort("calc_time", "_row").unique(subset="calc_time", keep="last", maintain_order=True)
     return (
         f.group_by((pl.col("calc_time") - pl.col("calc_time") % tf.ms).alias("ts"))
         .agg(rate.sum().alias("funding_rate"))

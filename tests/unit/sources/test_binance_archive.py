@@ -257,6 +257,28 @@ def test_batched_error_names_the_right_file_and_line(tmp_path):
     assert (err.value.file, err.value.row, err.value.column) == (paths[1].name, 10, "volume")
 
 
+def test_batch_in_any_file_order_equals_one_file_at_a_time(tmp_path):
+    paths = write_archive_days(tmp_path, "BTCUSDT", date(2025, 1, 1), 3, seed=6)
+    groups = {k: f for k, _s, _tf, f in ba.read_archive_files(list(reversed(paths)))}
+    klines = pl.concat([ba.parse_klines(p) for p in paths if "-5m-" in p.name])
+    metrics = pl.concat([ba.parse_metrics(p) for p in paths if "-metrics-" in p.name])
+    assert_frame_equal(groups[ba.ArchiveKind.KLINES], klines)
+    assert_frame_equal(groups[ba.ArchiveKind.METRICS], metrics)
+
+
+def test_batched_out_of_order_row_inside_a_file_is_refused(tmp_path):
+    paths = write_archive_days(
+        tmp_path, "BTCUSDT", date(2025, 1, 1), 2, seed=1, kinds=("klines",), kline_header=True
+    )
+    lines = zipfile.ZipFile(paths[1]).read(paths[1].stem + ".csv").decode().splitlines()
+    lines[5], lines[6] = lines[6], lines[5]
+    bad = tmp_path / "bad"
+    write_zip(bad, paths[1].name, ("\n".join(lines) + "\n").encode(), date(2025, 1, 2))
+    with pytest.raises(InputError, match="backwards") as err:
+        ba.read_archive_files([bad / paths[1].name, paths[0]])
+    assert (err.value.file, err.value.row) == (paths[1].name, 7)
+
+
 # ---------------------------------------------------------------------------- funding
 @pytest.mark.parametrize("timeframe", ["5m", "1h", "1d"])
 def test_funding_goes_to_the_bar_containing_it_summed_like_pandas(timeframe):
