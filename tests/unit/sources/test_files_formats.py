@@ -268,3 +268,21 @@ def test_archive_files_go_to_the_archive_parser(catalog: Catalog, tmp_path: Path
     got = catalog.read_stored(k)
     assert got["oi"].to_list() == [1005.0, 1010.0, 1015.0]
     assert got["source"].to_list() == ["archive"] * 3
+
+
+def test_progress_bar_and_checksums_in_a_walk(catalog: Catalog, tmp_path: Path) -> None:
+    header = "create_time,symbol,sum_open_interest,sum_open_interest_value\n"
+    path = archive_zip(tmp_path, "KSMUSDT-metrics-2025-07-01.zip",
+                       header + "2025-07-01 00:05:00,KSMUSDT,1,2\n")  # fmt: skip
+    import hashlib
+
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    (tmp_path / f"{path.name}.CHECKSUM").write_text(f"{digest}  {path.name}\n")
+    rep = import_paths([tmp_path], catalog, fmt="binance-archive", progress=True)
+    assert rep.series[key("binanceusdm", "KSM/USDT:USDT", "5m")].rows_added == 1
+    assert any(f.endswith(".CHECKSUM") for f in rep.skipped)
+
+
+def test_unknown_format_name(catalog: Catalog) -> None:
+    with pytest.raises(InputError, match="unknown format 'xls'"):
+        import_paths([FIXTURES / "bars_5m.csv"], catalog, fmt="xls")

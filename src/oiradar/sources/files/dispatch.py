@@ -117,6 +117,9 @@ def _plan_files(
             for path in sorted(p for p in root.rglob("*") if p.is_file()):
                 if any(part.startswith(".") for part in path.relative_to(root).parts):
                     continue
+                if path.name.endswith(".CHECKSUM"):  # verified beside its zip, never parsed
+                    report.skipped[str(path)] = "checksum (verified beside its zip)"
+                    continue
                 name = _format_for(path, opts, explicit=False)
                 if name is None or name.startswith("skip:"):
                     report.skipped[str(path)] = name[5:] if name else "unrecognised format"
