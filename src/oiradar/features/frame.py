@@ -21,7 +21,9 @@ from oiradar.features.fused import (
     INPUTS,
     INT_FEATURES,
     N_PARAMS,
+    PARALLEL_MIN_ROWS,
     many_features,
+    serial_features,
 )
 from oiradar.model import Timeframe
 
@@ -168,7 +170,10 @@ def compute_features_many(
     offsets = np.cumsum([0] + [g.height for g in grids]).astype(np.int64)
     params = np.stack([feature_params(timeframe, s) for s in settings])
     with np.errstate(all="ignore"):
-        values = many_features(x, offsets, params)
+        run = (
+            many_features if x.shape[1] >= PARALLEL_MIN_ROWS and len(grids) > 1 else serial_features
+        )
+        values = run(x, offsets, params)
     return [
         g.hstack(feature_frame(values[:, offsets[i] : offsets[i + 1]])) for i, g in enumerate(grids)
     ]

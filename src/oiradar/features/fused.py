@@ -133,3 +133,16 @@ def many_features(x: np.ndarray, offsets: np.ndarray, params: np.ndarray) -> np.
         a, b = offsets[s], offsets[s + 1]
         series_features(x[:, a:b], params[s], out[:, a:b])
     return out
+
+
+@njit(cache=True)
+def serial_features(x: np.ndarray, offsets: np.ndarray, params: np.ndarray) -> np.ndarray:
+    """:func:`many_features` on one thread: no thread-pool start-up for one small series."""
+    out = np.empty((len(FEATURE_COLUMNS), x.shape[1]))
+    for s in range(offsets.size - 1):
+        a, b = offsets[s], offsets[s + 1]
+        series_features(x[:, a:b], params[s], out[:, a:b])
+    return out
+
+
+PARALLEL_MIN_ROWS = 200_000  # below this, threads cost more than they save

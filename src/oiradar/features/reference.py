@@ -157,6 +157,37 @@ def states(df: pd.DataFrame, f: pd.DataFrame, p: dict) -> pd.DataFrame:
     return out
 
 
+def phases(df: pd.DataFrame, f: pd.DataFrame, p: dict) -> pd.Series:
+    """Phase label per bar (SPEC section 3, "Phases"); first match wins; None on incomplete bars."""
+    ok = df["complete"].fillna(False).astype(bool)
+    c, h, lo, oi = df["close"], df["high"], df["low"], df["oi"]
+    nc, nr, ns = p["cascade_n"], p["range_n"], p["spike_n"]
+    with np.errstate(all="ignore"):
+        drop = c - c.rolling(nc, min_periods=nc).max()
+        oi_off = oi / oi.rolling(nc, min_periods=nc).max() - 1
+        burst = pd.Series(True, index=df.index)
+        if "liquidations" in df:
+            liq = df["liquidations"]
+            liq_sum = liq.rolling(nc, min_periods=nc).sum()
+            liq_ref = liq_sum.rolling(p["liq_n"], min_periods=p["liq_n"]).mean()
+            burst = liq.isna() | ((liq_sum > 0) & (liq_sum >= p["liq_mult"] * liq_ref))
+        cascade = (drop <= -p["cascade_atr"] * f["atr_14"]) & (oi_off <= -p["cascade_oi"]) & burst
+        up = h > h.shift().rolling(nr, min_periods=nr).max()
+        dn = lo < lo.shift().rolling(nr, min_periods=nr).min()
+        spike = _clean(oi / oi.shift(ns) - 1)
+        breakout = (up | dn) & (spike >= p["spike"])
+        recent_rej = (f["rejection"] == 1).astype(float).rolling(ns, min_periods=1).max() > 0
+        dist = (f["near_high"] == 1) & (f["oi_dd"] >= p["dist_dd"]) & recent_rej
+        width = (f["price_high"] - f["price_low"]) / c
+        chg = f["oi_chg_7d"]
+        acc = (width <= p["range_pct"]) & (chg > 0) & (chg < p["watch_chg"])
+    label = np.select(
+        [cascade, breakout, dist, acc], ["cascade", "breakout", "distribution", "accumulation"],
+        "neutral",
+    )  # fmt: skip
+    return pd.Series(label, index=df.index, dtype=object).where(ok, None)
+
+
 def events(st: pd.DataFrame) -> pd.DataFrame:
     """(bar index, state name) of every event: rising edges, entries as they are."""
     rows = []

@@ -12,9 +12,10 @@ import numpy as np
 import polars as pl
 
 from oiradar.config import Settings, duration_ms
+from oiradar.features.fused import PARALLEL_MIN_ROWS
 from oiradar.model import SeriesKey, Timeframe
 from oiradar.signals import kernels as sk
-from oiradar.signals.kernels import PHASES, SIG_INPUTS, STATES, many_states
+from oiradar.signals.kernels import PHASES, SIG_INPUTS, STATES, many_states, serial_states
 
 # (signal, side) of each state row; the order follows ``kernels.STATES``.
 STATE_SIGNALS: tuple[tuple[str, str], ...] = (
@@ -121,7 +122,9 @@ def _run(
     x = np.concatenate([signal_inputs(f) for f in frames], axis=1)
     offsets = np.cumsum([0] + [f.height for f in frames]).astype(np.int64)
     with np.errstate(all="ignore"):
-        st, src, ph = many_states(x, offsets, np.stack(list(params)))
+        parallel = x.shape[1] >= PARALLEL_MIN_ROWS and len(frames) > 1
+        run = many_states if parallel else serial_states
+        st, src, ph = run(x, offsets, np.stack(list(params)))
     return st, src, ph, offsets
 
 

@@ -271,3 +271,21 @@ def many_states(
         src[:, a:b] = src_s  # indices local to the series
         ph[a:b] = ph_s
     return st, src, ph
+
+
+@njit(cache=True)
+def serial_states(
+    x: np.ndarray, offsets: np.ndarray, params: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`many_states` on one thread (small inputs: no thread-pool start-up)."""
+    total = x.shape[1]
+    st = np.zeros((len(STATES), total), np.bool_)
+    src = np.full((2, total), -1, np.int64)
+    ph = np.full(total, -1, np.int8)
+    for s in range(offsets.size - 1):
+        a, b = offsets[s], offsets[s + 1]
+        st_s, src_s, ph_s = series_states(x[:, a:b], params[s])
+        st[:, a:b] = st_s
+        src[:, a:b] = src_s
+        ph[a:b] = ph_s
+    return st, src, ph

@@ -1,0 +1,71 @@
+"""No look-ahead: states, phases and events at bar t on data[:t+1] equal those on the full history."""
+
+from __future__ import annotations
+
+import polars as pl
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
+
+from oiradar.config import Settings
+from oiradar.features import compute_features
+from oiradar.features.reference import random_bars
+from oiradar.model import HOUR_MS, SeriesKey
+from oiradar.signals import detect_signals, exchange_divergence, signal_states
+
+FAST = Settings.model_validate(
+    {
+        "features": {"z_window": "12h", "chg_window": "5h", "turnover_window": "3h",
+                     "peak_window": "6h", "vol_window": "8h", "new_high_bars": 4, "atr_bars": 3},
+        "signals": {"oi_z_alert": 1.0, "watch_chg_7d": 0.01, "divergence_dd": 0.01,
+                    "long_side": True, "phase_spike_window": "2h", "cascade_window": "4h",
+                    "cascade_atr": 1.0, "cascade_oi_drop": 0.005, "exchange_div_drop": 0.01,
+                    "exchange_div_band": 0.02, "cross_window": "2h"},
+    }
+)  # fmt: skip
+KEY = SeriesKey(exchange="x", symbol="BTC/USDT:USDT", timeframe="1h")
+
+
+@st.composite
+def cases(draw):
+    bars = random_bars(
+        draw(st.integers(2, 200)), HOUR_MS, seed=draw(st.integers(0, 10_000)),
+        gaps=draw(st.sampled_from([0.0, 0.1])), null_oi=draw(st.sampled_from([0.0, 0.05])),
+    )  # fmt: skip
+    cuts = draw(st.lists(st.integers(0, bars.height - 1), min_size=1, max_size=6))
+    return bars, cuts
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cases())
+def test_states_phases_and_events_on_a_prefix_equal_the_full_history(case) -> None:
+    bars, cuts = case
+    feats = compute_features(bars, "1h", FAST)
+    full_st = signal_states(feats, "1h", FAST)
+    full_ev = detect_signals(feats, KEY, FAST)
+    for t in cuts:
+        part = compute_features(bars.head(t + 1), "1h", FAST)
+        cut = bars["ts"][t]
+        assert_frame_equal(signal_states(part, "1h", FAST), full_st.filter(pl.col("ts") <= cut))
+        assert_frame_equal(detect_signals(part, KEY, FAST), full_ev.filter(pl.col("ts") <= cut))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.integers(0, 10_000),
+    st.integers(3, 120),
+    st.lists(st.integers(0, 119), min_size=1, max_size=5),
+)
+def test_exchange_divergence_on_a_prefix_equals_the_full_history(seed, m, cuts) -> None:
+    venues = {
+        f"v{j}": random_bars(m, HOUR_MS, seed=seed + j, gaps=0.05, null_oi=0.05) for j in range(3)
+    }
+    full = exchange_divergence(venues, KEY.symbol, "1h", FAST)
+    end = max(int(v["ts"].max()) for v in venues.values())
+    for c in cuts:
+        cut = int(venues["v0"]["ts"][0]) + (c % m) * HOUR_MS
+        part = {k: v.filter(pl.col("ts") <= cut) for k, v in venues.items()}
+        if any(p.is_empty() for p in part.values()):
+            continue
+        got = exchange_divergence(part, KEY.symbol, "1h", FAST)
+        assert_frame_equal(got, full.filter(pl.col("ts") <= min(cut, end)))
