@@ -440,6 +440,13 @@ class _Parsed:
         body = self.bodies[file_idx]
         return body.name, row - int(self.starts[file_idx]) + 1 + (1 if body.header else 0)
 
+    def drop_blank_lines(self) -> None:
+        """Blank lines parse as all-null rows: skipped, not refused (looked for only when the
+        first column has a null, which is free to know)."""
+        first = next((c for c in self.frame.columns if c != "_row"), None)
+        if first is not None and self.frame[first].null_count():
+            self.frame = self.frame.filter(_not_blank())
+
     def check(self, rules: Sequence[tuple[pl.Expr, str, str]]) -> None:
         """Evaluate every ``(mask, column, message)`` rule in one pass; raise at the first bad row.
 
@@ -605,13 +612,12 @@ def metrics_bodies_to_bars(bodies: list[_Body], *, labels: MetricsLabels = "auto
         _check_header(body, METRICS_COLUMNS, ("create_time", "sum_open_interest"))
     _check_symbols(bodies)
     parsed = _parse_bodies(bodies, _METRICS_SCHEMA, ("create_time", *_METRICS_VALUES))
-    parsed.frame = parsed.frame.filter(_not_blank()).with_columns(
-        pl.col("create_time")
-        .str.strip_chars()
-        .str.to_datetime("%Y-%m-%d %H:%M:%S", time_unit="ms", strict=False)
-        .dt.epoch("ms")
-        .alias("_t")
-    )
+    parsed.drop_blank_lines()
+    parsed.frame = parsed.frame.with_columns(_create_time(pl.col("create_time")))
+    if parsed.frame["_t"].null_count():  # padded cells: retry them stripped (rare, slower)
+        parsed.frame = parsed.frame.with_columns(
+            _create_time(pl.col("create_time").str.strip_chars())
+        )
     t = pl.col("_t")
     rules = [
         (t.is_null(), "create_time", "not a 'YYYY-MM-DD HH:MM:SS' UTC time"),
@@ -620,6 +626,14 @@ def metrics_bodies_to_bars(bodies: list[_Body], *, labels: MetricsLabels = "auto
     ]
     parsed.check(rules)
     return _metrics_frame(parsed, labels)
+
+
+def _create_time(text: pl.Expr) -> pl.Expr:
+    return (
+        text.str.to_datetime("%Y-%m-%d %H:%M:%S", time_unit="ms", strict=False)
+        .dt.epoch("ms")
+        .alias("_t")
+    )
 
 
 def _round_to_step(t: pl.Expr) -> pl.Expr:
@@ -722,7 +736,8 @@ def klines_bodies_to_bars(bodies: list[_Body]) -> pl.DataFrame:
     for body in bodies:
         _check_header(body, KLINE_COLUMNS, KLINE_COLUMNS[:6])
     parsed = _parse_bodies(bodies, _KLINE_SCHEMA, _KLINE_KEEP)
-    parsed.frame = parsed.frame.filter(_not_blank()).with_columns(_epoch_ms("open_time"))
+    parsed.drop_blank_lines()
+    parsed.frame = parsed.frame.with_columns(_epoch_ms("open_time"))
     parsed.check(_kline_rules())
     _check_kline_order(parsed)
     f = parsed.frame.select(
@@ -804,7 +819,8 @@ def funding_bodies_to_bars(bodies: list[_Body], timeframe: Timeframe | str) -> p
     for body in bodies:
         _check_header(body, FUNDING_COLUMNS, ("calc_time", "last_funding_rate"))
     parsed = _parse_bodies(bodies, _FUNDING_SCHEMA)
-    parsed.frame = parsed.frame.filter(_not_blank()).with_columns(_epoch_ms("calc_time"))
+    parsed.drop_blank_lines()
+    parsed.frame = parsed.frame.with_columns(_epoch_ms("calc_time"))
     parsed.fail(pl.col("calc_time").is_null(), "calc_time", "empty cell in a required column")
     rate = pl.col("last_funding_rate")
     parsed.fail(

@@ -226,6 +226,21 @@ def test_klines_duplicate_or_out_of_order_rows_are_refused(swap, fragment):
     assert err.value.row == target and err.value.column == "open_time"
 
 
+def test_blank_lines_are_skipped_and_lines_still_counted():
+    lines = (FIX / "BTCUSDT-5m-2025-01-01.csv").read_text().splitlines()
+    data = (
+        "\n".join([lines[0], lines[1], "", lines[2], "", lines[3].replace("300.000", "-1")])
+        + "\n\n"
+    )
+    with pytest.raises(InputError, match="negative") as err:
+        ba.parse_klines(data.encode(), name="k.csv")
+    assert err.value.row == 6
+    clean = "\n".join([lines[0], lines[1], "", lines[2], "", lines[3]]) + "\n\n"
+    assert_frame_equal(
+        ba.parse_klines(clean.encode()), ba.parse_klines(FIX / "BTCUSDT-5m-2025-01-01.csv")
+    )
+
+
 def test_klines_row_with_too_many_fields_is_refused():
     data = (FIX / "BTCUSDT-5m-2021-06-01.csv").read_text().replace(",0\n", ",0,7\n", 1)
     with pytest.raises(InputError, match="fields") as err:
