@@ -13,6 +13,7 @@ class FaultKind(StrEnum):
     SERVER_ERROR = "500"
     TIMEOUT = "timeout"  # hold the response longer than the client's timeout
     TRUNCATED = "truncated"  # 200 with the JSON body cut in half
+    MALFORMED = "malformed"  # 200 with valid JSON of the wrong shape
     BAD_CHECKSUM = "bad_checksum"  # an archive zip whose bytes do not match its .CHECKSUM
     HANG = "hang"  # never answer (used to freeze a fetch at a known point, then kill it)
     WS_DROP = "ws_drop"  # close the websocket after the first message
@@ -21,7 +22,7 @@ class FaultKind(StrEnum):
 @dataclass
 class Fault:
     kind: FaultKind
-    match: str  # substring of the request path (+ query)
+    match: str  # substring of the request path (+ query); a trailing "$" anchors it at the end
     nth: int = 1  # fire on the n-th matching request ...
     times: int = 1  # ... and on the ``times - 1`` matching requests after it
     retry_after: str = "1"
@@ -52,7 +53,7 @@ class FaultPlan:
         """The fault to inject into this request, if any (marks it fired)."""
         with self._lock:
             for i, f in enumerate(self.faults):
-                if f.fired or f.match not in path_qs:
+                if f.fired or not _matches(f.match, path_qs):
                     continue
                 self._counts[i] = self._counts.get(i, 0) + 1
                 if f.nth <= self._counts[i] < f.nth + f.times:
@@ -60,3 +61,9 @@ class FaultPlan:
                     self.fired.append((f.kind, path_qs))
                     return f
             return None
+
+
+def _matches(pattern: str, path_qs: str) -> bool:
+    if pattern.endswith("$"):
+        return path_qs.endswith(pattern[:-1])
+    return pattern in path_qs

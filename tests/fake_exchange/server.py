@@ -23,7 +23,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from tests.fake_exchange import market as mk
-from tests.fake_exchange.faults import FaultKind, FaultPlan
+from tests.fake_exchange.faults import Fault, FaultKind, FaultPlan
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REST_OI_DAYS = 30  # Binance keeps 30 days of OI history on REST
@@ -73,13 +73,14 @@ class FakeExchange:
         now_ms: int,
         archive_until: date | None = None,
         faults: FaultPlan | None = None,
-        timeout_hold_s: float = 2.0,
+        timeout_hold_s: float = 0.8,
     ) -> None:
         self.now_ms = now_ms
         self.archive_until = archive_until  # archive serves days strictly before this date
         self.faults = faults or FaultPlan()
         self.timeout_hold_s = timeout_hold_s
         self.requests: list[str] = []
+        self._ws_faults: dict[str, Fault] = {}
         self.ws_messages: list[dict[str, Any]] = []  # pushed to every websocket client
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
@@ -138,10 +139,17 @@ class FakeExchange:
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         self.requests.append(request.path_qs)
         fault = self.faults.take(request.path_qs)
-        if fault is None or fault.kind in (FaultKind.BAD_CHECKSUM, FaultKind.WS_DROP):
+        if fault is None or fault.kind is FaultKind.WS_DROP:
             if fault is not None:
-                request["fault"] = fault.kind
+                self._ws_faults[request.path_qs] = fault
             return await handler(request)
+        if fault.kind is FaultKind.BAD_CHECKSUM:  # flip the last byte of the zip
+            response = await handler(request)
+            assert isinstance(response, web.Response) and response.body is not None
+            body = bytes(response.body)  # type: ignore[arg-type]
+            return web.Response(
+                body=body[:-1] + bytes([body[-1] ^ 0xFF]), content_type="application/zip"
+            )
         if fault.kind in (FaultKind.RATE_LIMIT, FaultKind.BANNED):
             code = 429 if fault.kind is FaultKind.RATE_LIMIT else 418
             body = {
@@ -157,6 +165,8 @@ class FakeExchange:
         if fault.kind is FaultKind.HANG:
             await self._hang.wait()
             return web.Response(status=503)
+        if fault.kind is FaultKind.MALFORMED:
+            return web.json_response({"unexpected": "shape"})
         response = await handler(request)  # TRUNCATED
         assert isinstance(response, web.Response) and response.body is not None
         body = bytes(response.body)  # type: ignore[arg-type]
@@ -270,8 +280,6 @@ class FakeExchange:
         blob = metrics_zip(sym, day, stem.removesuffix(".zip") + ".csv")
         if name.endswith(".CHECKSUM"):
             return web.Response(text=f"{hashlib.sha256(blob).hexdigest()}  {stem}\n")
-        if request.get("fault") is FaultKind.BAD_CHECKSUM:
-            blob = blob[:-1] + bytes([blob[-1] ^ 0xFF])
         return web.Response(body=blob, content_type="application/zip")
 
     # ------------------------------------------------------------------ Bybit
@@ -384,7 +392,7 @@ class FakeExchange:
     async def _ws(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(autoping=True)
         await ws.prepare(request)
-        fault = self.faults.take(request.path_qs)
+        fault = self._ws_faults.pop(request.path_qs, None)
         sent = 0
         async for msg in ws:
             if msg.type != WSMsgType.TEXT:
