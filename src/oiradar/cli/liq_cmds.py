@@ -20,7 +20,13 @@ from oiradar.errors import InputError, OiradarError
 from oiradar.liquidations.cascade import band, cascade_table, what_if_levels
 from oiradar.liquidations.heatmap import MapSpec
 from oiradar.liquidations.levels import PRESETS, parse_mix
-from oiradar.liquidations.mapview import DEFAULT_MOVES, score_mixes, snapshot
+from oiradar.liquidations.mapview import (
+    DEFAULT_MOVES,
+    score_mixes,
+    score_time_mixes,
+    snapshot,
+    with_prices,
+)
 from oiradar.liquidations.prices import liq_price_inverse, liq_price_linear, liq_price_tiered
 from oiradar.liquidations.tiers import load_tiers
 from oiradar.model import MarginType, SeriesKey, Timeframe, margin_type
@@ -156,6 +162,7 @@ def register(app: typer.Typer) -> None:
         moves: Annotated[str | None, typer.Option("--moves", help="Price moves in %, e.g. -10,-5,5,10")] = None,
         impact: Annotated[float | None, typer.Option("--impact", help="Amplification: % move per $1M liquidated")] = None,
         score: Annotated[bool, typer.Option("--score", help="Grade the map against stored realized liquidations")] = False,
+        price_from: Annotated[str | None, typer.Option("--price-from", help="EXCHANGE:SYMBOL whose OHLC fills bars that have none (e.g. Coinalyze OI)")] = None,
         what_if: Annotated[bool, typer.Option("--what-if", help="No catalog: a synthetic book from --oi-usd etc.")] = False,
         oi_usd: Annotated[float | None, typer.Option("--oi-usd", help="What-if: total OI in USD")] = None,
         entry_distance: Annotated[float, typer.Option("--entry-distance", help="What-if: average entry vs price (0.05 = 5 % above)")] = 0.0,
@@ -180,7 +187,10 @@ def register(app: typer.Typer) -> None:
             if not (exchange and symbol):
                 raise InputError("liqmap needs --exchange and --symbol (or --what-if)")
             key = SeriesKey(exchange=exchange, symbol=symbol, timeframe=Timeframe.parse(timeframe))
-            bars = _closed_bars(st.catalog.read_bars(key), key.timeframe.ms, _parse_at(at))
+            raw = st.catalog.read_bars(key)
+            if price_from:
+                raw = with_prices(raw, st.catalog.read_bars(_price_key(price_from, key.timeframe)))
+            bars = _closed_bars(raw, key.timeframe.ms, _parse_at(at))
             if score:
                 _score(st.catalog, key, bars, spec, ls.bootstrap, as_json)
                 return
@@ -188,6 +198,13 @@ def register(app: typer.Typer) -> None:
                            cluster_min_share=ls.cluster_min_share), spec, key, as_json)  # fmt: skip
         except OiradarError as exc:
             raise fail(exc) from None
+
+
+def _price_key(text: str, timeframe: Timeframe) -> SeriesKey:
+    exchange, sep, symbol = text.partition(":")
+    if not sep or not symbol:
+        raise InputError(f"--price-from {text!r}: write EXCHANGE:SYMBOL, e.g. binance:BTC/USDT")
+    return SeriesKey(exchange=exchange, symbol=symbol, timeframe=timeframe)
 
 
 def _closed_bars(bars: pl.DataFrame, bar_ms: int, at: int | None) -> pl.DataFrame:
@@ -232,20 +249,41 @@ def _score(
     catalog: Any, key: SeriesKey, bars: pl.DataFrame, spec: MapSpec, n_boot: int, as_json: bool
 ) -> None:
     liqs = catalog.read_liquidations(key.exchange, key.symbol)
-    liqs = liqs.filter(pl.col("price").is_not_null() & (pl.col("price") > 0))
+    liqs = liqs.filter(
+        pl.col("quote_qty").is_not_null()
+        | (pl.col("price").is_not_null() & pl.col("qty").is_not_null())
+    )
     if liqs.is_empty():
-        raise InputError(f"no realized liquidations with prices stored for {key.exchange} {key.symbol}; "
-                         "import some first (oiradar import ...)")  # fmt: skip
-    if liqs["quote_qty"].null_count():
-        liqs = liqs.with_columns(
-            pl.coalesce("quote_qty", pl.col("qty") * pl.col("price")).alias("quote_qty")
+        raise InputError(
+            f"no realized liquidations stored for {key.exchange} {key.symbol}; import some first (oiradar import ...)"
         )
-    table = score_mixes(bars, liqs, spec, key.timeframe.ms, n_boot=n_boot)
+    liqs = liqs.with_columns(
+        pl.coalesce("quote_qty", pl.col("qty") * pl.col("price")).alias("quote_qty")
+    )
+    span = (int(bars["ts"][0]), int(bars["ts"][-1]) + key.timeframe.ms)
+    liqs = liqs.filter(pl.col("ts").is_between(span[0], span[1], closed="left"))
+    if liqs.is_empty():
+        raise InputError(
+            f"no realized liquidations of {key.exchange} {key.symbol} fall inside the bars "
+            f"({_iso(span[0])} .. {_iso(span[1])} UTC)"
+        )
+    priced = liqs.filter(pl.col("price").is_not_null() & (pl.col("price") > 0))
+    if priced.height:
+        how = (
+            "share of realized notional in the model's top-quartile PRICE bins (of the bar's range)"
+        )
+        table = score_mixes(bars, priced, spec, key.timeframe.ms, n_boot=n_boot)
+    else:
+        how = "share of realized notional on the model's top-quartile BARS (records have no price)"
+        table = score_time_mixes(bars, liqs, spec, key.timeframe.ms, n_boot=n_boot)
     if as_json:
-        _echo_json({"kind": "estimated vs realized", "series": str(key), "score": table})
+        _echo_json(
+            {"kind": "estimated vs realized", "series": str(key), "method": how, "score": table}
+        )
         return
-    console.print(f"Score of the ESTIMATED map against {liqs.height} REALIZED liquidations, {key}: share of realized "
-                  "notional in the model's top-quartile price bins vs chance")  # fmt: skip
+    console.print(
+        f"Score of the ESTIMATED map against {liqs.height} REALIZED liquidation records, {key}: {how}, vs chance"
+    )
     print_frame(table, OutFormat.TABLE)
 
 

@@ -287,7 +287,7 @@ def _levels_kernel(high, low, vwap, oi, share, fac_long, fac_short, weight,
     cnt = np.zeros((2, n_bins), np.int64)
     tot = np.zeros(2)
     rows = (n + record_every - 1) // record_every if record else 0
-    heat = np.zeros((2, rows, n_bins), np.float32)
+    heat = np.empty((2, rows, n_bins), np.float32)  # every row is written below
     liq = np.zeros((2, n))
     liq_bin = np.zeros((2, n_bins))
     open_tot = np.zeros((2, n))

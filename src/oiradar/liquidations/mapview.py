@@ -14,6 +14,7 @@ from oiradar.liquidations.cascade import Levels, band, cascade_table, clusters
 from oiradar.liquidations.heatmap import MapSpec, build_heatmap
 from oiradar.liquidations.levels import PRESETS, LevelRun, level_inputs
 from oiradar.liquidations.score import price_hits, summarize
+from oiradar.model import DAY_MS
 
 DEFAULT_MOVES = (-0.20, -0.15, -0.10, -0.05, -0.02, 0.02, 0.05, 0.10, 0.15, 0.20)
 
@@ -66,7 +67,7 @@ def snapshot(
 
 def score_mixes(
     bars: pl.DataFrame, liqs: pl.DataFrame, spec: MapSpec, bar_ms: int, *, n_boot: int = 1000,
-    seed: int = 0,
+    seed: int = 0, block_ms: int = DAY_MS,
 ) -> pl.DataFrame:  # fmt: skip
     """The by-price score of the chosen mix and of every preset (rows: mix x side)."""
     inputs = level_inputs(bars, spec.colour_long_share)
@@ -76,6 +77,69 @@ def score_mixes(
         run = build_heatmap(bars, s, inputs=inputs)
         hits = price_hits(run, inputs.high, inputs.low, liqs, bar_ms, seed=seed)
         out.append(
-            summarize(hits, n_boot=n_boot, seed=seed).with_columns(pl.lit(name).alias("mix"))
+            summarize(hits, n_boot=n_boot, seed=seed, block_ms=block_ms).with_columns(
+                pl.lit(name).alias("mix")
+            )
         )
+    return pl.concat(out).select("mix", pl.exclude("mix"))
+
+
+def with_prices(bars: pl.DataFrame, price_bars: pl.DataFrame) -> pl.DataFrame:
+    """OHLC from another series (e.g. spot candles) where ``bars`` has none; ``oi`` in base units
+    from ``oi_value / close`` where only the USD value is known (Coinalyze reports USD)."""
+    px = price_bars.select(
+        "ts", *(pl.col(c).alias(f"_{c}") for c in ("open", "high", "low", "close"))
+    )
+    out = bars.join(px, on="ts", how="inner")
+    out = out.with_columns(
+        pl.coalesce(c, f"_{c}").alias(c) for c in ("open", "high", "low", "close")
+    )
+    out = out.drop("_open", "_high", "_low", "_close")
+    return out.with_columns(
+        pl.coalesce("oi", pl.col("oi_value") / pl.col("close")).alias("oi")
+    ).sort("ts")
+
+
+def realized_per_bar(liqs: pl.DataFrame, ts: np.ndarray, bar_ms: int) -> dict[str, np.ndarray]:
+    """Realized notional per bar and side (NaN for bars before the first / after the last record)."""
+    lo, hi = int(liqs["ts"].min()), int(liqs["ts"].max())
+    out = {}
+    for side in ("long", "short"):
+        part = liqs.filter(pl.col("side") == side).with_columns(
+            (pl.col("ts") - pl.col("ts") % bar_ms).alias("bar")
+        )
+        agg = dict(part.group_by("bar").agg(pl.col("quote_qty").sum()).iter_rows())
+        vals = np.array([agg.get(int(t), 0.0) for t in ts])
+        out[side] = np.where((ts + bar_ms > lo) & (ts <= hi), vals, np.nan)
+    return out
+
+
+def score_time_mixes(
+    bars: pl.DataFrame, liqs: pl.DataFrame, spec: MapSpec, bar_ms: int, *, n_boot: int = 1000,
+    seed: int = 0,
+) -> pl.DataFrame:  # fmt: skip
+    """By-time score of each mix, plus a naive baseline that ranks bars by their adverse excursion
+    (``(open - low) / open`` for longs, ``(high - open) / open`` for shorts): the model has to beat
+    "big moves liquidate people" to show it knows *where* positions sit."""
+    from oiradar.liquidations.score import score_by_time
+
+    inputs = level_inputs(bars, spec.colour_long_share)
+    ts = inputs.ts
+    realized = realized_per_bar(liqs, ts, bar_ms)
+    out = []
+    for name in dict.fromkeys([spec.mix.name, *PRESETS]):
+        run = build_heatmap(bars, spec.with_mix(name), inputs=inputs, record=False)
+        est = {"long": run.liq_long, "short": run.liq_short}
+        out.append(
+            score_by_time(est, realized, ts, n_boot=n_boot, seed=seed, bar_ms=bar_ms).with_columns(
+                pl.lit(name).alias("mix")
+            )
+        )
+    o = bars["open"].to_numpy()
+    base = {"long": (o - inputs.low) / o, "short": (inputs.high - o) / o}
+    out.append(
+        score_by_time(base, realized, ts, n_boot=n_boot, seed=seed, bar_ms=bar_ms).with_columns(
+            pl.lit("baseline: adverse move").alias("mix")
+        )
+    )
     return pl.concat(out).select("mix", pl.exclude("mix"))
