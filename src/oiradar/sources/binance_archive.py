@@ -7,7 +7,8 @@ fundingRate). Paths: ``data/futures/um/daily/metrics/<SYM>/<SYM>-metrics-YYYY-MM
 ``data/futures/um/monthly/fundingRate/<SYM>/<SYM>-fundingRate-YYYY-MM.zip``; each zip holds one
 CSV of the same stem and has a ``.CHECKSUM`` file beside it (``<sha256>  <zip name>``).
 
-Three file kinds (samples are real rows as published; see docs/binance-archive.md):
+Three file kinds (the klines sample is the one in Binance's README; the metrics and funding
+rows are published rows as quoted by other projects' parsers; see docs/binance-archive.md):
 
 ``metrics`` (daily, 5-minute snapshots)::
 
@@ -526,7 +527,7 @@ def _locate_bad_cell(body: _Body, schema: dict[str, pl.DataType], keep: Sequence
     """Slow path, only after a parse error: raise at the first cell that does not parse."""
     offset = 2 if body.header else 1
     names = list(schema)
-    for i, line in enumerate(body.data.decode("utf-8", "replace").splitlines()):
+    for i, line in enumerate(body.data.decode("utf-8", "replace").split("\n")):  # as polars
         if not line.strip():
             continue
         cells = line.split(",")
