@@ -884,6 +884,8 @@ def read_archive_files(
 
 def _detect_or_fail(path: str | Path) -> ArchiveFile:
     info = detect(path)
+    if info is not None and info.name.endswith(".CHECKSUM"):
+        raise InputError("a .CHECKSUM file: pass the zip beside it", file=str(path))
     if info is None:
         raise InputError(
             "not a Binance USD-M archive file name (expected e.g. BTCUSDT-metrics-2025-01-01.zip, "

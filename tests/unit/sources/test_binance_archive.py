@@ -406,6 +406,8 @@ def test_read_archive_file_names_kind_symbol_timeframe():
 def test_read_archive_file_refuses_unknown_names_and_intervals(tmp_path):
     with pytest.raises(InputError, match="not a Binance"):
         ba.read_archive_file(tmp_path / "prices.csv")
+    with pytest.raises(InputError, match="CHECKSUM"):
+        ba.read_archive_file(FIX / "zipped" / "BTCUSDT-metrics-2025-01-01.zip.CHECKSUM")
     odd = tmp_path / "BTCUSDT-1m-2025-01-01.csv"
     odd.write_bytes(CSV)
     with pytest.raises(InputError, match="not an oiradar timeframe"):
