@@ -286,3 +286,14 @@ def test_progress_bar_and_checksums_in_a_walk(catalog: Catalog, tmp_path: Path) 
 def test_unknown_format_name(catalog: Catalog) -> None:
     with pytest.raises(InputError, match="unknown format 'xls'"):
         import_paths([FIXTURES / "bars_5m.csv"], catalog, fmt="xls")
+
+
+def test_freqtrade_open_interest(catalog: Catalog, tmp_path: Path) -> None:
+    dates = [datetime(2021, 11, 18, h, tzinfo=UTC) for h in range(3)]
+    pl.DataFrame({"date": dates, "open": [10.0, 11.0, 12.5], "high": [0.0] * 3, "low": [0.0] * 3,
+                  "close": [0.0] * 3, "volume": [0.0] * 3}).write_ipc(
+        tmp_path / "XRP_USDT_USDT-1h-open_interest.feather")  # fmt: skip
+    import_paths([tmp_path], catalog)
+    got = catalog.read_stored(key("binanceusdm", "XRP/USDT:USDT", "1h"))
+    assert got["oi"].to_list() == [10.0, 11.0, 12.5] and got["oi_unit"][0] == "base"
+    assert got["close"].null_count() == 3
