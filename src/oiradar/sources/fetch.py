@@ -30,7 +30,7 @@ import polars as pl
 from oiradar.config import Settings
 from oiradar.errors import InputError, SeriesNotFound, SourceError
 from oiradar.model import DAY_MS, SeriesKey, Source, Timeframe
-from oiradar.sources.archive_client import ArchiveClient, metrics_path
+from oiradar.sources.archive_client import ArchiveClient
 from oiradar.sources.ccxt_client import RestClient
 from oiradar.sources.retry import RetryReport
 from oiradar.sources.venues import Dataset, MarketInfo, RestCall, Venue, venue_for
@@ -359,6 +359,26 @@ def _concat(frames: list[pl.DataFrame]) -> pl.DataFrame | None:
     )
 
 
-def archive_url_of(plan: FetchPlan, base: str, day: date) -> str:
-    assert plan.archive_market is not None
-    return f"{base}/{metrics_path(plan.market.id, day, plan.archive_market)}"
+# ------------------------------------------------------------------------------ markets
+async def list_markets(exchange: str, settings: Settings, report: RetryReport) -> pl.DataFrame:
+    """The venue's perpetuals with what oiradar can fetch for them (``oiradar markets``)."""
+    venue = venue_for(exchange)
+    async with RestClient(exchange, settings, report, venue.ccxt_options) as rest:
+        markets = await rest.load_markets()
+    rows = [
+        {
+            "symbol": m["symbol"],
+            "id": m["id"],
+            "margin": "inverse" if m.get("inverse") else "linear",
+            "contract_size": float(m.get("contractSize") or 1.0),
+            "active": bool(m.get("active", True)),
+            "ohlcv": True,
+            "oi_history": venue.oi_history,
+            "funding": True,
+            "long_short_ratio": Dataset.LONG_SHORT in venue.datasets(),
+            "liquidations": venue.liquidation_stream,
+        }
+        for m in markets.values()
+        if m.get("swap") and m.get("contract")
+    ]
+    return pl.DataFrame(rows).sort("symbol") if rows else pl.DataFrame()

@@ -99,6 +99,8 @@ class Venue(ABC):
     oi_unit: OiUnit = OiUnit.BASE
     # The timeframe the OI endpoint is asked for, per bar timeframe (a finer one is resampled).
     oi_periods: Mapping[Timeframe, str] = {}
+    oi_history = ""  # how deep the venue's OI history goes (shown by `oiradar markets`)
+    liquidation_stream = ""  # the websocket stream of realized liquidations
 
     def datasets(self) -> Sequence[Dataset]:
         return (Dataset.KLINES, Dataset.OI, Dataset.FUNDING)

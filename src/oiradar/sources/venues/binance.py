@@ -142,10 +142,12 @@ class BinanceUsdm(Venue):
     """USD-M: OI in base units already (``oi_unit = base``)."""
 
     id = "binanceusdm"
+    oi_history = "30 days on REST; years in the public archive (daily metrics)"
+    liquidation_stream = "!forceOrder@arr"
     prefix = "fapi"
     oi_unit = OiUnit.BASE
     oi_periods: Mapping[Timeframe, str] = _PERIODS
-    archive_market = "um"
+    archive_market: str | None = "um"
 
     def datasets(self) -> Sequence[Dataset]:
         return (Dataset.KLINES, Dataset.OI, Dataset.FUNDING, Dataset.LONG_SHORT)
@@ -268,7 +270,10 @@ class BinanceCoinm(BinanceUsdm):
     id = "binancecoinm"
     prefix = "dapi"
     oi_unit = OiUnit.CONTRACTS_QUOTE
-    archive_market = "cm"
+    # The COIN-M archive's metrics files count contracts, not base units as the USD-M parser
+    # assumes: until a parser for them exists, COIN-M OI history is REST only (30 days).
+    archive_market = None
+    oi_history = "30 days on REST (COIN-M archive not read yet)"
 
     def _id_params(self, market: MarketInfo) -> dict[str, Any]:
         pair = market.extra.get("pair") or market.id.split("_")[0]

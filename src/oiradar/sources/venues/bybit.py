@@ -119,6 +119,8 @@ def result_list(payload: Any, what: str) -> list[Any]:
 
 class Bybit(Venue):
     id = "bybit"
+    oi_history = "since listing (REST)"
+    liquidation_stream = "allLiquidation.<symbol>"
     ccxt_options: Mapping[str, Any] = {"fetchMarkets": {"types": ["linear", "inverse"]}}
     oi_periods: Mapping[Timeframe, str] = _OI_INTERVAL
 

@@ -1,0 +1,195 @@
+"""Exchange commands: ``markets``, ``fetch``, ``record``."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from datetime import UTC, datetime
+from typing import Annotated
+
+import polars as pl
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from oiradar.cli.context import console, err_console, fail, state
+from oiradar.cli.data_cmds import OutFormat, print_frame
+from oiradar.config import Settings, duration_ms
+from oiradar.errors import ConfigError, InputError, OiradarError
+from oiradar.model import Timeframe
+from oiradar.sources.fetch import FetchRequest, FetchResult, list_markets, now_ms, run_fetch
+from oiradar.sources.retry import RetryReport
+from oiradar.store import Catalog
+
+_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2})?)?$")
+
+
+def parse_when(text: str, now: int) -> int:
+    """``2024-01-01``, ``2024-01-01T12:00`` (UTC) or a duration back from now (``90d``) -> epoch ms."""
+    text = text.strip()
+    if _DATE_RE.match(text):
+        stamp = datetime.fromisoformat(text.replace(" ", "T")).replace(tzinfo=UTC)
+        return int(stamp.timestamp() * 1000)
+    try:
+        return now - duration_ms(text)
+    except ConfigError:
+        raise InputError(
+            f"cannot read the date {text!r}: write 2024-01-01, 2024-01-01T12:00 (UTC) or 90d"
+        ) from None
+
+
+def _fmt(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def _symbols(symbols: list[str] | None, all_symbols: bool, settings: Settings) -> list[str]:
+    if all_symbols:
+        configured = list(settings.symbols)
+        if not configured:
+            raise InputError('--all-symbols: no [symbols."..."] sections in the configuration')
+        return configured
+    if not symbols:
+        raise InputError("give --symbol (repeatable) or --all-symbols")
+    return [s for arg in symbols for s in arg.split(",") if s]
+
+
+def _print_plan(result: FetchResult) -> None:
+    plan = result.plan
+    table = plan.table()
+    if table.is_empty():
+        console.print(f"{plan.key}: nothing to fetch ({plan.skipped} chunks already complete)")
+        return
+    table = table.with_columns(
+        pl.col("first_bar").map_elements(_fmt, return_dtype=pl.String),
+        pl.col("end").map_elements(_fmt, return_dtype=pl.String),
+    )
+    print_frame(table, OutFormat.TABLE, title=f"Plan for {plan.key}: {len(plan.chunks)} chunks "
+                f"({plan.skipped} already complete), about {plan.requests()} requests")  # fmt: skip
+
+
+def _print_report(report: RetryReport) -> None:
+    if not report.events:
+        console.print("retries: none")
+        return
+    rows = [
+        {
+            "what": e.what,
+            "attempt": e.attempt,
+            "kind": e.kind,
+            "wait_s": round(e.wait_s, 3),
+            "gave_up": e.gave_up,
+            "detail": e.detail,
+        }
+        for e in report.events
+    ]
+    print_frame(pl.DataFrame(rows), OutFormat.TABLE, title=f"Retries: {report.summary()}")
+
+
+async def _fetch_all(
+    requests: list[FetchRequest],
+    catalog: Catalog,
+    settings: Settings,
+    report: RetryReport,
+    dry_run: bool,
+) -> list[FetchResult]:
+    results = []
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=err_console, disable=dry_run,
+    ) as progress:  # fmt: skip
+        for req in requests:
+            task = progress.add_task(str(req.key), total=None)
+
+            def tick(done: int, total: int, task: int = task) -> None:
+                progress.update(task, completed=done, total=total)
+
+            results.append(
+                await run_fetch(req, catalog, settings, report, dry_run=dry_run, progress=tick)
+            )
+    return results
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("markets")
+    def markets_cmd(
+        ctx: typer.Context,
+        exchange: Annotated[
+            str, typer.Option("--exchange", "-e", help="binanceusdm, binancecoinm, bybit, okx")
+        ],
+        fmt: Annotated[OutFormat, typer.Option("--format")] = OutFormat.TABLE,
+    ) -> None:
+        """The venue's perpetuals and which data it offers (OHLCV, OI history depth, funding, liquidations)."""
+        report = RetryReport()
+        try:
+            frame = asyncio.run(list_markets(exchange, state(ctx).settings, report))
+        except OiradarError as exc:
+            raise fail(exc) from None
+        print_frame(frame, fmt, title=f"{exchange} perpetuals")
+
+    @app.command("fetch")
+    def fetch_cmd(
+        ctx: typer.Context,
+        exchange: Annotated[
+            str, typer.Option("--exchange", "-e", help="binanceusdm, binancecoinm, bybit, okx")
+        ],
+        symbol: Annotated[
+            list[str] | None,
+            typer.Option("--symbol", "-s", help="ccxt symbol, e.g. KSM/USDT:USDT (repeatable)"),
+        ] = None,
+        timeframe: Annotated[str, typer.Option("--timeframe", "-t")] = "1h",
+        since: Annotated[
+            str | None, typer.Option("--since", help="2024-01-01, 2024-01-01T12:00 (UTC) or 90d")
+        ] = None,
+        until: Annotated[str | None, typer.Option("--until", help="default: now")] = None,
+        all_symbols: Annotated[
+            bool, typer.Option("--all-symbols", help="every symbol with a section in the config")
+        ] = False,
+        repair: Annotated[
+            bool, typer.Option("--repair", help="re-fetch the gaps `oiradar gaps` reports")
+        ] = False,
+        dry_run: Annotated[
+            bool, typer.Option("--dry-run", help="print the plan; fetch nothing")
+        ] = False,
+        no_archive: Annotated[
+            bool, typer.Option("--no-archive", help="Binance: REST only")
+        ] = False,
+    ) -> None:
+        """Fetch klines, OI, funding and long/short history into the catalog (resumable, idempotent)."""
+        st = state(ctx)
+        report = RetryReport()
+        try:
+            now = now_ms()
+            tf = Timeframe.parse(timeframe)
+            start = parse_when(since, now) if since else None
+            end = parse_when(until, now) if until else None
+            reqs = [
+                FetchRequest(
+                    exchange=exchange,
+                    symbol=s,
+                    timeframe=tf,
+                    since=start,
+                    until=end,
+                    repair=repair,
+                    archive=not no_archive,
+                )
+                for s in _symbols(symbol, all_symbols, st.settings)
+            ]
+            results = asyncio.run(_fetch_all(reqs, st.catalog, st.settings, report, dry_run))
+        except OiradarError as exc:
+            raise fail(exc) from None
+        failed = False
+        for res in results:
+            if dry_run:
+                _print_plan(res)
+                continue
+            w = res.written
+            console.print(
+                f"{res.plan.key}: {res.done} chunks fetched, {res.plan.skipped} already complete, "
+                f"{len(res.failed)} failed; {w.rows_added} bars added, {w.rows_changed} changed"
+            )
+            for chunk, why in res.failed:
+                err_console.print(f"[red]failed[/] {_fmt(chunk.start)} .. {_fmt(chunk.end)}: {why}")
+            failed = failed or not res.ok
+        if not dry_run:
+            _print_report(report)
+        if failed:
+            raise typer.Exit(1)
