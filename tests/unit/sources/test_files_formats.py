@@ -297,3 +297,22 @@ def test_freqtrade_open_interest(catalog: Catalog, tmp_path: Path) -> None:
     got = catalog.read_stored(key("binanceusdm", "XRP/USDT:USDT", "1h"))
     assert got["oi"].to_list() == [10.0, 11.0, 12.5] and got["oi_unit"][0] == "base"
     assert got["close"].null_count() == 3
+
+
+def test_csv_export_roundtrip(catalog: Catalog, tmp_path: Path) -> None:
+    mapping = {"time": "ts", "o": "open", "h": "high", "l": "low", "c": "close", "vol": "volume"}
+    import_paths([FIXTURES / "bars_iso_mapped.csv"], catalog, exchange="x",
+                 symbol="A/USDT:USDT", mapping=mapping)  # fmt: skip
+    exported = tmp_path / "export.csv"
+    catalog.read_bars(key("x", "A/USDT:USDT", "1h")).write_csv(exported)  # as `oiradar export`
+    import_paths([exported], catalog, exchange="y", symbol="A/USDT:USDT")
+    a = catalog.read_stored(key("x", "A/USDT:USDT", "1h")).drop("ingested_at")
+    assert catalog.read_stored(key("y", "A/USDT:USDT", "1h")).drop("ingested_at").equals(a)
+
+
+def test_bad_boolean_flag_is_refused(catalog: Catalog, tmp_path: Path) -> None:
+    path = tmp_path / "f.csv"
+    path.write_text("ts,close,quote_volume_estimated\n1704067200000,1.0,maybe\n")
+    with pytest.raises(InputError, match="not true/false") as err:
+        import_paths([path], catalog, exchange="x", symbol="A/USDT:USDT", timeframe="1h")
+    assert (err.value.row, err.value.column) == (1, "quote_volume_estimated")

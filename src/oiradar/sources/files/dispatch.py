@@ -21,7 +21,7 @@ import polars as pl
 from rich.progress import Progress
 
 from oiradar.errors import InputError
-from oiradar.model import SeriesKey, Source, Timeframe
+from oiradar.model import SeriesKey, Source, Timeframe, conform_bars
 from oiradar.sources.files.base import (
     BarBatch,
     FundingEvents,
@@ -191,8 +191,18 @@ def merge_batches(
         batches = groups[key]
         sources = {b.source for b in batches}
         source = sources.pop() if len(sources) == 1 else Source.FILE
-        out[key] = (estimate_quote_volume(combine_frames([b.frame for b in batches])), source)
+        frame = estimate_quote_volume(combine_frames([b.frame for b in batches]))
+        out[key] = (_storable(frame, key, batches), source)
     return out
+
+
+def _storable(frame: pl.DataFrame, key: SeriesKey, batches: list[BarBatch]) -> pl.DataFrame:
+    """Cast to the stored schema now, so that no write can fail on a type after validation."""
+    try:
+        return conform_bars(frame)
+    except pl.exceptions.PolarsError as exc:
+        files = sorted({b.file for b in batches})
+        raise InputError(f"cannot store the bars of {key}: {exc}", file=", ".join(files)) from None
 
 
 def estimate_quote_volume(frame: pl.DataFrame) -> pl.DataFrame:

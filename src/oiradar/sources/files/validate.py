@@ -191,8 +191,27 @@ def validate_bars(
     frame = parse_numeric(frame, NUMERIC_COLUMNS, file=file)
     _check_values(frame, file)
     _check_order(frame, file, timeframe)
+    frame = _parse_flags(frame, file)
     keep = ["ts", *(c for c in (*NUMERIC_COLUMNS, *_PASSTHROUGH) if c in frame.columns)]
     return frame.select(keep)
+
+
+_TRUE, _FALSE = ("true", "1", "t", "yes"), ("false", "0", "f", "no")
+
+
+def _parse_flags(frame: pl.DataFrame, file: str) -> pl.DataFrame:
+    """``oi_unit`` as text; ``quote_volume_estimated`` as a boolean (text true/false/1/0 too)."""
+    if "oi_unit" in frame.columns:
+        frame = frame.with_columns(pl.col("oi_unit").cast(pl.String))
+    col = "quote_volume_estimated"
+    if col not in frame.columns or frame[col].dtype == pl.Boolean:
+        return frame
+    text = frame[col].cast(pl.String).str.strip_chars().str.to_lowercase()
+    flag = pl.when(text.is_in(_TRUE)).then(True).when(text.is_in(_FALSE)).then(False)
+    parsed = frame.select(flag.otherwise(None).alias(col)).to_series()
+    bad = parsed.is_null() & text.is_not_null() & (text != "")
+    _raise_first(frame.with_columns(bad.alias("_m")), "_m", col, file, "not true/false")
+    return frame.with_columns(parsed)
 
 
 def _check_required(frame: pl.DataFrame, file: str) -> None:
