@@ -174,3 +174,11 @@ def test_ts_off_the_timeframe_grid_is_refused(tmp_path: Path, catalog: Catalog) 
 def test_iso_text_ts_with_offset_is_utc() -> None:
     frame = pl.DataFrame({"ts": ["2024-12-04 22:16:25.587000+05:30"], "close": [1.0]})
     assert validate_bars(frame, file="f")["ts"][0] == 1_733_330_785_587
+
+
+def test_date_and_naive_datetime_ts_are_utc() -> None:
+    import datetime as dt
+
+    for values in ([dt.date(2024, 1, 1)], [dt.datetime(2024, 1, 1)]):
+        frame = pl.DataFrame({"ts": values, "close": [1.0]})
+        assert validate_bars(frame, file="f")["ts"][0] == 1_704_067_200_000

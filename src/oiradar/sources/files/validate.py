@@ -126,6 +126,8 @@ def parse_ts(
         )
     elif isinstance(raw.dtype, pl.Datetime):
         ms = _datetime_to_ms(raw, naive_tz)
+    elif raw.dtype == pl.Date:
+        ms = _datetime_to_ms(raw.cast(pl.Datetime("ms")), naive_tz)
     elif raw.dtype.is_integer():
         ms = raw.cast(pl.Int64)
     elif raw.dtype.is_float():
