@@ -9,6 +9,7 @@ from typing import Annotated
 
 import polars as pl
 import typer
+from rich.console import Console
 from rich.table import Table
 
 from oiradar.cli.context import console, fail, state
@@ -41,7 +42,8 @@ def print_frame(frame: pl.DataFrame, fmt: OutFormat = OutFormat.TABLE, title: st
         table.add_column(col, justify="right" if frame[col].dtype.is_numeric() else "left")
     for row in frame.iter_rows():
         table.add_row(*["" if v is None else (f"{v:.6g}" if isinstance(v, float) else str(v)) for v in row])
-    console.print(table)
+    # In a pipe or a file there is no terminal width to respect: never truncate the columns.
+    (console if console.is_terminal else Console(width=400)).print(table)
 
 
 def _key(exchange: str, symbol: str, timeframe: str) -> SeriesKey:
