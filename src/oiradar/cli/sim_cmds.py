@@ -227,10 +227,11 @@ def register(app: typer.Typer) -> None:
             f"Simulated {key}: {res.bars.height:,} bars, {res.positions.height:,} positions, "
             f"{liq.height:,} liquidations ({n_long:,} long, {liq.height - n_long:,} short) "
             f"in {sim_s:.1f} s; "
-            f"{written.rows_added:,} bars added, {written.rows_changed:,} changed.\n"
+            f"{written.bars.rows_added:,} bars added, {written.bars.rows_changed:,} changed.\n"
             f"price {lo:,.2f} .. {hi:,.2f}, OI {oi.min():,.0f} .. {oi.max():,.0f} (base), "
             f"ground truth in {ground_truth_dir(st.catalog, exchange, key.symbol)}",
             highlight=False,
+            soft_wrap=True,
         )
 
     @app.command("demo")

@@ -9,13 +9,14 @@ See ``docs/simulator.md`` for the model and its invariants.
 
 from oiradar.sim.params import PRESETS, SimParams, resolve_params
 from oiradar.sim.regimes import Regime
-from oiradar.sim.simulate import SimResult, ground_truth_dir, simulate
+from oiradar.sim.simulate import SimResult, SimWrite, ground_truth_dir, simulate
 
 __all__ = [
     "PRESETS",
     "Regime",
     "SimParams",
     "SimResult",
+    "SimWrite",
     "ground_truth_dir",
     "resolve_params",
     "simulate",

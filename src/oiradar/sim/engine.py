@@ -41,10 +41,10 @@ S_LP, S_SENT, S_OIL, S_OIS, S_BL, S_BS, S_PB, S_PS, S_LPS, S_LOS, S_QF = range(1
 N_POS, N_LIQ, P_SEG, O_SEG = range(4)
 # Float parameters.
 (
-    P_DEPTH, P_LIQ_IMPACT, P_LIQ_CLOSE, P_RATE, P_CHURN, P_PREM_K, P_INTEREST, P_INT_CLAMP,
+    P_DEPTH, P_LIQ_IMPACT, P_RATE, P_CHURN, P_PREM_K, P_INTEREST, P_INT_CLAMP,
     P_FUND_CAP, P_SENT_PHI, P_SENT_SD, P_LP_LR, P_LO_LR, P_OI_FLOOR, P_LIQ_REF, P_STOP_SHARE,
     P_STOP_FRAC, P_CHURN_FLOOR,
-) = range(18)  # fmt: skip
+) = range(17)  # fmt: skip
 # Int parameters.
 Q_TS0, Q_STEP_MS, Q_WARM, Q_SPB, Q_FUND_MS = range(5)
 # Kernel exit codes.
@@ -306,7 +306,7 @@ def simulate_steps(
             traded += q
             ev += 1
             ev = _liquidate(
-                rng, ts, ev, tilt, depth, st, ist, pf, levs, lev_cum, lev_cum_hi, lev_cum_lo,
+                rng, ts, ev, p_open, depth, st, ist, pf, levs, lev_cum, lev_cum_hi, lev_cum_lo,
                 tiers, brackets, pos_f, pos_i, slot, buckets, counts, liq_log_i, liq_log_f, bars, bar,
             )  # fmt: skip
         if bar >= 0:
@@ -458,7 +458,7 @@ def _move(st, dlp, bars, bar):
 
 @njit(cache=True)
 def _liquidate(
-    rng, ts, ev, tilt, depth, st, ist, pf, levs, lev_cum, lev_cum_hi, lev_cum_lo,
+    rng, ts, ev, p_open, depth, st, ist, pf, levs, lev_cum, lev_cum_hi, lev_cum_lo,
     tiers, brackets, pos_f, pos_i, slot, buckets, counts, liq_log_i, liq_log_f, bars, bar,
 ):  # fmt: skip
     """Execute every touched stop and liquidation; returns the next event index.
@@ -466,8 +466,8 @@ def _liquidate(
     A touched liquidation price closes the position **at that price** (the price path passed it)
     and logs a liquidation; a touched stop (liq price not reached) closes it at the current price.
     Either way the position's quantity is a taker order against it: the counterparty closes an
-    opposite position of the same size (probability ``liq_close``: e.g. shorts taking profit) or
-    opens a new one at a low leverage tier (a resting dip buyer). Its impact, square-root in the
+    opposite position of the same size (probability ``1 - p_open``, like any maker: e.g. shorts
+    taking profit) or opens a new one at a low leverage tier (a resting dip buyer). Its impact, square-root in the
     minute's triggered volume, moves price on and may touch the next level: a cascade.
     """
     while True:
@@ -507,7 +507,7 @@ def _liquidate(
             ist[N_LIQ] = n + 1
         other_side = SHORT if side == LONG else LONG
         other = -1
-        if uniform(rng) < pf[P_LIQ_CLOSE]:
+        if uniform(rng) >= p_open:
             other = _random_of_lot(rng, other_side, lot, counts, buckets)
         if other >= 0:
             _close(other, fill, t, CLOSED, pos_f, pos_i, slot, buckets, counts, st)

@@ -34,9 +34,7 @@ class SimParams:
     preset: str = "ksm"
     symbol: str = "KSM/USDT:USDT"
     price0: float = 25.0  # start and long-run price level
-    oi0: float = (
-        1_200_000.0  # long-run OI target, base units (stops and liquidations keep it lower)
-    )
+    oi0: float = 600_000.0  # long-run one-sided OI level, base units
     # Position sizes (base units) and their weights: every position is one of these lots.
     lots: tuple[float, ...] = (10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0, 5000.0)
     lot_weights: tuple[float, ...] = (0.20, 0.20, 0.18, 0.14, 0.10, 0.08, 0.05, 0.03, 0.02)
@@ -59,7 +57,6 @@ class SimParams:
     liq_ref_qty: float = (
         500.0  # triggered flow Q in a minute moves log price by sqrt(Q x ref) / depth
     )
-    liq_close_prob: float = 0.6  # chance a forced order's counterparty closes (OI falls)
     premium_k: float = 0.003  # premium per unit of taker imbalance
     interest: float = 0.0001  # interest component per 8 h (Binance: 0.01 %)
     interest_clamp: float = 0.0005

@@ -45,6 +45,18 @@ POSITION_SCHEMA: dict[str, Any] = {
 }  # fmt: skip
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SimWrite:
+    """What :meth:`SimResult.write` changed in the catalog."""
+
+    bars: WriteResult
+    liquidations: WriteResult
+
+    @property
+    def unchanged(self) -> bool:
+        return self.bars.unchanged and self.liquidations.unchanged
+
+
 @dataclass(frozen=True, kw_only=True)
 class SimResult:
     """One simulated market: what a venue would publish plus the ground truth behind it."""
@@ -71,7 +83,7 @@ class SimResult:
         symbol: str | None = None,
         *,
         replace: bool = False,
-    ) -> WriteResult:
+    ) -> SimWrite:
         """Write bars and liquidations to the catalog, the ground truth beside it.
 
         Ground truth goes to ``<home>/sim/<exchange>/<symbol-slug>/`` (``positions.parquet``,
@@ -94,15 +106,15 @@ class SimResult:
             clear_simulation(catalog, exchange, key.symbol)
         elif stored is None and replace:
             clear_simulation(catalog, exchange, key.symbol)
-        result = catalog.write_bars(key, self.bars, source=Source.SIM)
+        bars = catalog.write_bars(key, self.bars, source=Source.SIM)
         liq = self.liquidations.with_columns(
             pl.lit(exchange).alias("exchange"), pl.lit(key.symbol).alias("symbol")
         )
-        result = result.merge(catalog.write_liquidations(liq, source=Source.SIM))
+        liquidations = catalog.write_liquidations(liq, source=Source.SIM)
         for name, frame in (("positions", self.positions), ("regimes", self.regimes)):
             write_bytes_atomic(folder / f"{name}.parquet", _parquet_bytes(frame))
         write_bytes_atomic(folder / "params.json", json.dumps(meta, indent=1).encode())
-        return result
+        return SimWrite(bars=bars, liquidations=liquidations)
 
 
 def ground_truth_dir(catalog: Catalog, exchange: str, symbol: str) -> Path:
@@ -271,7 +283,7 @@ class _Run:
         self.ist = np.zeros(4, dtype=np.int64)
         phi = float(np.exp(-1.0 / (p.sentiment_hours * 60.0)))
         self.pf = np.array([
-            p.depth, p.liq_impact, p.liq_close_prob, p.trade_rate, p.churn_ratio, p.premium_k,
+            p.depth, p.liq_impact, p.trade_rate, p.churn_ratio, p.premium_k,
             p.interest, p.interest_clamp, p.funding_cap, phi, p.sentiment_sd * np.sqrt(1 - phi * phi),
             lp0, np.log(p.oi0), 0.01 * p.oi0, p.liq_ref_qty, p.stop_share, p.stop_frac,
             p.churn_floor,
