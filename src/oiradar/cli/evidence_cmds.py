@@ -12,7 +12,7 @@ import polars as pl
 import typer
 
 from oiradar.backtest.sweep import SweepResult, load_grid, run_sweep
-from oiradar.cli.context import console, fail, state
+from oiradar.cli.context import console, err_console, fail, state
 from oiradar.cli.data_cmds import OutFormat, print_frame
 from oiradar.config import Settings
 from oiradar.errors import InputError, OiradarError
@@ -131,8 +131,14 @@ def _study_table(rows: list[dict[str, Any]]) -> pl.DataFrame:
             "base matched": [
                 "n/a" if r["base_matched"] is None else f"{r['base_matched']:.3f}" for r in rows
             ],
+            "base near_high": [
+                "n/a" if r["base_near_high"] is None else f"{r['base_near_high']:.3f}" for r in rows
+            ],
             "lift (matched)": [iv(r, "lift_matched") for r in rows],
-            "p": ["n/a" if r["p_matched"] is None else f"{r['p_matched']:.3g}" for r in rows],
+            "lift (near_high)": [iv(r, "lift_near_high") for r in rows],
+            "p (near_high)": [
+                "n/a" if r["p_near_high"] is None else f"{r['p_near_high']:.3g}" for r in rows
+            ],
         }
     )
 
@@ -377,7 +383,7 @@ def _sweep_json(results, table: pl.DataFrame) -> dict[str, Any]:
                 "holdout": {a: _f(float(b)) for a, b in r.holdout.items()},
             }
             for k, r in results
-        ],  # fmt: skip
+        ],
     }
 
 
@@ -389,4 +395,4 @@ def _write(frame: pl.DataFrame, path: Path) -> None:
         frame.write_parquet(path)
     else:
         raise InputError(f"output file must end in .csv or .parquet, got {path.name!r}")
-    console.print(f"Wrote {frame.height} rows to {path}")
+    err_console.print(f"Wrote {frame.height} rows to {path}")  # stdout may be --json

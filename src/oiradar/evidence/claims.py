@@ -12,6 +12,11 @@ Rules (one-sided, because every claim here says "at least"/"better than"):
   exceeds ``v`` **and** the exact binomial test against the baseline rate has ``p < alpha``.
 
 Otherwise ``not supported``: the data do not show it (which is not the same as showing the opposite).
+
+The seed's "edge" claims are judged against the ``near_high`` baseline (bars near the highs without
+the OI condition): the claim is that the *OI* condition adds something, and a market that simply
+mean-reverts near its highs would otherwise hand the signal a lift it did not earn
+(``docs/decisions/0601-edge-baseline.md``).
 """
 
 from __future__ import annotations
@@ -84,6 +89,7 @@ SEED_CLAIMS: tuple[Claim, ...] = (
         signal="divergence",
         metric="lift",
         value=0.0,
+        baseline="near_high",
     ),
     Claim(
         name="seed.trigger_edge",
@@ -92,6 +98,7 @@ SEED_CLAIMS: tuple[Claim, ...] = (
         signal="trigger",
         metric="lift",
         value=0.0,
+        baseline="near_high",
     ),
     Claim(
         name="seed.entry_edge",
@@ -99,6 +106,7 @@ SEED_CLAIMS: tuple[Claim, ...] = (
         signal="entry",
         metric="lift",
         value=0.0,
+        baseline="near_high",
     ),
 )
 

@@ -54,7 +54,9 @@ def test_random_events_give_no_lift():
     n = 6000
     rng = np.random.default_rng(9)
     events = rng.random(n) < 0.03
-    res = run_study(_arrays(*_walk(1, n), events), -1, CFG)
+    near = rng.random(n) < 0.3
+    res = run_study(_arrays(*_walk(1, n), events, near), -1, CFG)
+    assert res.lift["near_high"].low < 0 < res.lift["near_high"].high
     lift = res.lift["matched"]
     assert lift.low < 0 < lift.high
     assert res.p_value["matched"] > 0.05

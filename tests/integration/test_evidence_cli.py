@@ -1,0 +1,136 @@
+"""`oiradar study / backtest / sweep` end to end on simulated and real data."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from oiradar.cli.main import app
+from oiradar.model import Source
+from oiradar.sim import simulate
+from oiradar.store import Catalog
+from tests.conftest import shared_file
+
+DAYS = 730
+
+
+def _sim_home(tmp: Path, preset: str, seed: int, days: int = DAYS) -> Path:
+    home = tmp / f"{preset}{seed}"
+    res = simulate(preset, days=days, seed=seed, timeframe="4h")
+    Catalog(home).write_bars(res.key(), res.bars, Source.SIM)
+    return home
+
+
+def _cli(home: Path, *args: str) -> str:
+    out = CliRunner().invoke(app, ["--home", str(home), *args], env={"COLUMNS": "250"})
+    assert out.exit_code == 0, out.output
+    return out.stdout
+
+
+@pytest.fixture(scope="module")
+def planted(tmp_path_factory) -> Path:
+    return _sim_home(tmp_path_factory.mktemp("sim"), "planted", 2)
+
+
+def _divergence(home: Path) -> dict:
+    data = json.loads(
+        _cli(home, "study", "-t", "4h", "--signal", "divergence", "--reps", "500", "--json")
+    )
+    (row,) = [r for r in data["studies"] if r["signal"] == "divergence"]
+    return row
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [1, 2])
+def test_planted_regime_shows_lift_and_null_does_not(tmp_path, seed):
+    """Issue 5 must-show: the method tells a planted OI-distribution regime from a market without it.
+
+    Four years of 4h bars (about 100 divergence events each). Lift over the ``near_high`` baseline
+    isolates the OI condition; the simulator mean-reverts near its highs, so the volatility-matched
+    baseline alone shows a lift in the null market too (docs/evidence.md).
+    """
+    p = _divergence(_sim_home(tmp_path, "planted", seed, 4 * 365))
+    n = _divergence(_sim_home(tmp_path, "null", seed, 4 * 365))
+    assert p["events"] >= 60 and n["events"] >= 60
+    assert p["lift_near_high_low"] > 0.0 and p["p_near_high"] < 0.01
+    assert n["lift_near_high"] < 0.05 and n["p_near_high"] > 0.05
+
+
+def test_study_table_and_verdicts(planted):
+    out = _cli(planted, "study", "-t", "4h", "--reps", "200")
+    assert "Verdicts" in out and "seed.divergence_reversal_70" in out
+    data = json.loads(_cli(planted, "study", "-t", "4h", "--reps", "200", "--json"))
+    verdicts = {v["claim"]: v["verdict"] for v in data["verdicts"]}
+    assert set(verdicts) >= {"seed.divergence_reversal_70", "seed.divergence_edge"}
+    assert set(verdicts.values()) <= {"supported", "not supported", "insufficient data"}
+
+
+def test_user_claim_from_config(planted, tmp_path):
+    cfg = tmp_path / "oiradar.toml"
+    cfg.write_text(
+        '[[evidence.claims]]\nname = "mine"\ntext = "divergence wins 90 %"\nsignal = "divergence"\n'
+        'metric = "rate"\nvalue = 0.9\n'
+    )
+    data = json.loads(
+        _cli(planted, "--config", str(cfg), "study", "-t", "4h", "--reps", "200", "--json")
+    )
+    mine = [v for v in data["verdicts"] if v["claim"] == "mine"]
+    assert mine and mine[0]["verdict"] in ("not supported", "insufficient data")
+
+
+def test_backtest_writes_trades_and_reports_costs(planted, tmp_path):
+    trades = tmp_path / "trades.csv"
+    data = json.loads(_cli(planted, "backtest", "-t", "4h", "--json", "--trades", str(trades)))
+    m = data["metrics"]
+    assert m["trades"] > 0 and m["fees"] > 0
+    assert m["funding_received"] + m["funding_paid"] > 0
+    frame = pl.read_csv(trades)
+    assert frame.height == m["trades"]
+    assert set(frame["reason"]) <= {"stop", "liquidation", "take_profit", "thesis", "time", "end"}
+    assert (frame["reason"] != "liquidation").all()  # the default stop comes first
+
+
+def test_backtest_params_and_errors(planted):
+    out = _cli(planted, "backtest", "-t", "4h", "-p", "take_profit_r=0", "-p", "time_stop=10")
+    assert "sharpe" in out
+    bad = CliRunner().invoke(
+        app, ["--home", str(planted), "backtest", "-t", "4h", "-p", "take_profit=1"]
+    )
+    assert bad.exit_code != 0
+
+
+def test_sweep_grid(planted, tmp_path):
+    grid = tmp_path / "grid.toml"
+    grid.write_text(
+        "folds = 2\nholdout = 0.25\n[params]\ntake_profit_r = [0.0, 2.0]\ntime_stop = [10, 30]\n"
+        "[signals]\ndivergence_dd = [0.10, 0.15]\n"
+    )
+    data = json.loads(
+        _cli(planted, "sweep", "--grid", str(grid), "-t", "4h", "--executor", "threads", "--json")
+    )
+    assert len(data["grid"]) == 8
+    (s,) = data["series"]
+    assert len(s["walk_forward"]) == 2 and s["n_trials"] == 8
+    assert {"p_bh", "discovery", "signal.divergence_dd"} <= set(data["grid"][0])
+
+
+def test_real_btc_daily_multivenue_study(shared_data, tmp_path):
+    """The real Coinalyze multi-venue OI with Binance daily prices: the study runs, whatever it says."""
+    folder = shared_file("btc_daily_multivenue")
+    home = tmp_path / "home"
+    imp = subprocess.run(
+        [sys.executable, "-c", "from oiradar.cli.main import main; main()", "--home", str(home),
+         "import", "-q", str(folder)], capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert imp.returncode == 0, imp.stderr
+    data = json.loads(_cli(home, "study", "-t", "1d", "-e", "binanceusdm", "--prices", "binance:BTC/USDT",
+                           "--reps", "200", "--json"))  # fmt: skip
+    rows = {r["signal"]: r for r in data["studies"]}
+    assert rows["divergence"]["signals"] > 0
+    assert all(v["verdict"] == "insufficient data" for v in data["verdicts"])  # 545 days is thin
