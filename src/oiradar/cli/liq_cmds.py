@@ -146,8 +146,9 @@ def register(app: typer.Typer) -> None:
             f"liquidation price [bold]{res['liq_price']:.6g}[/] ({res['distance_pct']:+.2f} % from entry)"
         )
         console.print(
-            f"mmr {res['mmr']:g}, cum {res['cum']:g}, tiers: {res['tiers']}; formula: {res['source']}"
+            f"tier {res.get('tier', '-')}: mmr {res['mmr']:g}, cum {res['cum']:g} ({res['tiers']})"
         )
+        console.print(f"formula: {res['source']}", soft_wrap=True)
         if "warning" in res:
             console.print(f"[yellow]warning:[/] {res['warning']}")
 
@@ -198,6 +199,15 @@ def register(app: typer.Typer) -> None:
                            cluster_min_share=ls.cluster_min_share), spec, key, as_json)  # fmt: skip
         except OiradarError as exc:
             raise fail(exc) from None
+
+
+def _tidy(frame: pl.DataFrame) -> pl.DataFrame:
+    """Round for reading: USD amounts to whole dollars, other floats to 4 decimals."""
+    return frame.with_columns(
+        pl.col(c).round(0).cast(pl.Int64) if "usd" in c else pl.col(c).round(4)
+        for c, t in frame.schema.items()
+        if t == pl.Float64 and frame[c].is_finite().all()
+    )
 
 
 def _price_key(text: str, timeframe: Timeframe) -> SeriesKey:
@@ -284,7 +294,7 @@ def _score(
     console.print(
         f"Score of the ESTIMATED map against {liqs.height} REALIZED liquidation records, {key}: {how}, vs chance"
     )
-    print_frame(table, OutFormat.TABLE)
+    print_frame(_tidy(table), OutFormat.TABLE)
 
 
 def _what_if(spec: MapSpec, oi_usd: float | None, price: float | None, d: float, long_share: float,
@@ -310,12 +320,12 @@ def _what_if(spec: MapSpec, oi_usd: float | None, price: float | None, d: float,
     console.print(
         f"[bold]ESTIMATED what-if[/]: OI ${oi_usd:,.0f}, average entry {d:+.1%} from price {price:g}, mix {res['mix']}"
     )
-    print_frame(main.table, OutFormat.TABLE, title="Levels by side and leverage")
+    print_frame(_tidy(main.table), OutFormat.TABLE, title="Levels by side and leverage")
     if main.already_liquidated_usd > 0:
         console.print(
             f"${main.already_liquidated_usd:,.0f} would already be past its liquidation price (left out)"
         )
-    print_frame(casc, OutFormat.TABLE, title="Estimated liquidations if price moved by")
+    print_frame(_tidy(casc), OutFormat.TABLE, title="Estimated liquidations if price moved by")
     print_frame(
         band(tables), OutFormat.TABLE, title=f"Band over leverage mixes: {', '.join(tables)}"
     )

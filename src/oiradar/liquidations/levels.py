@@ -271,7 +271,7 @@ def _pop(key: F8, idx: NDArray[np.int64], size: int) -> tuple[int, int]:
 
 @nb.njit(cache=True)
 def _levels_kernel(high, low, vwap, oi, share, fac_long, fac_short, weight,
-                   grid_lo, grid_step, n_bins, record_every, record):  # fmt: skip
+                   grid_lo, grid_step, n_bins, record_every, record, heat):  # fmt: skip
     n = high.shape[0]
     k_mix = weight.shape[0]
     cap = max(1, n * k_mix)
@@ -286,8 +286,10 @@ def _levels_kernel(high, low, vwap, oi, share, fac_long, fac_short, weight,
     cur = np.zeros((2, n_bins))
     cnt = np.zeros((2, n_bins), np.int64)
     tot = np.zeros(2)
-    rows = (n + record_every - 1) // record_every if record else 0
-    heat = np.empty((2, rows, n_bins), np.float32)  # every row is written below
+    # ``heat`` comes zeroed from numpy (calloc: untouched pages cost nothing); each row writes only
+    # the span of bins holding open levels, tracked per side in ``span_lo`` / ``span_hi``.
+    span_lo = np.full(2, n_bins, np.int64)
+    span_hi = np.full(2, -1, np.int64)
     liq = np.zeros((2, n))
     liq_bin = np.zeros((2, n_bins))
     open_tot = np.zeros((2, n))
@@ -311,6 +313,10 @@ def _levels_kernel(high, low, vwap, oi, share, fac_long, fac_short, weight,
                     liq_bin[s, b] += notional
                     cnt[s, b] -= 1
                     cur[s, b] = 0.0 if cnt[s, b] == 0 else cur[s, b] - q[i] * lp[i]
+                    while span_lo[s] <= span_hi[s] and cnt[s, span_lo[s]] == 0:
+                        span_lo[s] += 1
+                    while span_hi[s] >= span_lo[s] and cnt[s, span_hi[s]] == 0:
+                        span_hi[s] -= 1
         o = oi[t]
         if math.isfinite(o) and math.isfinite(prev_oi):
             d = o - prev_oi
@@ -332,6 +338,8 @@ def _levels_kernel(high, low, vwap, oi, share, fac_long, fac_short, weight,
                         if b >= 0:
                             cur[s, b] += q[used] * price
                             cnt[s, b] += 1
+                            span_lo[s] = min(span_lo[s], b)
+                            span_hi[s] = max(span_hi[s], b)
                         tot[s] += q[used] * price
                         size[s] = _push(hk[s], hi_[s], size[s], -price if s == 0 else price, used)
                         used += 1
@@ -353,7 +361,7 @@ def _levels_kernel(high, low, vwap, oi, share, fac_long, fac_short, weight,
         if record and ((t + 1) % record_every == 0 or t == n - 1):
             r_ = t // record_every
             for s in range(2):
-                for b in range(n_bins):
+                for b in range(span_lo[s], span_hi[s] + 1):
                     v = cur[s, b] * g
                     heat[s, r_, b] = v if v > 0.0 else 0.0
     n_open = size[0] + size[1]
@@ -365,7 +373,7 @@ def _levels_kernel(high, low, vwap, oi, share, fac_long, fac_short, weight,
             out_idx[j] = hi_[s][m]
             out_side[j] = 1 if s == 0 else -1
             j += 1
-    return (heat, liq, liq_bin, open_tot, out_idx, out_side, lp[out_idx], q[out_idx] * g,
+    return (liq, liq_bin, open_tot, out_idx, out_side, lp[out_idx], q[out_idx] * g,
             lev[out_idx], born[out_idx])  # fmt: skip
 
 
@@ -376,13 +384,15 @@ def run_levels(
     """Run the level model over the bars (see the module docstring for the rules)."""
     if record_every < 1:
         raise InputError(f"record_every must be >= 1, got {record_every}")
+    n = inputs.high.shape[0]
+    rows = -(-n // record_every) if record else 0
+    heat = np.zeros((2, rows, grid.n), np.float32)  # calloc'd: only written pages are touched
     res = _levels_kernel(
         inputs.high, inputs.low, inputs.vwap, inputs.oi, inputs.long_share,
         factors.long, factors.short, factors.weight, float(grid.lo), float(grid.step), int(grid.n),
-        int(record_every), bool(record),
+        int(record_every), bool(record), heat,
     )  # fmt: skip
-    heat, liq, liq_bin, open_tot, _idx, side, price, qty, lev, born = res
-    n = inputs.high.shape[0]
+    liq, liq_bin, open_tot, _idx, side, price, qty, lev, born = res
     row_bar = np.minimum(np.arange(heat.shape[1]) * record_every + record_every - 1, n - 1)
     return LevelRun(
         ts=inputs.ts, grid=grid, row_bar=row_bar.astype(np.int64), heat_long=heat[0],

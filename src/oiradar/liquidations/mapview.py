@@ -139,7 +139,7 @@ def score_time_mixes(
     base = {"long": (o - inputs.low) / o, "short": (inputs.high - o) / o}
     out.append(
         score_by_time(base, realized, ts, n_boot=n_boot, seed=seed, bar_ms=bar_ms).with_columns(
-            pl.lit("baseline: adverse move").alias("mix")
+            pl.lit("baseline").alias("mix")
         )
     )
     return pl.concat(out).select("mix", pl.exclude("mix"))

@@ -38,7 +38,7 @@ def test_coinalyze_daily_score_is_computed_per_side(daily_catalog):
     )
     spec = MapSpec(exchange=key.exchange, symbol=key.symbol, mix=parse_mix("default"))
     out = score_time_mixes(bars, liqs, spec, DAY_MS, n_boot=200)
-    assert set(out["mix"]) == {"default", "clustered10x", "conservative", "baseline: adverse move"}
+    assert set(out["mix"]) == {"default", "clustered10x", "conservative", "baseline"}
     d = out.filter((pl.col("mix") == "default") & (pl.col("side") == "long")).row(0, named=True)
     assert d["events"] == bars.height == 545
     assert d["chance"] == pytest.approx(0.25, abs=0.01)
