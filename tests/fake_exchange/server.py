@@ -14,6 +14,7 @@ import hashlib
 import io
 import json
 import threading
+import time
 import zipfile
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
@@ -81,6 +82,7 @@ class FakeExchange:
         self.timeout_hold_s = timeout_hold_s
         self.requests: list[str] = []
         self._ws_faults: dict[str, Fault] = {}
+        self._t0 = time.monotonic()
         self.ws_messages: list[dict[str, Any]] = []  # pushed to every websocket client
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
@@ -239,6 +241,17 @@ class FakeExchange:
                              "sumOpenInterestValue": f"{base * px:.8f}", "timestamp": ts})  # fmt: skip
         return web.json_response(rows)
 
+    def _bn_oi_now(self, request: web.Request) -> web.Response:
+        sym = request.query["symbol"]
+        t = self.clock()
+        return web.json_response(
+            {"openInterest": f"{mk.oi(_market_name(sym), t):.3f}", "symbol": sym, "time": t}
+        )
+
+    def clock(self) -> int:
+        """The venue's time for live endpoints: ``now_ms`` plus the wall time since start."""
+        return self.now_ms + int((time.monotonic() - self._t0) * 1000)
+
     def _bn_lsr(self, request: web.Request) -> web.Response:
         sym = request.query.get("symbol") or request.query["pair"] + "_PERP"
         tf = _BINANCE_TF[request.query["period"]]
@@ -346,6 +359,14 @@ class FakeExchange:
         before = _int(request, "before", 0) or 0
         stamps = [ts for ts in mk.grid(before + 1, after - 1, tf) if ts <= self.now_ms]
         return stamps[::-1][:limit]
+
+    def _okx_oi_now(self, request: web.Request) -> web.Response:
+        inst = request.query["instId"]
+        t, ct = self.clock(), _OKX_CTVAL[inst]
+        base, px = mk.oi(_market_name(inst), t), mk.price(_market_name(inst), t)
+        contracts = base * px / ct if inst.endswith("-USD-SWAP") else base / ct
+        return self._okx([{"instId": inst, "instType": "SWAP", "oi": f"{contracts:.4f}", "oiCcy": f"{base:.4f}",
+                           "oiUsd": f"{base * px:.4f}", "ts": str(t)}])  # fmt: skip
 
     def _okx_candles(self, request: web.Request) -> web.Response:
         inst, tf = request.query["instId"], _OKX_BAR[request.query["bar"]]
@@ -456,6 +477,7 @@ _ROUTES: dict[tuple[str, str], Callable[[FakeExchange, web.Request], web.Respons
     ),
     ("binanceusdm", "/fapi/v1/klines"): lambda s, r: s._bn_klines(r, coinm=False),
     ("binanceusdm", "/fapi/v1/fundingRate"): FakeExchange._bn_funding,
+    ("binanceusdm", "/fapi/v1/openInterest"): FakeExchange._bn_oi_now,
     ("binanceusdm", "/futures/data/openInterestHist"): FakeExchange._bn_oi_hist,
     ("binanceusdm", "/futures/data/globalLongShortAccountRatio"): FakeExchange._bn_lsr,
     ("binancecoinm", "/dapi/v1/exchangeInfo"): lambda s, r: web.json_response(
@@ -473,4 +495,5 @@ _ROUTES: dict[tuple[str, str], Callable[[FakeExchange, web.Request], web.Respons
     ("okx", "/api/v5/market/history-candles"): FakeExchange._okx_candles,
     ("okx", "/api/v5/rubik/stat/contracts/open-interest-history"): FakeExchange._okx_oi_hist,
     ("okx", "/api/v5/public/funding-rate-history"): FakeExchange._okx_funding,
+    ("okx", "/api/v5/public/open-interest"): FakeExchange._okx_oi_now,
 }

@@ -17,6 +17,7 @@ from oiradar.config import Settings, duration_ms
 from oiradar.errors import ConfigError, InputError, OiradarError
 from oiradar.model import Timeframe
 from oiradar.sources.fetch import FetchRequest, FetchResult, list_markets, now_ms, run_fetch
+from oiradar.sources.record import Recorder, RecordOptions
 from oiradar.sources.retry import RetryReport
 from oiradar.store import Catalog
 
@@ -193,3 +194,56 @@ def register(app: typer.Typer) -> None:
             _print_report(report)
         if failed:
             raise typer.Exit(1)
+
+    @app.command("record")
+    def record_cmd(
+        ctx: typer.Context,
+        exchange: Annotated[
+            str, typer.Option("--exchange", "-e", help="binanceusdm, binancecoinm, bybit, okx")
+        ],
+        symbols: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--symbols", "--symbol", "-s", help="ccxt symbols (repeatable or comma-separated)"
+            ),
+        ] = None,
+        all_symbols: Annotated[
+            bool, typer.Option("--all-symbols", help="every symbol with a section in the config")
+        ] = False,
+        interval: Annotated[
+            str, typer.Option("--interval", help="OI poll interval, e.g. 60s is written 1m")
+        ] = "1m",
+        duration: Annotated[
+            str | None,
+            typer.Option("--duration", help="stop after e.g. 2h (default: until Ctrl-C)"),
+        ] = None,
+        no_liquidations: Annotated[
+            bool, typer.Option("--no-liquidations", help="poll OI only")
+        ] = False,
+    ) -> None:
+        """Record live: poll OI every interval (every poll kept) and liquidations from the websocket."""
+        st = state(ctx)
+        report = RetryReport()
+        try:
+            opts = RecordOptions(
+                exchange=exchange,
+                symbols=tuple(_symbols(symbols, all_symbols, st.settings)),
+                poll_s=duration_ms(interval) / 1000,
+                duration_s=duration_ms(duration) / 1000 if duration else None,
+                liquidations=not no_liquidations,
+            )
+            rec = Recorder(
+                opts, st.catalog, st.settings, report, on_event=lambda m: err_console.print(m)
+            )
+            stats = asyncio.run(rec.run())
+        except KeyboardInterrupt:
+            console.print("stopped")
+            return
+        except OiradarError as exc:
+            raise fail(exc) from None
+        console.print(
+            f"{stats.polls} OI polls, {stats.liquidations} liquidations, {stats.reconnects} reconnects"
+        )
+        for err in stats.errors:
+            err_console.print(f"[red]poll failed[/] {err}")
+        _print_report(report)

@@ -50,10 +50,22 @@ def exchange_class(exchange_id: str) -> type:
 
 
 def make_exchange(
-    exchange_id: str, settings: Settings, options: Mapping[str, Any] | None = None
+    exchange_id: str,
+    settings: Settings,
+    options: Mapping[str, Any] | None = None,
+    *,
+    pro: bool = False,
 ) -> Any:
-    """An async ccxt exchange for ``exchange_id`` with the configured URLs, timeout and limiter."""
+    """An async ccxt exchange (``pro``: ccxt.pro, with websockets) with the configured URLs,
+    timeout and limiter. ``ws_url`` replaces the host of every websocket URL as ``rest_url`` does
+    for REST."""
     cls = exchange_class(exchange_id)
+    if pro:
+        import ccxt.pro as ccxt_pro
+
+        cls = getattr(ccxt_pro, exchange_id, None)
+        if cls is None:
+            raise InputError(f"ccxt has no websocket support for {exchange_id!r}")
     config: dict[str, Any] = {
         "enableRateLimit": True,
         "timeout": int(settings.fetch.timeout * 1000),
@@ -63,8 +75,11 @@ def make_exchange(
         config["rateLimit"] = settings.fetch.rate_limit_ms
     ex = cls(config)
     venue = settings.venue(exchange_id)
+    ws = ex.urls["api"].get("ws") if isinstance(ex.urls["api"], dict) else None
     if venue.rest_url:
         ex.urls["api"] = override_urls(ex.urls["api"], venue.rest_url)
+    if ws is not None:
+        ex.urls["api"]["ws"] = override_urls(ws, venue.ws_url) if venue.ws_url else ws
     original = ex.on_rest_response
     ex.on_rest_response = types.MethodType(
         lambda self, code, reason, url, method, headers, body, *rest: _check_response(

@@ -26,7 +26,7 @@ from typing import Any
 import polars as pl
 
 from oiradar.errors import SourceError
-from oiradar.model import MarginType, Timeframe
+from oiradar.model import MarginType, Side, Timeframe
 
 
 class Dataset(StrEnum):
@@ -116,6 +116,20 @@ class Venue(ABC):
         self, call: RestCall, payload: Any, market: MarketInfo, tf: Timeframe
     ) -> pl.DataFrame:
         """A raw payload -> canonical columns (``ts`` + the dataset's columns), bars of ``tf``."""
+
+    def liquidation_side(self, liq: Mapping[str, Any]) -> Side:
+        """The side of the **position** liquidated, from a ccxt.pro liquidation (raw ``info`` kept)."""
+        raise SourceError(f"{self.id}: liquidations are not supported")
+
+    def current_oi_call(self, market: MarketInfo) -> RestCall:
+        """The request for the latest OI snapshot (``oiradar record`` polls it)."""
+        raise SourceError(f"{self.id}: OI polling is not supported")
+
+    def decode_current_oi(
+        self, payload: Any, market: MarketInfo
+    ) -> tuple[int, float, OiUnit, float | None]:
+        """``(venue time ms, raw figure, unit, quote value or None)`` of a current-OI response."""
+        raise SourceError(f"{self.id}: OI polling is not supported")
 
     def oi_period(self, tf: Timeframe) -> tuple[str, Timeframe]:
         """The OI endpoint's period for bars of ``tf``: the finest supported one that divides it."""

@@ -34,11 +34,12 @@ from typing import Any
 
 import polars as pl
 
-from oiradar.model import Timeframe
+from oiradar.model import Side, Timeframe
 from oiradar.sources.venues.base import (
     Dataset,
     MarketInfo,
     OiUnit,
+    PayloadError,
     RestCall,
     Venue,
     funding_per_bar,
@@ -235,6 +236,32 @@ class BinanceUsdm(Venue):
             OpenInterestHist.from_json(r) for r in _records(payload, "binance openInterestHist")
         ]
         return last_per_bar(self._oi_frame(recs), tf)
+
+    def liquidation_side(self, liq: Mapping[str, Any]) -> Side:
+        """``forceOrder`` ``o.S`` is the side of the liquidation **order**: SELL closes a long.
+
+        Sample (``!forceOrder@arr``)::
+
+            {"e": "forceOrder", "E": 1706745600123, "o": {"s": "KSMUSDT", "S": "SELL", "o": "LIMIT",
+             "f": "IOC", "q": "12.5", "p": "30.10", "ap": "30.05", "X": "FILLED", "l": "12.5",
+             "z": "12.5", "T": 1706745600100}}
+        """
+        side = str(need(liq.get("info"), dict, "binance forceOrder").get("S", "")).upper()
+        if side not in ("BUY", "SELL"):
+            raise PayloadError(f"binance forceOrder: side S={side!r} is not BUY or SELL")
+        return Side.LONG if side == "SELL" else Side.SHORT
+
+    def current_oi_call(self, market: MarketInfo) -> RestCall:
+        return RestCall(dataset=Dataset.OI, method=f"{self.prefix}PublicGetOpenInterest",
+                        params={"symbol": market.id}, start=0, end=0)  # fmt: skip
+
+    def decode_current_oi(
+        self, payload: Any, market: MarketInfo
+    ) -> tuple[int, float, OiUnit, float | None]:
+        """``{"openInterest": "10659.509", "symbol": "BTCUSDT", "time": 1589437530011}``."""
+        rec = need(payload, dict, "binance openInterest")
+        w = "binance openInterest"
+        return int(num(rec, "time", w)), num(rec, "openInterest", w), self.oi_unit, None
 
     def _klines(self, rows: list[Kline], market: MarketInfo) -> pl.DataFrame:
         return pl.DataFrame(

@@ -26,7 +26,7 @@ from typing import Any
 
 import polars as pl
 
-from oiradar.model import MarginType, Timeframe
+from oiradar.model import MarginType, Side, Timeframe
 from oiradar.sources.venues.base import (
     Dataset,
     MarketInfo,
@@ -203,6 +203,37 @@ class Bybit(Venue):
             schema={"_t": pl.Int64, "oi_raw": pl.Float64, "oi_unit": pl.String},
         )  # fmt: skip
         return last_per_bar(frame, tf)
+
+    def liquidation_side(self, liq: Mapping[str, Any]) -> Side:
+        """``allLiquidation`` ``S`` is the **position** side (SPEC section 1): Buy = a long liquidated.
+
+        Sample::
+
+            {"topic": "allLiquidation.KSMUSDT", "type": "snapshot", "ts": 1706745600200,
+             "data": [{"T": 1706745600150, "s": "KSMUSDT", "S": "Buy", "v": "3.2", "p": "29.95"}]}
+        """
+        side = str(need(liq.get("info"), dict, "bybit allLiquidation").get("S", ""))
+        if side not in ("Buy", "Sell"):
+            raise PayloadError(f"bybit allLiquidation: side S={side!r} is not Buy or Sell")
+        return Side.LONG if side == "Buy" else Side.SHORT
+
+    def current_oi_call(self, market: MarketInfo) -> RestCall:
+        return RestCall(dataset=Dataset.OI, method="publicGetV5MarketOpenInterest",
+                        params={**self._base(market), "intervalTime": "5min", "limit": 1}, start=0, end=0)  # fmt: skip
+
+    def decode_current_oi(
+        self, payload: Any, market: MarketInfo
+    ) -> tuple[int, float, OiUnit, float | None]:
+        rows = result_list(payload, "bybit open-interest")
+        if not rows:
+            raise PayloadError("bybit open-interest: empty list")
+        rec = BybitOpenInterest.from_json(rows[0])
+        unit = (
+            OiUnit.QUOTE_BOTH_SIDES
+            if market.margin is MarginType.INVERSE
+            else OiUnit.BASE_BOTH_SIDES
+        )
+        return rec.timestamp, rec.openInterest, unit, None
 
     def _klines(self, rows: list[BybitKline], market: MarketInfo) -> pl.DataFrame:
         inverse = market.margin is MarginType.INVERSE

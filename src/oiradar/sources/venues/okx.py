@@ -24,7 +24,7 @@ from typing import Any
 
 import polars as pl
 
-from oiradar.model import MarginType, Timeframe
+from oiradar.model import MarginType, Side, Timeframe
 from oiradar.sources.venues.base import (
     Dataset,
     MarketInfo,
@@ -186,6 +186,38 @@ class Okx(Venue):
             schema={"_t": pl.Int64, "oi_raw": pl.Float64, "oi_unit": pl.String, "oi_value": pl.Float64},
         )  # fmt: skip
         return last_per_bar(frame, tf)
+
+    def liquidation_side(self, liq: Mapping[str, Any]) -> Side:
+        """``liquidation-orders`` ``side`` is the liquidation **order** side: buy closes a short.
+
+        Sample::
+
+            {"arg": {"channel": "liquidation-orders", "instType": "SWAP"}, "data": [{"details": [
+              {"bkLoss": "0", "bkPx": "30.2", "ccy": "", "posSide": "short", "side": "buy",
+               "sz": "40", "ts": "1706745600300"}], "instId": "KSM-USDT-SWAP", "instType": "SWAP"}]}
+        """
+        side = str(liq.get("side") or "").lower()
+        if side not in ("buy", "sell"):
+            raise PayloadError(f"okx liquidation-orders: side {side!r} is not buy or sell")
+        return Side.SHORT if side == "buy" else Side.LONG
+
+    def current_oi_call(self, market: MarketInfo) -> RestCall:
+        return RestCall(dataset=Dataset.OI, method="publicGetPublicOpenInterest",
+                        params={"instType": "SWAP", "instId": market.id}, start=0, end=0)  # fmt: skip
+
+    def decode_current_oi(
+        self, payload: Any, market: MarketInfo
+    ) -> tuple[int, float, OiUnit, float | None]:
+        """``{"instId": "BTC-USDT-SWAP", "oi": "2663107.3", "oiCcy": "26631.07", "oiUsd": "1676426045.35", "ts": "1728728314766"}``."""
+        rows = data_list(payload, "okx open-interest")
+        if not rows:
+            raise PayloadError("okx open-interest: empty data")
+        rec = need(rows[0], dict, "okx open-interest")
+        w = "okx open-interest"
+        unit = (
+            OiUnit.CONTRACTS_QUOTE if market.margin is MarginType.INVERSE else OiUnit.CONTRACTS_BASE
+        )
+        return int(num(rec, "ts", w)), num(rec, "oi", w), unit, num(rec, "oiUsd", w)
 
     def _klines(self, rows: list[OkxCandle]) -> pl.DataFrame:
         rows = sorted((r for r in rows if r.confirm == "1"), key=lambda r: r.ts)
