@@ -75,11 +75,13 @@ class FakeExchange:
         archive_until: date | None = None,
         faults: FaultPlan | None = None,
         timeout_hold_s: float = 0.8,
+        archive_dir: Path | None = None,
     ) -> None:
         self.now_ms = now_ms
         self.archive_until = archive_until  # archive serves days strictly before this date
         self.faults = faults or FaultPlan()
         self.timeout_hold_s = timeout_hold_s
+        self.archive_dir = archive_dir  # serve files laid out as on data.binance.vision instead
         self.requests: list[str] = []
         self._ws_faults: dict[str, Fault] = {}
         self._t0 = time.monotonic()
@@ -277,6 +279,14 @@ class FakeExchange:
 
     # ------------------------------------------------------------------ Binance archive
     def _archive(self, request: web.Request, path: str) -> web.Response:
+        if self.archive_dir is not None:
+            file = self.archive_dir / path.lstrip("/")
+            if ".." in path or not file.is_file():
+                return web.Response(status=404, text="NoSuchKey")
+            return web.Response(body=file.read_bytes(), content_type="application/octet-stream")
+        return self._synthetic_archive(path)
+
+    def _synthetic_archive(self, path: str) -> web.Response:
         # /data/futures/um/daily/metrics/KSMUSDT/KSMUSDT-metrics-2024-01-01.zip[.CHECKSUM]
         parts = path.strip("/").split("/")
         if len(parts) != 7 or parts[:2] != ["data", "futures"] or parts[4] != "metrics":

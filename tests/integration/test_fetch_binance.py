@@ -133,3 +133,25 @@ def test_unknown_symbol_names_the_close_match(fake: FakeExchange, tmp_path: Path
 
     with pytest.raises(InputError, match="KSM/USDT:USDT"):
         fetch(fake, tmp_path, symbol="KSM/USDT:USD")
+
+
+def test_archive_files_from_the_generator_are_fetched_verified_and_parsed(tmp_path: Path) -> None:
+    """The fake archive serves files written by ``archive_gen.write_archive_days`` (the format
+    generator of the archive parsers): the fetched OI equals the parser's reading of the same files."""
+    from oiradar.sources.archive_gen import write_archive_days
+    from oiradar.sources.binance_archive import parse_metrics
+
+    root = tmp_path / "mirror"
+    zips = write_archive_days(
+        root, "KSMUSDT", date(2024, 1, 2), 3, seed=11, kinds=("metrics",), layout="archive"
+    )
+    with FakeExchange(now_ms=NOW, archive_dir=root) as fake:
+        result, report = fetch(fake, tmp_path / "home", timeframe=Timeframe.M5,
+                               since=T0 + DAY_MS, until=T0 + 4 * DAY_MS)  # fmt: skip
+    assert result.ok and report.events == []
+    stored = Catalog(tmp_path / "home").read_stored(KEY.with_timeframe(Timeframe.M5))
+    expected = pl.concat([parse_metrics(z) for z in zips]).sort("ts")
+    got = stored.join(expected.select("ts", pl.col("oi").alias("oi_archive")), on="ts", how="inner")
+    assert got.height == expected.height == 3 * 288
+    assert got["oi"].to_list() == got["oi_archive"].to_list()
+    assert set(stored["source"]) == {"archive"}

@@ -211,7 +211,7 @@ def register(app: typer.Typer) -> None:
             bool, typer.Option("--all-symbols", help="every symbol with a section in the config")
         ] = False,
         interval: Annotated[
-            str, typer.Option("--interval", help="OI poll interval, e.g. 60s is written 1m")
+            str, typer.Option("--interval", help="OI poll interval: 1m, 5m, 1h")
         ] = "1m",
         duration: Annotated[
             str | None,
