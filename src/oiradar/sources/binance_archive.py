@@ -856,9 +856,13 @@ def read_archive_files(
 ) -> list[tuple[ArchiveKind, str, Timeframe, pl.DataFrame]]:
     """Many archive files at once: one frame per (kind, symbol, timeframe), in first-seen order.
 
-    Files are read and checksum-verified in a thread pool (zlib and hashlib release the GIL),
-    then each group is parsed by one ``read_csv`` call (decision 0201).
+    Each group's files are read and checksum-verified, then parsed by one ``read_csv`` call
+    (decision 0201). The parse of a group runs in a helper thread while the next group's files
+    are read: polars works outside the GIL, so reading and parsing overlap. ``workers`` > 1
+    also reads files in that many threads.
     """
+    from concurrent.futures import Future, ThreadPoolExecutor
+
     infos = [_detect_or_fail(p) for p in paths]
     groups: dict[tuple[ArchiveKind, str, Timeframe], list[int]] = {}
     for i, info in enumerate(infos):
@@ -868,18 +872,20 @@ def read_archive_files(
             else info.timeframe
         )
         groups.setdefault((info.kind, info.symbol, tf), []).append(i)
-    loaded = _load_all(paths, infos, workers)
-    out = []
-    for (kind, symbol, tf), idx in groups.items():
-        bodies = [loaded[i] for i in idx]
-        if kind is ArchiveKind.METRICS:
-            frame = metrics_bodies_to_bars(bodies)
-        elif kind is ArchiveKind.KLINES:
-            frame = klines_bodies_to_bars(bodies)
-        else:
-            frame = funding_bodies_to_bars(bodies, tf)
-        out.append((kind, symbol, tf, frame))
-    return out
+    pending: list[tuple[ArchiveKind, str, Timeframe, Future[pl.DataFrame]]] = []
+    with ThreadPoolExecutor(max_workers=1) as parser:
+        for (kind, symbol, tf), idx in groups.items():
+            bodies = _load_all([paths[i] for i in idx], [infos[i] for i in idx], workers)
+            pending.append((kind, symbol, tf, parser.submit(_parse_group, kind, bodies, tf)))
+        return [(kind, symbol, tf, future.result()) for kind, symbol, tf, future in pending]
+
+
+def _parse_group(kind: ArchiveKind, bodies: list[_Body], tf: Timeframe) -> pl.DataFrame:
+    if kind is ArchiveKind.METRICS:
+        return metrics_bodies_to_bars(bodies)
+    if kind is ArchiveKind.KLINES:
+        return klines_bodies_to_bars(bodies)
+    return funding_bodies_to_bars(bodies, tf)
 
 
 def _detect_or_fail(path: str | Path) -> ArchiveFile:
