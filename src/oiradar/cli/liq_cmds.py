@@ -245,13 +245,19 @@ def _show(snap: Any, spec: MapSpec, key: SeriesKey, as_json: bool) -> None:
         f"leverage mix: {head['mix']}; estimated open notional: long ${snap.open_long_usd:,.0f}, short ${snap.open_short_usd:,.0f}"
     )
     print_frame(
-        snap.clusters, OutFormat.TABLE, title="Estimated clusters (nearest significant and largest)"
+        _tidy(snap.clusters),
+        OutFormat.TABLE,
+        title="Estimated clusters (nearest significant and largest)",
     )
     print_frame(
-        snap.cascade, OutFormat.TABLE, title="Estimated cascade: liquidated if price moved by"
+        _tidy(snap.cascade),
+        OutFormat.TABLE,
+        title="Estimated cascade: liquidated if price moved by",
     )
     print_frame(
-        snap.band, OutFormat.TABLE, title=f"Band over leverage mixes: {', '.join(snap.mixes)}"
+        _tidy(snap.band),
+        OutFormat.TABLE,
+        title=f"Band over leverage mixes: {', '.join(snap.mixes)}",
     )
 
 
@@ -327,7 +333,7 @@ def _what_if(spec: MapSpec, oi_usd: float | None, price: float | None, d: float,
         )
     print_frame(_tidy(casc), OutFormat.TABLE, title="Estimated liquidations if price moved by")
     print_frame(
-        band(tables), OutFormat.TABLE, title=f"Band over leverage mixes: {', '.join(tables)}"
+        _tidy(band(tables)), OutFormat.TABLE, title=f"Band over leverage mixes: {', '.join(tables)}"
     )
 
 

@@ -36,8 +36,8 @@ class Levels:
         return self.qty * self.price
 
     @classmethod
-    def from_run(cls, run: LevelRun, leverage: F8) -> Levels:
-        return cls(run.open_side, run.open_price, run.open_qty, leverage[run.open_lev])
+    def from_run(cls, run: LevelRun) -> Levels:
+        return cls(run.open_side, run.open_price, run.open_qty, run.leverage[run.open_lev])
 
     def total(self, side: int) -> float:
         return float(self.notional[self.side == side].sum())

@@ -80,14 +80,14 @@ def truth_open_by_bin(positions: pl.DataFrame, ts: int, grid: PriceGrid) -> tupl
         p = open_.filter(pl.col("side") == side)
         b = grid.bin_of(p["liq_price"].to_numpy())
         w = (p["qty"] * p["liq_price"]).to_numpy()
-        out.append(np.bincount(b[b >= 0], w[b >= 0], grid.n))
+        out.append(np.bincount(b[b >= 0], w[b >= 0], grid.n).astype(np.float64))
     return out[0], out[1]
 
 
 def truth_liq_by_bin(liqs: pl.DataFrame, grid: PriceGrid) -> F8:
     b = grid.bin_of(liqs["price"].to_numpy())
     w = liqs["quote_qty"].to_numpy()
-    return np.bincount(b[b >= 0], w[b >= 0], grid.n)
+    return np.bincount(b[b >= 0], w[b >= 0], grid.n).astype(np.float64)
 
 
 def _corr(x: F8, y: F8) -> float:

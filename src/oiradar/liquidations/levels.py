@@ -178,11 +178,11 @@ class PriceGrid:
 
     @property
     def edges(self) -> F8:
-        return self.lo + self.step * np.arange(self.n + 1)
+        return (self.lo + self.step * np.arange(self.n + 1)).astype(np.float64)
 
     @property
     def centers(self) -> F8:
-        return self.lo + self.step * (np.arange(self.n) + 0.5)
+        return (self.lo + self.step * (np.arange(self.n) + 0.5)).astype(np.float64)
 
     def bin_of(self, price: F8) -> NDArray[np.int64]:
         """Bin index of each price (-1 outside the grid)."""
@@ -225,8 +225,9 @@ class LevelRun:
     open_side: NDArray[np.int8]
     open_price: F8
     open_qty: F8
-    open_lev: NDArray[np.int64]
+    open_lev: NDArray[np.int64]  # index into ``leverage``
     open_born: NDArray[np.int64]
+    leverage: F8  # the mix's leverages after the venue's cap
 
 
 # ---------------------------------------------------------------- the numba kernel
@@ -399,6 +400,7 @@ def run_levels(
         heat_short=heat[1], liq_long=liq[0], liq_short=liq[1], liq_bin_long=liq_bin[0],
         liq_bin_short=liq_bin[1], open_long_total=open_tot[0], open_short_total=open_tot[1],
         open_side=side, open_price=price, open_qty=qty, open_lev=lev, open_born=born,
+        leverage=factors.leverage,
     )  # fmt: skip
 
 

@@ -33,13 +33,9 @@ class Snapshot:
     mixes: tuple[str, ...]
 
 
-def levels_of(run: LevelRun, spec: MapSpec) -> Levels:
-    from oiradar.liquidations.levels import level_factors
-
-    ref = float(np.nanmedian(run.open_price)) if spec.inverse and run.open_price.size else 1.0
-    f = level_factors(spec.mix, spec.tiers(), position_notional=spec.position_notional,
-                      inverse=spec.inverse, ref_price=ref)  # fmt: skip
-    return Levels.from_run(run, f.leverage)
+def levels_of(run: LevelRun) -> Levels:
+    """The open estimated levels after the last bar of ``run``."""
+    return Levels.from_run(run)
 
 
 def snapshot(
@@ -52,7 +48,7 @@ def snapshot(
     for name in dict.fromkeys([spec.mix.name, *PRESETS]):
         s = spec.with_mix(name) if name != spec.mix.name else spec
         run = build_heatmap(bars, s, record=False)
-        lv = levels_of(run, s)
+        lv = levels_of(run)
         tables[name] = cascade_table(lv, price, list(moves))
         if main is None:
             main = (run, lv)
@@ -102,7 +98,8 @@ def with_prices(bars: pl.DataFrame, price_bars: pl.DataFrame) -> pl.DataFrame:
 
 def realized_per_bar(liqs: pl.DataFrame, ts: np.ndarray, bar_ms: int) -> dict[str, np.ndarray]:
     """Realized notional per bar and side (NaN for bars before the first / after the last record)."""
-    lo, hi = int(liqs["ts"].min()), int(liqs["ts"].max())
+    t = liqs["ts"].to_numpy()
+    lo, hi = int(t.min()), int(t.max())
     out = {}
     for side in ("long", "short"):
         part = liqs.filter(pl.col("side") == side).with_columns(

@@ -27,7 +27,7 @@ def _run(heat_long: np.ndarray, grid: PriceGrid, ts: np.ndarray) -> LevelRun:
         heat_short=np.zeros_like(heat_long, np.float32), liq_long=z, liq_short=z,
         liq_bin_long=np.zeros(grid.n), liq_bin_short=np.zeros(grid.n), open_long_total=z,
         open_short_total=z, open_side=np.zeros(0, np.int8), open_price=np.zeros(0),
-        open_qty=np.zeros(0), open_lev=np.zeros(0, np.int64), open_born=np.zeros(0, np.int64),
+        open_qty=np.zeros(0), open_lev=np.zeros(0, np.int64), open_born=np.zeros(0, np.int64), leverage=np.ones(1),
     )  # fmt: skip
 
 
