@@ -9,10 +9,12 @@ One step is one minute. Each step:
    random open one; the maker on the other side opens or closes a position **of the same size**
    (probability ``p_open`` rises when OI is below target). So every trade is between two whole
    positions and OI (one side) changes by +q (both open), -q (both close) or 0 (a transfer);
-4. each fill moves the log price by ``q / depth`` (signed); after every move the engine liquidates
-   every position whose liquidation price was touched, **at its liquidation price**, highest first
-   for longs (the price passes them in that order); the forced order moves price further
-   (``liq_impact x q / depth``), which can touch the next level: cascades emerge mechanically;
+4. each fill moves the log price by ``q / depth`` (signed); after every move the engine executes
+   every touched trigger, nearest the previous price first (the price passes them in that order):
+   a position whose liquidation price was touched closes **at its liquidation price** and is logged
+   as a liquidation; one whose stop-loss was touched closes at the current price. The triggered
+   order moves price further (square-root impact in the minute's triggered volume), which can touch
+   the next level: cascades emerge mechanically (decision 0151);
 5. churn volume (market makers intermediating opposite taker orders, flat at the end of the step)
    adds volume and taker buys in equal halves, without moving price or OI: ``churn_ratio`` times the
    position-trade volume plus a small floor (so a quiet minute still trades).
