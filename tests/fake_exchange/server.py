@@ -76,12 +76,14 @@ class FakeExchange:
         faults: FaultPlan | None = None,
         timeout_hold_s: float = 0.8,
         archive_dir: Path | None = None,
+        port: int = 0,
     ) -> None:
         self.now_ms = now_ms
         self.archive_until = archive_until  # archive serves days strictly before this date
         self.faults = faults or FaultPlan()
         self.timeout_hold_s = timeout_hold_s
         self.archive_dir = archive_dir  # serve files laid out as on data.binance.vision instead
+        self.port = port
         self.requests: list[str] = []
         self._ws_faults: dict[str, Fault] = {}
         self._t0 = time.monotonic()
@@ -106,7 +108,7 @@ class FakeExchange:
         app.router.add_route("*", "/{tail:.*}", self._route)
         self._runner = web.AppRunner(app, handle_signals=False)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", self.port)
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self.url = f"http://127.0.0.1:{port}"
@@ -132,10 +134,10 @@ class FakeExchange:
         """``OIRADAR__VENUES__*`` variables that point every venue at this fake."""
         out = {}
         for venue in ("binanceusdm", "binancecoinm", "bybit", "okx"):
-            out[f"OIRADAR__VENUES__{venue.upper()}__REST_URL"] = f'"{self.url}/{venue}"'
-            out[f"OIRADAR__VENUES__{venue.upper()}__WS_URL"] = f'"{self.ws_url}/{venue}"'
-        out["OIRADAR__VENUES__BINANCEUSDM__ARCHIVE_URL"] = f'"{self.url}/archive"'
-        out["OIRADAR__VENUES__BINANCECOINM__ARCHIVE_URL"] = f'"{self.url}/archive"'
+            out[f"OIRADAR__VENUES__{venue.upper()}__REST_URL"] = f"{self.url}/{venue}"
+            out[f"OIRADAR__VENUES__{venue.upper()}__WS_URL"] = f"{self.ws_url}/{venue}"
+        out["OIRADAR__VENUES__BINANCEUSDM__ARCHIVE_URL"] = f"{self.url}/archive"
+        out["OIRADAR__VENUES__BINANCECOINM__ARCHIVE_URL"] = f"{self.url}/archive"
         return out
 
     # ------------------------------------------------------------------ faults

@@ -26,7 +26,7 @@ MESSAGES = {
         "instType": "SWAP", "uly": "KSM-USDT"}]},
 }  # fmt: skip
 EXPECTED = {  # (ts, position side, price, base qty)
-    "binanceusdm": (1706745600100, "long", 30.05, 12.5),  # SELL order closes a long
+    "binanceusdm": (1706745600100, "long", 30.10, 12.5),  # SELL order closes a long; order price p
     "bybit": (1706745600150, "long", 29.95, 3.2),  # Buy = the position side
     "okx": (1706745600300, "short", 30.2, 4.0),  # buy order closes a short; 40 contracts x 0.1 KSM
 }

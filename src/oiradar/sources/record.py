@@ -117,7 +117,7 @@ def liquidation_rows(
         market = markets.get(str(liq.get("symbol")))
         if market is None:
             continue
-        price, contracts = float(liq["price"]), float(liq["contracts"])
+        price, contracts = venue.liquidation_price(liq), float(liq["contracts"])
         qty = contracts * market.contract_size
         if market.margin is MarginType.INVERSE:
             qty = qty / price  # contracts worth contract_size USD

@@ -121,6 +121,10 @@ class Venue(ABC):
         """The side of the **position** liquidated, from a ccxt.pro liquidation (raw ``info`` kept)."""
         raise SourceError(f"{self.id}: liquidations are not supported")
 
+    def liquidation_price(self, liq: Mapping[str, Any]) -> float:
+        """The price stored for a liquidation: ccxt's parsed ``price`` unless the venue says otherwise."""
+        return float(liq["price"])
+
     def current_oi_call(self, market: MarketInfo) -> RestCall:
         """The request for the latest OI snapshot (``oiradar record`` polls it)."""
         raise SourceError(f"{self.id}: OI polling is not supported")

@@ -251,6 +251,11 @@ class BinanceUsdm(Venue):
             raise PayloadError(f"binance forceOrder: side S={side!r} is not BUY or SELL")
         return Side.LONG if side == "SELL" else Side.SHORT
 
+    def liquidation_price(self, liq: Mapping[str, Any]) -> float:
+        """The order price ``p``, not the average fill ``ap`` that ccxt reports: the same meaning
+        as the ``price`` of imported forceOrder recordings (decision 0104)."""
+        return num(need(liq.get("info"), dict, "binance forceOrder"), "p", "binance forceOrder")
+
     def current_oi_call(self, market: MarketInfo) -> RestCall:
         return RestCall(dataset=Dataset.OI, method=f"{self.prefix}PublicGetOpenInterest",
                         params={"symbol": market.id}, start=0, end=0)  # fmt: skip
