@@ -71,7 +71,7 @@ def test_liqmap_snapshot_and_score_on_a_catalog(sim_home):
     assert {r["where"] for r in out["clusters"]} == {"above", "below"}
     score = _json([*base, "--score", "--json"])
     mixes = {r["mix"] for r in score["score"]}
-    assert mixes == {"default", "clustered10x", "conservative"}
+    assert mixes == {"default", "clustered10x", "conservative", "baseline"}
     assert "PRICE" in score["method"]
 
 

@@ -17,7 +17,7 @@ from numpy.typing import NDArray
 
 from oiradar.liquidations.heatmap import MapSpec, build_heatmap
 from oiradar.liquidations.levels import LevelRun, PriceGrid, level_inputs
-from oiradar.liquidations.score import price_hits, summarize, top_quartile
+from oiradar.liquidations.score import extremes_baseline, price_hits, summarize, top_quartile
 from oiradar.liquidations.tiers import TierTable, table_from_rows
 
 F8 = NDArray[np.float64]
@@ -130,6 +130,13 @@ def recovery(
             {"mix": mix}
             | _compare(run, snaps, truth_open, truth_liq, sim, inputs, bar_ms, n_boot, seed)
         )
+    base = extremes_baseline(run, inputs.close)
+    hits = price_hits(base, inputs.high, inputs.low, sim.liquidations, bar_ms, seed=seed)
+    sc = (
+        summarize(hits, n_boot=n_boot, seed=seed).filter(pl.col("side") == "all").row(0, named=True)
+    )
+    rows.append({"mix": "baseline", "score": sc["score"], "score_chance": sc["chance"],
+                 "score_lo": sc["score_lo"], "score_hi": sc["score_hi"]})  # fmt: skip
     return pl.DataFrame(rows)
 
 

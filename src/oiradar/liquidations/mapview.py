@@ -13,7 +13,7 @@ import polars as pl
 from oiradar.liquidations.cascade import Levels, band, cascade_table, clusters
 from oiradar.liquidations.heatmap import MapSpec, build_heatmap
 from oiradar.liquidations.levels import PRESETS, LevelRun, level_inputs
-from oiradar.liquidations.score import price_hits, summarize
+from oiradar.liquidations.score import extremes_baseline, price_hits, summarize
 from oiradar.model import DAY_MS
 
 DEFAULT_MOVES = (-0.20, -0.15, -0.10, -0.05, -0.02, 0.02, 0.05, 0.10, 0.15, 0.20)
@@ -65,7 +65,8 @@ def score_mixes(
     bars: pl.DataFrame, liqs: pl.DataFrame, spec: MapSpec, bar_ms: int, *, n_boot: int = 1000,
     seed: int = 0, block_ms: int = DAY_MS,
 ) -> pl.DataFrame:  # fmt: skip
-    """The by-price score of the chosen mix and of every preset (rows: mix x side)."""
+    """The by-price score of the chosen mix and of every preset (rows: mix x side), and of a
+    ``baseline`` map that bets on the bar's extremes without any OI (:func:`extremes_baseline`)."""
     inputs = level_inputs(bars, spec.colour_long_share)
     out = []
     for name in dict.fromkeys([spec.mix.name, *PRESETS]):
@@ -77,6 +78,13 @@ def score_mixes(
                 pl.lit(name).alias("mix")
             )
         )
+    base = extremes_baseline(run, inputs.close)
+    hits = price_hits(base, inputs.high, inputs.low, liqs, bar_ms, seed=seed)
+    out.append(
+        summarize(hits, n_boot=n_boot, seed=seed, block_ms=block_ms).with_columns(
+            pl.lit("baseline").alias("mix")
+        )
+    )
     return pl.concat(out).select("mix", pl.exclude("mix"))
 
 

@@ -182,3 +182,18 @@ def _spearman(x: F8, y: F8) -> float:
     rx = pl.Series(x).rank("average").to_numpy()
     ry = pl.Series(y).rank("average").to_numpy()
     return float(np.corrcoef(rx, ry)[0, 1])
+
+
+def extremes_baseline(run: LevelRun, close: F8) -> LevelRun:
+    """A map that knows nothing about OI: after bar ``t``, long liquidation mass grows with the
+    distance below ``close[t]`` and short mass with the distance above it. Ranked inside a bar's
+    range, it bets that liquidations happen at the bar's extremes (where cascades end)."""
+    from dataclasses import replace
+
+    c = run.grid.centers[None, :]
+    ref = close[run.row_bar][:, None]
+    return replace(
+        run,
+        heat_long=np.maximum(ref - c, 0.0).astype(np.float32),
+        heat_short=np.maximum(c - ref, 0.0).astype(np.float32),
+    )

@@ -37,6 +37,7 @@ def test_true_mix_recovers_and_wrong_mixes_score_worse(sim):
     assert good["corr_open_by_bin"] > 0.5
     assert good["top_quartile_liq_share"] > good["top_quartile_chance"] + 0.1
     assert good["score_lo"] > good["score_chance"]
+    assert rows["baseline"]["score"] < good["score"]  # beats "liquidations happen at the extremes"
     for wrong in ("clustered10x", "conservative"):
         assert rows[wrong]["score"] < good["score"]
         assert rows[wrong]["corr_liq_by_bin"] < good["corr_liq_by_bin"]
