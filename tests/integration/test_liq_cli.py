@@ -82,3 +82,14 @@ def test_liqmap_errors_are_clean(sim_home):
         app, ["--home", sim_home, "liqmap", "-e", "sim", "-s", "KSM/USDT:USDT", "--mix", "tenx"]
     )
     assert res.exit_code == 2 and "preset" in res.output
+
+
+def test_liqmap_to_adds_the_target_row():
+    out = _json(["liqmap", "--what-if", "--oi-usd", "1e6", "--price", "100", "--mix", "10:1",
+                 "--moves", "-5,5", "--to", "80", "--json"])  # fmt: skip
+    assert [round(r["target"], 6) for r in out["cascade"]] == [80.0, 95.0, 105.0]
+    assert out["cascade"][0]["est_long_liq_usd"] > 0
+    res = runner.invoke(
+        app, ["liqmap", "--what-if", "--oi-usd", "1e6", "--price", "100", "--to", "-1"]
+    )
+    assert res.exit_code == 2 and "--to" in res.output

@@ -104,6 +104,13 @@ def _parse_moves(text: str | None) -> tuple[float, ...]:
         raise InputError(f"--moves {text!r}: write percents like -10,-5,5,10") from None
 
 
+def _with_target(moves: tuple[float, ...], to: float, price: float) -> tuple[float, ...]:
+    """Add the move that takes ``price`` to ``to`` (``--to``), keeping the table sorted."""
+    if to <= 0:
+        raise InputError(f"--to must be a price > 0, got {to}")
+    return tuple(sorted({*moves, to / price - 1.0}))
+
+
 def _iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M")
 
@@ -161,6 +168,7 @@ def register(app: typer.Typer) -> None:
         at: Annotated[str | None, typer.Option("--at", help="Map as of this UTC date/time (closed bars only)")] = None,
         mix: Annotated[str | None, typer.Option("--mix", help=f"Leverage mix: {', '.join(PRESETS)} or '5:0.5,10:0.5'")] = None,
         moves: Annotated[str | None, typer.Option("--moves", help="Price moves in %, e.g. -10,-5,5,10")] = None,
+        to: Annotated[float | None, typer.Option("--to", help="Also: the cascade if price moved to this level")] = None,
         impact: Annotated[float | None, typer.Option("--impact", help="Amplification: % move per $1M liquidated")] = None,
         score: Annotated[bool, typer.Option("--score", help="Grade the map against stored realized liquidations")] = False,
         price_from: Annotated[str | None, typer.Option("--price-from", help="EXCHANGE:SYMBOL whose OHLC fills bars that have none (e.g. Coinalyze OI)")] = None,
@@ -183,6 +191,8 @@ def register(app: typer.Typer) -> None:
             imp = ls.impact_pct_per_musd if impact is None else impact
             mv = _parse_moves(moves)
             if what_if:
+                if to is not None and price:
+                    mv = _with_target(mv, to, price)
                 _what_if(spec, oi_usd, price, entry_distance, long_share, spread, mv, imp, as_json)
                 return
             if not (exchange and symbol):
@@ -195,6 +205,8 @@ def register(app: typer.Typer) -> None:
             if score:
                 _score(st.catalog, key, bars, spec, ls.bootstrap, as_json)
                 return
+            if to is not None:
+                mv = _with_target(mv, to, float(bars["close"][-1]))
             _show(snapshot(bars, spec, moves=mv, impact_pct_per_musd=imp,
                            cluster_min_share=ls.cluster_min_share), spec, key, as_json)  # fmt: skip
         except OiradarError as exc:
