@@ -47,9 +47,9 @@ def test_timeframe_only_changes_the_aggregation() -> None:
 def test_ksm_preset_has_realistic_ranges() -> None:
     res = simulate("ksm", days=60, seed=7, timeframe="1h")
     b = res.bars
-    assert b["low"].min() >= 10 and b["high"].max() <= 60  # type: ignore[operator]
-    assert b["oi_value"].min() >= 1e6 and b["oi_value"].max() <= 100e6  # type: ignore[operator]
-    assert b["oi"].min() >= 0.1e6 and b["oi"].max() <= 3e6  # type: ignore[operator]
+    assert b["low"].min() >= 10 and b["high"].max() <= 60
+    assert b["oi_value"].min() >= 1e6 and b["oi_value"].max() <= 100e6
+    assert b["oi"].min() >= 0.1e6 and b["oi"].max() <= 3e6
     turnover = b["quote_volume"].sum() / 60
     assert 5e6 <= turnover <= 500e6  # a day's quote volume, of the order of the real perp's
 
@@ -95,7 +95,7 @@ def test_planted_distribution_precedes_reversals_null_does_not() -> None:
 
 def test_null_chains_are_independent() -> None:
     res = simulate("null", days=30, seed=2, timeframe="1h")
-    assert (res.regimes["regime"] != res.regimes["price_regime"]).mean() > 0.3  # type: ignore[operator]
+    assert (res.regimes["regime"] != res.regimes["price_regime"]).mean() > 0.3
     coupled = simulate("planted", days=10, seed=2, timeframe="1h")
     assert coupled.regimes["regime"].equals(coupled.regimes["price_regime"], check_names=False)
 
