@@ -34,6 +34,7 @@ line counted when there is one).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import os
@@ -45,7 +46,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Literal, cast
 
 import numpy as np
@@ -210,7 +211,7 @@ def check_sha256(data: bytes, checksum_text: str, name: str) -> None:
         raise InputError(
             f"{name}.CHECKSUM is not '<sha256>  <name>'", file=name, value=checksum_text[:80]
         )
-    if len(parts) > 1 and Path(parts[1].lstrip("*")).name != name:
+    if len(parts) > 1 and os.path.basename(parts[1].lstrip("*")) != name:
         raise InputError(f"{name}.CHECKSUM is for another file {parts[1]!r}", file=name)
     digest = hashlib.sha256(data).hexdigest()
     if digest != parts[0].lower():
@@ -235,8 +236,9 @@ def verify_checksum(path: str | Path) -> bool:
 
 
 def _unsafe_member(member: str) -> bool:
-    parts = PurePosixPath(member.replace("\\", "/")).parts
-    return member.startswith(("/", "\\")) or ".." in parts or (bool(parts) and ":" in parts[0])
+    """An absolute path, a drive, or a ``..`` part (string checks: pathlib is slow per file)."""
+    parts = member.replace("\\", "/").split("/")
+    return member.startswith(("/", "\\")) or ".." in parts or ":" in parts[0]
 
 
 def unzip_single(data: bytes, name: str, *, check_crc: bool = True) -> bytes:
@@ -389,10 +391,15 @@ def _split_body(name: str, data: bytes, first_col: str, info: ArchiveFile | None
     # data rows start with a digit (a time); a header row with a letter (any column order)
     if data[:1].isalpha() or data[: len(first_col)].lower() == first_col.encode():
         head, _, data = data.partition(b"\n")
-        header = tuple(c.strip() for c in head.decode("utf-8", "replace").split(","))
+        header = _header_cells(head)
     if data and not data.endswith(b"\n"):
         data += b"\n"
     return _Body(name, data, header, info or detect(name))
+
+
+@functools.lru_cache(maxsize=64)
+def _header_cells(head: bytes) -> tuple[str, ...]:
+    return tuple(c.strip() for c in head.decode("utf-8", "replace").split(","))
 
 
 def _check_header(body: _Body, expected: Sequence[str], required: Iterable[str]) -> None:
