@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from oiradar.errors import InputError
-from oiradar.model import parse_symbol
+from oiradar.model import MarginType, margin_type
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -70,7 +70,7 @@ class SimParams:
     warmup_days: int = 4
 
     def __post_init__(self) -> None:
-        parse_symbol(self.symbol)
+        check_linear(self.symbol)
         for name in ("price0", "oi0", "trade_rate", "depth"):
             if not getattr(self, name) > 0:
                 raise InputError(
@@ -98,6 +98,16 @@ class SimParams:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+def check_linear(symbol: str) -> None:
+    """The simulator models linear (USDT-margined) contracts: quantities in base, PnL in quote."""
+    if margin_type(symbol) is not MarginType.LINEAR:
+        raise InputError(
+            f"the simulator models linear (USDT-margined) contracts; {symbol!r} is coin-margined",
+            column="symbol",
+            value=symbol,
+        )
 
 
 def _check_mix(name: str, values: tuple[float, ...], weights: tuple[float, ...]) -> None:

@@ -29,7 +29,7 @@ from oiradar.model import (
     symbol_slug,
 )
 from oiradar.sim import engine as E
-from oiradar.sim.params import SimParams, resolve_params
+from oiradar.sim.params import SimParams, check_linear, resolve_params
 from oiradar.sim.regimes import REGIMES, Segments, labels_at, schedule, transition_matrix
 from oiradar.store import Catalog, WriteResult
 from oiradar.store.atomic import write_bytes_atomic, write_lock
@@ -72,6 +72,8 @@ class SimResult:
         return Timeframe(self.params["timeframe"])
 
     def key(self, exchange: str = "sim", symbol: str | None = None) -> SeriesKey:
+        if symbol is not None:
+            check_linear(symbol)
         return SeriesKey(
             exchange=exchange, symbol=symbol or self.params["symbol"], timeframe=self.timeframe
         )

@@ -8,7 +8,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from oiradar.errors import StoreError
+from oiradar.errors import InputError, StoreError
 from oiradar.sim import SimResult, ground_truth_dir, simulate
 from oiradar.store import Catalog
 
@@ -70,3 +70,11 @@ def test_exchange_and_symbol_are_chosen_at_write(small: SimResult, catalog: Cata
         "ABC/USDT:USDT"
     }
     assert ground_truth_dir(catalog, "simx", "ABC/USDT:USDT").joinpath("positions.parquet").exists()
+
+
+def test_coin_margined_symbols_are_refused(small: SimResult, catalog: Catalog) -> None:
+    with pytest.raises(InputError, match="coin-margined"):
+        small.write(catalog, symbol="BTC/USD:BTC")
+    with pytest.raises(InputError, match="coin-margined"):
+        simulate("ksm", days=1, symbol="KSM/USD:KSM")
+    assert catalog.stored_keys() == []
