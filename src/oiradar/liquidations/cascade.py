@@ -177,6 +177,10 @@ def what_if_levels(
     """
     if oi_usd <= 0 or price <= 0 or not 0 <= long_share <= 1:
         raise InputError("what-if needs --oi-usd > 0, --price > 0 and 0 <= --long-share <= 1")
+    if entry_distance <= -1 or not 0 <= spread < 1:
+        raise InputError(
+            f"what-if needs --entry-distance > -1 and 0 <= --spread < 1 (got {entry_distance}, {spread})"
+        )
     ref = price * (1.0 + entry_distance)
     f = level_factors(
         mix, tiers, position_notional=position_notional, inverse=inverse, ref_price=ref
