@@ -8,6 +8,7 @@ Benchmarks are measurements, never tests: nothing here asserts a time.
 from __future__ import annotations
 
 import importlib.util
+import os
 import platform
 import sys
 import time
@@ -37,19 +38,27 @@ def load(path: Path) -> ModuleType:
     return module
 
 
+def _load() -> str:
+    """The 1-minute load average: timings on a shared machine need it beside them."""
+    try:
+        return f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs"
+    except OSError:  # pragma: no cover - not on every platform
+        return "unknown"
+
+
 def main(argv: list[str] | None = None) -> int:
     names = sys.argv[1:] if argv is None else argv
     print(
         f"python {platform.python_version()} on {platform.platform()}, {platform.processor() or '?'}"
     )
     for path in discover(names):
-        print(f"\n=== {path.stem} ===")
+        print(f"\n=== {path.stem} === (load average {_load()})")
         start = time.perf_counter()
         result = load(path).main()
         if isinstance(result, dict):
             for key, value in result.items():
                 print(f"  {key}: {value}")
-        print(f"  ({time.perf_counter() - start:.1f} s in all)")
+        print(f"  ({time.perf_counter() - start:.1f} s in all; load average {_load()})")
     return 0
 
 
