@@ -105,7 +105,7 @@ def run_backtest(x: BacktestInputs, p: TradeParams | None = None) -> BacktestRes
     tframe = trades_frame(trades[:nt], x.ts)
     metrics = metrics_from_summary(summ, x.n, x.bars_per_year, p.initial_equity)
     metrics["funding_received"] = float(tframe.filter(pl.col("funding") > 0)["funding"].sum())
-    metrics["funding_paid"] = float(-tframe.filter(pl.col("funding") < 0)["funding"].sum())
+    metrics["funding_paid"] = abs(float(tframe.filter(pl.col("funding") < 0)["funding"].sum()))
     metrics["liquidations"] = float((tframe["reason"] == "liquidation").sum())
     eq = pl.DataFrame({"bar": np.arange(x.n), "equity": curve, "in_position": inpos})
     if x.ts is not None:

@@ -227,7 +227,7 @@ def register(app: typer.Typer) -> None:
         print_frame(vt, OutFormat.TABLE, title="Verdicts")
         console.print(
             f"Rates are triple-barrier ({cfg.width:g} ATR, {cfg.horizon} bars) with Wilson {cfg.conf:.0%} "
-            f"intervals; lift = rate - matched baseline with a block-bootstrap interval; fewer than "
+            f"intervals; lift = rate - baseline rate, with a block-bootstrap interval; fewer than "
             f"{cfg.min_events} events is 'insufficient data'."
         )
 
@@ -329,11 +329,15 @@ def register(app: typer.Typer) -> None:
                     title=f"Top {top} of {table.height} configurations (development part)")  # fmt: skip
         for key, r in results:
             print_frame(r.walk_forward, OutFormat.TABLE, title=f"Walk-forward {key}")
-            ho = {k: _f(float(v)) for k, v in r.holdout.items()}
+            ho = r.holdout
+            hold = (
+                f"return {ho['total_return']:.3f}, Sharpe {ho['sharpe']:.2f}, trades {ho['trades']:.0f}"
+                if ho
+                else "none (no hold-out bars)"
+            )
             console.print(
                 f"{key}: best config #{r.best}; deflated Sharpe ratio {r.dsr:.3f} over {r.n_trials} "
-                f"trials; hold-out: return {ho.get('total_return')}, Sharpe {ho.get('sharpe')}, "
-                f"trades {ho.get('trades')}"
+                f"trials; hold-out (run once): {hold}"
             )
         console.print(
             f"Discoveries (Benjamini-Hochberg, q={spec.q:g}): {int(table['discovery'].sum())}"
