@@ -38,6 +38,14 @@ def parse_when(text: str, now: int) -> int:
         ) from None
 
 
+def seconds(text: str) -> float:
+    """``30s``, ``5m``, ``2h``: a duration in seconds (``s`` added to the config's m/h/d/w)."""
+    text = text.strip()
+    if text.endswith("s") and text[:-1].replace(".", "", 1).isdigit():
+        return float(text[:-1])
+    return duration_ms(text) / 1000
+
+
 def _fmt(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M")
 
@@ -65,6 +73,10 @@ def _print_plan(result: FetchResult) -> None:
     )
     print_frame(table, OutFormat.TABLE, title=f"Plan for {plan.key}: {len(plan.chunks)} chunks "
                 f"({plan.skipped} already complete), about {plan.requests()} requests")  # fmt: skip
+    if plan.archive_market:
+        console.print(
+            "Days the archive does not have yet are asked of REST (30 days deep) instead."
+        )
 
 
 def _print_report(report: RetryReport) -> None:
@@ -211,11 +223,11 @@ def register(app: typer.Typer) -> None:
             bool, typer.Option("--all-symbols", help="every symbol with a section in the config")
         ] = False,
         interval: Annotated[
-            str, typer.Option("--interval", help="OI poll interval: 1m, 5m, 1h")
+            str, typer.Option("--interval", help="OI poll interval: 30s, 1m, 5m")
         ] = "1m",
         duration: Annotated[
             str | None,
-            typer.Option("--duration", help="stop after e.g. 2h (default: until Ctrl-C)"),
+            typer.Option("--duration", help="stop after e.g. 90s or 2h (default: until Ctrl-C)"),
         ] = None,
         no_liquidations: Annotated[
             bool, typer.Option("--no-liquidations", help="poll OI only")
@@ -228,8 +240,8 @@ def register(app: typer.Typer) -> None:
             opts = RecordOptions(
                 exchange=exchange,
                 symbols=tuple(_symbols(symbols, all_symbols, st.settings)),
-                poll_s=duration_ms(interval) / 1000,
-                duration_s=duration_ms(duration) / 1000 if duration else None,
+                poll_s=seconds(interval),
+                duration_s=seconds(duration) if duration else None,
                 liquidations=not no_liquidations,
             )
             rec = Recorder(

@@ -128,6 +128,10 @@ def _day_ms(d: date) -> int:
     return int(datetime(d.year, d.month, d.day, tzinfo=UTC).timestamp() * 1000)
 
 
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M")
+
+
 def _day(ms: int) -> date:
     return datetime.fromtimestamp(ms / 1000, tz=UTC).date()
 
@@ -162,7 +166,8 @@ def fetch_range(req: FetchRequest, catalog: Catalog, now: int) -> tuple[int, int
     start = since - since % DAY_MS
     if end <= since:
         raise InputError(
-            f"empty range: since {since} is not before until {end} (epoch ms, closed bars only)"
+            f"empty range: --since {_iso(since)} is not before --until {_iso(end)} "
+            f"(the end of the last closed {tf.value} bar)"
         )
     return start, end
 

@@ -143,7 +143,7 @@ class BinanceUsdm(Venue):
     """USD-M: OI in base units already (``oi_unit = base``)."""
 
     id = "binanceusdm"
-    oi_history = "30 days on REST; years in the public archive (daily metrics)"
+    oi_history = "30d REST + archive (years)"
     liquidation_stream = "!forceOrder@arr"
     prefix = "fapi"
     oi_unit = OiUnit.BASE
@@ -305,7 +305,7 @@ class BinanceCoinm(BinanceUsdm):
     # The COIN-M archive's metrics files count contracts, not base units as the USD-M parser
     # assumes: until a parser for them exists, COIN-M OI history is REST only (30 days).
     archive_market = None
-    oi_history = "30 days on REST (COIN-M archive not read yet)"
+    oi_history = "30d REST"
 
     def _id_params(self, market: MarketInfo) -> dict[str, Any]:
         pair = market.extra.get("pair") or market.id.split("_")[0]

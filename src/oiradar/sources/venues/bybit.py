@@ -119,7 +119,7 @@ def result_list(payload: Any, what: str) -> list[Any]:
 
 class Bybit(Venue):
     id = "bybit"
-    oi_history = "since listing (REST)"
+    oi_history = "since listing"
     liquidation_stream = "allLiquidation.<symbol>"
     ccxt_options: Mapping[str, Any] = {"fetchMarkets": {"types": ["linear", "inverse"]}}
     oi_periods: Mapping[Timeframe, str] = _OI_INTERVAL

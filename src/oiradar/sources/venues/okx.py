@@ -110,7 +110,7 @@ def data_list(payload: Any, what: str) -> list[Any]:
 
 class Okx(Venue):
     id = "okx"
-    oi_history = "latest 1,440 points (REST)"
+    oi_history = "last 1,440 points"
     liquidation_stream = "liquidation-orders"
     ccxt_options: Mapping[str, Any] = {"fetchMarkets": ["swap"]}
     oi_periods: Mapping[Timeframe, str] = _BAR
