@@ -567,10 +567,10 @@ def _epoch_ms(col: str) -> pl.Expr:
     return pl.when(c >= _MICROS_FROM).then(c // 1000).otherwise(c).alias(col)
 
 
-def _bad_number(col: str, *, allow_negative: bool = False) -> pl.Expr:
+def _bad_number(col: str) -> pl.Expr:
+    """Negative, NaN or infinite (a null is missing, not bad)."""
     c = pl.col(col)
-    bad = ~c.is_finite()
-    return bad if allow_negative else bad | (c < 0)
+    return ~c.is_finite() | (c < 0)
 
 
 def _load_bodies(
@@ -590,6 +590,7 @@ _METRICS_SCHEMA: dict[str, pl.DataType] = {
     **{c: pl.Float64() for c in METRICS_COLUMNS[2:]},
 }
 _METRICS_VALUES = ("sum_open_interest", "sum_open_interest_value", "count_long_short_ratio")
+_VALUES_METRICS = ["oi", "oi_value", "long_short_ratio"]  # the same, canonical names
 
 
 def parse_metrics(
@@ -687,6 +688,9 @@ def _metrics_frame(parsed: _Parsed, labels: MetricsLabels) -> pl.DataFrame:
         pl.lit("base").alias("oi_unit"),
         "_row",
     )
+    if out.select(_VALUES_METRICS).null_count().sum_horizontal().item():
+        # a row whose every value is empty says nothing: no bar (the gap stays visible)
+        out = out.filter(pl.any_horizontal(pl.col(_VALUES_METRICS).is_not_null()))
     if not _strictly_increasing(out):
         values = [c for c in out.columns if c != "_row"]
         out = out.unique(subset=values, keep="first")

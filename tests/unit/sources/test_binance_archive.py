@@ -120,6 +120,13 @@ def test_metrics_empty_cells_are_missing_not_zero():
     assert 0.0 not in out["oi_value"].drop_nulls().to_list()
 
 
+def test_metrics_row_with_every_value_empty_makes_no_bar():
+    text = (FIX / "BTCUSDT-metrics-2025-01-01.csv").read_text()
+    data = text + "2025-01-01 00:35:00,BTCUSDT,,,,,,\n"
+    out = ba.parse_metrics(data.encode(), name="BTCUSDT-metrics-2025-01-01.csv")
+    assert out.height == 5 and out["ts"][-1] == _ms("2025-01-01 00:25:00")
+
+
 def test_metrics_start_of_period_labels_from_2026_06_25():
     """binance-public-data #491: from that day ``create_time`` T labels the period [T, T+5m)."""
     path = FIX / "BTCUSDT-metrics-2026-06-25.csv"
