@@ -32,7 +32,7 @@ from oiradar.sim import engine as E
 from oiradar.sim.params import SimParams, check_linear, resolve_params
 from oiradar.sim.regimes import REGIMES, Segments, labels_at, schedule, transition_matrix
 from oiradar.store import Catalog, WriteResult
-from oiradar.store.atomic import write_bytes_atomic, write_lock
+from oiradar.store.atomic import write_bytes_atomic
 
 Progress = Callable[[int, int], None]  # (steps done, steps total)
 CHUNK_STEPS = 5 * 1440
@@ -126,13 +126,9 @@ def ground_truth_dir(catalog: Catalog, exchange: str, symbol: str) -> Path:
 def clear_simulation(catalog: Catalog, exchange: str, symbol: str) -> None:
     """Delete every stored bar series, the liquidations and the ground truth of (exchange, symbol).
 
-    The catalog has no delete operation; this removes the series folders of its documented layout
-    (``bars/<exchange>/<slug>/`` and ``liquidations/<exchange>/<slug>/``) under its write lock.
+    The catalog part goes through :meth:`Catalog.delete_series` (atomic, under its write lock).
     """
-    slug = symbol_slug(symbol)
-    with write_lock(catalog.root):
-        for folder in (catalog.bars_dir / exchange / slug, catalog.liq_dir / exchange / slug):
-            shutil.rmtree(folder, ignore_errors=True)
+    catalog.delete_series(exchange, symbol)
     shutil.rmtree(ground_truth_dir(catalog, exchange, symbol), ignore_errors=True)
 
 

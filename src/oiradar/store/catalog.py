@@ -18,7 +18,10 @@ partition with no changed row is not rewritten: importing the same data twice ch
 
 from __future__ import annotations
 
+import os
+import shutil
 import time
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -214,6 +217,24 @@ class Catalog:
             for tmp in staged.values():
                 tmp.unlink(missing_ok=True)
             raise
+
+    def delete_series(self, exchange: str, symbol: str) -> int:
+        """Delete every timeframe and the liquidations of (exchange, symbol). Returns folders removed.
+
+        Each folder is first renamed away (one atomic step: readers see the series or nothing),
+        then removed.
+        """
+        slug = symbol_slug(symbol)
+        removed = 0
+        with write_lock(self.root):
+            for folder in (self.bars_dir / exchange / slug, self.liq_dir / exchange / slug):
+                if not folder.exists():
+                    continue
+                trash = self.root / f".trash-{uuid.uuid4().hex}"
+                os.replace(folder, trash)
+                shutil.rmtree(trash, ignore_errors=True)
+                removed += 1
+        return removed
 
     # ---------------------------------------------------------------- reads
     def stored_keys(self) -> list[SeriesKey]:

@@ -226,3 +226,19 @@ def test_reader_never_sees_a_torn_partition(tmp_path: Path) -> None:
     assert status == "ok", payload
     assert set(map(tuple, payload)) <= states
     assert writes > 1
+
+
+def test_delete_series_removes_every_timeframe_and_liquidations(catalog: Catalog) -> None:
+    catalog.write_bars(KEY, _bars(10))
+    catalog.write_bars(KEY.with_timeframe(Timeframe.H4), _bars(10).with_columns(pl.col("ts") * 4))
+    liq = pl.DataFrame(
+        {"ts": [0], "exchange": KEY.exchange, "symbol": KEY.symbol, "side": "long",
+         "price": [1.0], "qty": [1.0], "quote_qty": [1.0]}
+    )  # fmt: skip
+    catalog.write_liquidations(liq)
+    other = SeriesKey(exchange="bybit", symbol=KEY.symbol, timeframe=Timeframe.H1)
+    catalog.write_bars(other, _bars(10))
+    assert catalog.delete_series(KEY.exchange, KEY.symbol) == 2
+    assert catalog.stored_keys() == [other]
+    assert catalog.read_liquidations().is_empty()
+    assert catalog.delete_series(KEY.exchange, KEY.symbol) == 0
