@@ -9,7 +9,14 @@ from typing import Annotated
 
 import polars as pl
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from oiradar.cli.context import console, err_console, fail, state
 from oiradar.cli.data_cmds import OutFormat, print_frame
@@ -112,7 +119,7 @@ async def _fetch_all(
         for req in requests:
             task = progress.add_task(str(req.key), total=None)
 
-            def tick(done: int, total: int, task: int = task) -> None:
+            def tick(done: int, total: int, task: TaskID = task) -> None:
                 progress.update(task, completed=done, total=total)
 
             results.append(

@@ -63,9 +63,10 @@ def make_exchange(
     if pro:
         import ccxt.pro as ccxt_pro
 
-        cls = getattr(ccxt_pro, exchange_id, None)
-        if cls is None:
+        pro_cls = getattr(ccxt_pro, exchange_id, None)
+        if pro_cls is None:
             raise InputError(f"ccxt has no websocket support for {exchange_id!r}")
+        cls = pro_cls
     config: dict[str, Any] = {
         "enableRateLimit": True,
         "timeout": int(settings.fetch.timeout * 1000),

@@ -196,7 +196,7 @@ class Recorder:
                 await self._watch(lambda: ex.watch_liquidations_for_symbols(symbols), "all")
             else:
                 await asyncio.gather(
-                    *(self._watch(lambda s=s: ex.watch_liquidations(s), s) for s in symbols)
+                    *(self._watch(_bind(ex.watch_liquidations, s), s) for s in symbols)
                 )
         finally:
             await ex.close()
@@ -222,6 +222,10 @@ class Recorder:
                 written = self.catalog.write_liquidations(frame, Source.WS)
                 self.stats.liquidations += written.rows_added
                 self.on_event(f"{written.rows_added} liquidations")
+
+
+def _bind(fn: Callable[[str], Any], arg: str) -> Callable[[], Any]:
+    return lambda: fn(arg)
 
 
 async def record(opts: RecordOptions, catalog: Catalog, settings: Settings, report: RetryReport,

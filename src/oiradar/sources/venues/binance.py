@@ -225,8 +225,8 @@ class BinanceUsdm(Venue):
                 [Kline.from_json(r) for r in _records(payload, "binance klines")], market
             )
         if call.dataset is Dataset.FUNDING:
-            recs = [FundingRate.from_json(r) for r in _records(payload, "binance fundingRate")]
-            return funding_per_bar([r.fundingTime for r in recs], [r.fundingRate for r in recs], tf)
+            fr = [FundingRate.from_json(r) for r in _records(payload, "binance fundingRate")]
+            return funding_per_bar([r.fundingTime for r in fr], [r.fundingRate for r in fr], tf)
         if call.dataset is Dataset.LONG_SHORT:
             lsr = [LongShortRatio.from_json(r) for r in _records(payload, "binance longShortRatio")]
             frame = pl.DataFrame({"_t": [r.timestamp for r in lsr], "long_short_ratio": [r.longShortRatio for r in lsr]},

@@ -67,7 +67,9 @@ class OkxCandle:
         row = need(row, list, "okx candle")
         vals = [num(row, i, "okx candle") for i in range(8)]
         confirm = str(row[8]) if len(row) > 8 else "1"
-        return cls(int(vals[0]), *vals[1:], confirm=confirm)
+        return cls(
+            int(vals[0]), vals[1], vals[2], vals[3], vals[4], vals[5], vals[6], vals[7], confirm
+        )
 
 
 @dataclass(frozen=True, slots=True)
