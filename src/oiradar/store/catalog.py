@@ -23,6 +23,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,6 +56,7 @@ KEY_COLUMNS = ("exchange", "symbol", "timeframe")
 # Columns whose change makes a row "changed" (provenance columns are not compared).
 _COMPARED = (*BAR_VALUE_COLUMNS, "oi_raw", "oi_unit", "quote_volume_estimated")
 _LIQ_KEY = ("ts", "side", "price", "qty")
+_WRITE_THREADS = max(1, min(4, os.cpu_count() or 1))
 
 
 @dataclass
@@ -117,20 +119,33 @@ class Catalog:
             collect_garbage(folder)
             current = Manifest.load(folder).partitions
             staged: dict[str, Path] = {}
+            parts = incoming.partition_by("_m", maintain_order=True, as_dict=True)
+
+            def stage(month: str, part: pl.DataFrame) -> tuple[str, Path | None, int, int]:
+                existing = folder / current[month] if month in current else None
+                merged, added, changed = _merge_bars(_read_existing(existing), part.drop("_m"))
+                if added == 0 and changed == 0:
+                    return month, None, 0, 0
+                return month, self._stage(merged, key, folder / f"{month}.parquet"), added, changed
+
+            # Months are independent: merge and encode them on a small pool (polars and the
+            # Parquet writer release the GIL), then commit them together.
+            with ThreadPoolExecutor(max_workers=_WRITE_THREADS) as pool:
+                futures = [pool.submit(stage, str(m[0]), p) for m, p in parts.items()]
             try:
-                for (month,), part in incoming.group_by("_m", maintain_order=True):
-                    existing = folder / current[month] if month in current else None
-                    merged, added, changed = _merge_bars(_read_existing(existing), part.drop("_m"))
-                    if added == 0 and changed == 0:
+                for future in futures:
+                    month, tmp, added, changed = future.result()
+                    if tmp is None:
                         continue
-                    staged[month] = self._stage(merged, key, folder / f"{month}.parquet")
+                    staged[month] = tmp
                     result.rows_added += added
                     result.rows_changed += changed
                     result.partitions.append(f"{folder.relative_to(self.root)}/{month}")
                 commit_partitions(folder, staged)
             except BaseException:
-                for tmp in staged.values():
-                    tmp.unlink(missing_ok=True)
+                for future in futures:  # nothing was committed: drop every staged file
+                    if future.exception() is None and (tmp := future.result()[1]) is not None:
+                        tmp.unlink(missing_ok=True)
                 raise
         return result
 
