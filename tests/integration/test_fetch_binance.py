@@ -155,3 +155,17 @@ def test_archive_files_from_the_generator_are_fetched_verified_and_parsed(tmp_pa
     assert got.height == expected.height == 3 * 288
     assert got["oi"].to_list() == got["oi_archive"].to_list()
     assert set(stored["source"]) == {"archive"}
+
+
+def test_bars_stored_without_oi_are_fetched_again(fake: FakeExchange, tmp_path: Path) -> None:
+    """Klines imported from files first: the fetch fills their OI instead of skipping them."""
+    cat = Catalog(tmp_path)
+    ts = list(range(T0 + 6 * DAY_MS, T0 + 8 * DAY_MS, HOUR_MS))
+    klines = pl.DataFrame({"ts": ts, "close": [mk.price("KSM", t + HOUR_MS) for t in ts]})
+    cat.write_bars(KEY, klines, "file")
+    result, _ = fetch(fake, tmp_path, since=T0 + 6 * DAY_MS, until=T0 + 8 * DAY_MS)
+    assert len(result.plan.chunks) == 1 and result.ok
+    bars = cat.read_stored(KEY)
+    assert bars.height == 48 and bars["oi"].null_count() == 0
+    again, _ = fetch(fake, tmp_path, since=T0 + 6 * DAY_MS, until=T0 + 8 * DAY_MS)
+    assert again.plan.chunks == []

@@ -142,11 +142,24 @@ def chunk_days(tf: Timeframe) -> int:
 
 
 # ------------------------------------------------------------------------------ planning
-def stored_ts(catalog: Catalog, key: SeriesKey, start: int, end: int) -> pl.Series:
+def stored(catalog: Catalog, key: SeriesKey, start: int, end: int) -> tuple[set[int], set[int]]:
+    """``(ts of stored bars, ts of stored bars that have an oi)`` in ``[start, end)``."""
     try:
-        return catalog.read_stored(key, start, end).get_column("ts")
+        frame = catalog.read_stored(key, start, end).select("ts", "oi")
     except SeriesNotFound:
-        return pl.Series("ts", [], pl.Int64)
+        return set(), set()
+    return set(frame["ts"].to_list()), set(frame.filter(pl.col("oi").is_not_null())["ts"].to_list())
+
+
+def chunk_done(expected: range, have: set[int], have_oi: set[int], oi_from: int) -> bool:
+    """Every bar stored, and some OI in the chunk where the venue still has OI to give.
+
+    The second condition re-fetches bars that were stored without OI (imported klines, say)
+    but not chunks older than the venue's OI depth, which would come back empty each time.
+    """
+    if not expected or not all(t in have for t in expected):
+        return False
+    return expected.stop <= oi_from or any(t in have_oi for t in expected)
 
 
 def fetch_range(req: FetchRequest, catalog: Catalog, now: int) -> tuple[int, int]:
@@ -180,15 +193,16 @@ def plan_fetch(
     start, end = fetch_range(req, catalog, now)
     tf = req.timeframe
     lo = max(start, req.since or start)
-    have = set(stored_ts(catalog, req.key, lo, end).to_list())
+    have, have_oi = stored(catalog, req.key, lo, end)
     span = chunk_days(tf) * DAY_MS
     chunks, skipped = [], 0
     archive_market = getattr(venue, "archive_market", None) if req.archive else None
+    depth = None if archive_market else venue.oi_depth_ms(tf)
+    oi_from = now - depth if depth is not None else 0
     for s in range(start, end, span):
         e = min(end, s + span)
         s_bar = max(s, lo + (-lo) % tf.ms)
-        expected = range(s_bar, e, tf.ms)
-        if expected and all(t in have for t in expected):
+        if chunk_done(range(s_bar, e, tf.ms), have, have_oi, oi_from):
             skipped += 1
             continue
         chunks.append(_chunk(venue, market, tf, s_bar, e, archive_market is not None))

@@ -110,3 +110,15 @@ def test_chunks_hold_about_one_oi_page() -> None:
     assert chunk_days(Timeframe.H1) == 20
     assert chunk_days(Timeframe.H4) == 30
     assert windows(0, 10, 3, 2) == [(0, 6), (6, 10)]
+
+
+def test_chunk_done_needs_every_bar_and_some_oi_within_the_venues_depth() -> None:
+    from oiradar.sources.fetch import chunk_done
+
+    bars = range(0, 10, 1)
+    have = set(range(10))
+    assert not chunk_done(bars, have - {5}, set(), oi_from=0)  # a bar is missing
+    assert not chunk_done(bars, have, set(), oi_from=0)  # no OI at all: ask again
+    assert chunk_done(bars, have, {3}, oi_from=0)  # some OI (empty cells are the venue's)
+    assert chunk_done(bars, have, set(), oi_from=10)  # older than the OI depth: nothing to gain
+    assert not chunk_done(range(0), have, have, oi_from=0)

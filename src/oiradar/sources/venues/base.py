@@ -117,6 +117,10 @@ class Venue(ABC):
     ) -> pl.DataFrame:
         """A raw payload -> canonical columns (``ts`` + the dataset's columns), bars of ``tf``."""
 
+    def oi_depth_ms(self, tf: Timeframe) -> int | None:
+        """How far back the venue's REST OI history reaches (None: to the listing)."""
+        return None
+
     def liquidation_side(self, liq: Mapping[str, Any]) -> Side:
         """The side of the **position** liquidated, from a ccxt.pro liquidation (raw ``info`` kept)."""
         raise SourceError(f"{self.id}: liquidations are not supported")

@@ -34,7 +34,7 @@ from typing import Any
 
 import polars as pl
 
-from oiradar.model import Side, Timeframe
+from oiradar.model import DAY_MS, Side, Timeframe
 from oiradar.sources.venues.base import (
     Dataset,
     MarketInfo,
@@ -54,6 +54,7 @@ KLINES_PER_CALL = 1000  # weight 5 (1500 costs 10)
 OI_PER_CALL = 500
 FUNDING_PER_CALL = 1000
 FUNDING_EVERY_MS = 8 * 3_600_000
+REST_OI_DAYS = 30  # openInterestHist: "only the data of the latest 1 month is available"
 
 
 # ------------------------------------------------------------------------------ wire types
@@ -155,6 +156,9 @@ class BinanceUsdm(Venue):
 
     def _id_params(self, market: MarketInfo) -> dict[str, Any]:
         return {"symbol": market.id}
+
+    def oi_depth_ms(self, tf: Timeframe) -> int | None:
+        return REST_OI_DAYS * DAY_MS  # the archive, when used, has no such limit
 
     def calls(
         self, dataset: Dataset, market: MarketInfo, tf: Timeframe, start: int, end: int

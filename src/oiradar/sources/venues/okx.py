@@ -45,6 +45,7 @@ _BAR = {
     Timeframe.D1: "1Dutc",
 }  # fmt: skip
 PER_CALL = 100
+OI_POINTS = 1440
 FUNDING_EVERY_MS = 8 * 3_600_000
 
 
@@ -188,6 +189,9 @@ class Okx(Venue):
             schema={"_t": pl.Int64, "oi_raw": pl.Float64, "oi_unit": pl.String, "oi_value": pl.Float64},
         )  # fmt: skip
         return last_per_bar(frame, tf)
+
+    def oi_depth_ms(self, tf: Timeframe) -> int | None:
+        return OI_POINTS * self.oi_period(tf)[1].ms  # OKX keeps the latest 1,440 points
 
     def liquidation_side(self, liq: Mapping[str, Any]) -> Side:
         """``liquidation-orders`` ``side`` is the liquidation **order** side: buy closes a short.
