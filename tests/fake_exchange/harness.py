@@ -11,6 +11,7 @@ from oiradar.config import Settings, load_settings
 from oiradar.model import DAY_MS, SeriesKey, Timeframe
 from oiradar.sources.fetch import FetchRequest, FetchResult, run_fetch
 from oiradar.sources.retry import RetryReport
+from oiradar.sources.venues import Venue
 from oiradar.store import Catalog
 from tests.fake_exchange.server import FakeExchange
 
@@ -47,12 +48,20 @@ def fetch(
     archive: bool = True,
     dry_run: bool = False,
     settings: Settings | None = None,
+    venue: Venue | None = None,
 ) -> tuple[FetchResult, RetryReport]:
     req = FetchRequest(exchange=exchange, symbol=symbol, timeframe=timeframe, since=since,
                        until=until, repair=repair, archive=archive)  # fmt: skip
     report = RetryReport()
     result = asyncio.run(
-        run_fetch(req, Catalog(home), settings or fake_settings(fake), report, dry_run=dry_run)
+        run_fetch(
+            req,
+            Catalog(home),
+            settings or fake_settings(fake),
+            report,
+            dry_run=dry_run,
+            venue=venue,
+        )
     )
     return result, report
 

@@ -395,9 +395,9 @@ class FakeExchange:
         inst, tf = request.query["instId"], _OKX_BAR[request.query.get("period", "5m")]
         ct = _OKX_CTVAL[inst]
         limit = min(100, _int(request, "limit", 100) or 100)
-        end = _int(request, "end", self.now_ms) or self.now_ms
-        begin = _int(request, "begin", end - (limit - 1) * tf) or 0
-        stamps = [ts for ts in mk.grid(begin, end, tf) if ts <= self.now_ms][::-1][:limit]
+        end = _int(request, "end", self.now_ms + 1) or self.now_ms + 1  # OKX: both bounds exclusive
+        begin = _int(request, "begin", end - limit * tf - 1) or 0
+        stamps = [ts for ts in mk.grid(begin + 1, end - 1, tf) if ts <= self.now_ms][::-1][:limit]
         rows = []
         for ts in stamps:
             base, px = mk.oi(_market_name(inst), ts), mk.price(_market_name(inst), ts)
@@ -505,6 +505,7 @@ _ROUTES: dict[tuple[str, str], Callable[[FakeExchange, web.Request], web.Respons
     ("bybit", "/v5/market/funding/history"): FakeExchange._bybit_funding,
     ("okx", "/api/v5/public/instruments"): FakeExchange._okx_instruments,
     ("okx", "/api/v5/market/history-candles"): FakeExchange._okx_candles,
+    ("okx", "/api/v5/market/candles"): FakeExchange._okx_candles,
     ("okx", "/api/v5/rubik/stat/contracts/open-interest-history"): FakeExchange._okx_oi_hist,
     ("okx", "/api/v5/public/funding-rate-history"): FakeExchange._okx_funding,
     ("okx", "/api/v5/public/open-interest"): FakeExchange._okx_oi_now,

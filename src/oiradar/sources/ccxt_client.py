@@ -183,7 +183,9 @@ class RestClient:
             raise SourceError(f"ccxt {self.exchange_id} has no endpoint method {rc.method}")
 
         async def attempt() -> Any:
-            payload = await method(dict(rc.params))
+            payload = await (
+                method(*rc.args, dict(rc.params)) if rc.args else method(dict(rc.params))
+            )
             return decode(payload) if decode is not None else payload
 
         what = f"{self.exchange_id} {rc.method} [{rc.start}, {rc.end})"

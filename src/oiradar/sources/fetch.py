@@ -236,9 +236,10 @@ async def run_fetch(
     dry_run: bool = False,
     progress: Progress | None = None,
     now: int | None = None,
+    venue: Venue | None = None,
 ) -> FetchResult:
     """Plan, then fetch every chunk (``concurrency`` at a time) and write each one atomically."""
-    venue = venue_for(req.exchange)
+    venue = venue or venue_for(req.exchange)
     async with RestClient(req.exchange, settings, report, venue.ccxt_options) as rest:
         market = await rest.market(req.symbol)
         plan = plan_fetch(req, venue, market, catalog, now)

@@ -7,6 +7,7 @@ import difflib
 from oiradar.errors import InputError
 from oiradar.sources.venues.base import Dataset, MarketInfo, OiUnit, RestCall, Venue
 from oiradar.sources.venues.binance import BinanceCoinm, BinanceUsdm
+from oiradar.sources.venues.generic import GenericCcxt
 
 _ADAPTERS: dict[str, type[Venue]] = {"binanceusdm": BinanceUsdm, "binancecoinm": BinanceCoinm}
 
@@ -27,13 +28,17 @@ SUPPORTED = tuple(_ADAPTERS)
 
 
 def venue_for(exchange_id: str) -> Venue:
-    """The adapter of a venue; an unsupported one is refused with the supported list."""
+    """The adapter of a venue: a dedicated one, else ccxt's unified methods for any venue whose
+    ``has['fetchOpenInterestHistory']`` is true; anything else is refused with the list."""
     cls = _ADAPTERS.get(exchange_id)
+    if cls is None and GenericCcxt.supports(exchange_id):
+        return GenericCcxt(exchange_id)
     if cls is None:
         close = difflib.get_close_matches(exchange_id, SUPPORTED, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
         raise InputError(
-            f"no fetcher for exchange {exchange_id!r}{hint} (supported: {', '.join(SUPPORTED)})"
+            f"no fetcher for exchange {exchange_id!r}{hint} (supported: {', '.join(SUPPORTED)}, "
+            "and any ccxt venue whose has['fetchOpenInterestHistory'] is true)"
         )
     return cls()
 

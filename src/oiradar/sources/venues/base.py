@@ -44,6 +44,7 @@ class OiUnit(StrEnum):
     BASE = "base"  # one side, base units (Binance USD-M)
     BASE_BOTH_SIDES = "base_both_sides"  # both sides summed, base units (Bybit linear, documented)
     QUOTE_BOTH_SIDES = "usd_both_sides"  # both sides summed, USD (Bybit inverse)
+    QUOTE = "quote"  # one side, in the quote currency (venues that give only a value)
     CONTRACTS_BASE = "contracts_base"  # contracts worth ``contract_size`` base units (OKX linear)
     CONTRACTS_QUOTE = "contracts_usd"  # contracts worth ``contract_size`` USD (COIN-M, OKX inverse)
 
@@ -79,6 +80,7 @@ class RestCall:
     params: Mapping[str, Any]
     start: int
     end: int
+    args: tuple[Any, ...] = ()  # positional arguments of a ccxt unified method (then params)
 
     @property
     def endpoint(self) -> str:
@@ -184,6 +186,7 @@ def oi_to_base(frame: pl.DataFrame, market: MarketInfo) -> pl.DataFrame:
     """Fill ``oi`` (one side, base units) and ``oi_value`` from ``oi_raw``/``oi_unit`` and ``close``.
 
     ``base``: oi = raw. ``base_both_sides``: raw / 2. ``usd_both_sides``: raw / 2 / close.
+    ``quote``: raw / close.
     ``contracts_base``: raw x contract size. ``contracts_usd``: raw x contract size / close.
     ``oi_value`` (quote currency) keeps the venue's figure when it gave one, else oi x close.
     """
@@ -195,6 +198,7 @@ def oi_to_base(frame: pl.DataFrame, market: MarketInfo) -> pl.DataFrame:
         pl.when(unit == OiUnit.BASE).then(raw)
         .when(unit == OiUnit.BASE_BOTH_SIDES).then(raw / 2)
         .when(unit == OiUnit.QUOTE_BOTH_SIDES).then(raw / 2 / close)
+        .when(unit == OiUnit.QUOTE).then(raw / close)
         .when(unit == OiUnit.CONTRACTS_BASE).then(raw * size)
         .when(unit == OiUnit.CONTRACTS_QUOTE).then(raw * size / close)
     )  # fmt: skip

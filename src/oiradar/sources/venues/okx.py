@@ -161,8 +161,8 @@ class Okx(Venue):
                     params={
                         **inst,
                         "period": period,
-                        "begin": s + ptf.ms,
-                        "end": e,
+                        "begin": s + ptf.ms - 1,  # both bounds exclusive (as ccxt notes)
+                        "end": e + 1,
                         "limit": PER_CALL,
                     },
                 )
