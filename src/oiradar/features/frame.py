@@ -163,20 +163,31 @@ def compute_features_many(
     """:func:`compute_features` for many series in one parallel kernel call (one settings per frame)."""
     if settings is None or isinstance(settings, Settings | FeatureSettings):
         settings = [settings] * len(frames)
-    grids = [regular_grid(f, timeframe) for f in frames]
-    if not grids:
+    if not frames:
         return []
-    x = np.concatenate([input_matrix(g) for g in grids], axis=1)
-    offsets = np.cumsum([0] + [g.height for g in grids]).astype(np.int64)
+    grids, x, offsets = feature_inputs(frames, timeframe)
     params = np.stack([feature_params(timeframe, s) for s in settings])
     with np.errstate(all="ignore"):
-        run = (
-            many_features if x.shape[1] >= PARALLEL_MIN_ROWS and len(grids) > 1 else serial_features
-        )
-        values = run(x, offsets, params)
+        values = run_features(x, offsets, params)
     return [
         g.hstack(feature_frame(values[:, offsets[i] : offsets[i + 1]])) for i, g in enumerate(grids)
     ]
+
+
+def feature_inputs(
+    frames: Sequence[pl.DataFrame], timeframe: Timeframe | str
+) -> tuple[list[pl.DataFrame], np.ndarray, np.ndarray]:
+    """Regular grids of ``frames``, their stacked :data:`INPUTS` matrix and the series offsets."""
+    grids = [regular_grid(f, timeframe) for f in frames]
+    x = np.concatenate([input_matrix(g) for g in grids], axis=1)
+    offsets = np.cumsum([0] + [g.height for g in grids]).astype(np.int64)
+    return grids, x, offsets
+
+
+def run_features(x: np.ndarray, offsets: np.ndarray, params: np.ndarray) -> np.ndarray:
+    """The feature kernel: parallel over series when there is enough work for the threads."""
+    parallel = x.shape[1] >= PARALLEL_MIN_ROWS and offsets.size > 2
+    return (many_features if parallel else serial_features)(x, offsets, params)
 
 
 def to_pandas(frame: pl.DataFrame):  # -> pandas.DataFrame; pandas is optional

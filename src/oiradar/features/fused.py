@@ -75,44 +75,61 @@ INPUTS: tuple[str, ...] = (
 
 
 @njit(cache=True, nogil=True)
-def series_features(x: np.ndarray, p: np.ndarray, out: np.ndarray) -> None:
-    """Fill ``out[:, :]`` (len(FEATURE_COLUMNS) x m) with the features of one series.
+def series_features(x: np.ndarray, a: int, b: int, p: np.ndarray, out: np.ndarray) -> None:
+    """Fill ``out[:, a:b]`` with the features of the series in ``x[:, a:b]``.
 
-    ``x`` holds the :data:`INPUTS` rows; ``p`` the parameter vector.
+    ``x`` holds the :data:`INPUTS` rows; ``p`` the parameter vector. Every kernel writes straight
+    into its output row: no temporary arrays.
     """
-    o, h, lo, c, v, qv, oi, oiv = x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7]
+    o, h, lo, c = x[0, a:b], x[1, a:b], x[2, a:b], x[3, a:b]
+    v, qv, oi, oiv = x[4, a:b], x[5, a:b], x[6, a:b], x[7, a:b]
+    f = [out[j, a:b] for j in range(20)]
+    sa = np.empty(b - a)  # scratch for the rolling maxima
+    sb = np.empty(b - a)
     cover = p[P_COVER]
-    nz, npk = int(p[P_Z]), int(p[P_PEAK])
-    ma, sd = k.rolling_mean_std(oi, nz, need(nz, cover))
-    out[0] = ma
-    out[1] = sd
-    out[2] = k.safe_div(oi - ma, sd)
-    out[3] = k.pct_change_lag(oi, int(p[P_CHG]))
-    nt = int(p[P_TURN])
-    ratio = k.safe_div(oiv, k.rolling_sum(qv, nt, need(nt, cover)))
-    out[4] = ratio
-    out[5] = k.rolling_mean(ratio, nz, need(nz, cover))
-    peak = k.rolling_max(oi, npk, need(npk, cover))
-    out[6] = peak
-    out[7] = 1.0 - k.safe_div(oi, peak)
-    dn, up = k.streaks(oi)
-    out[8] = dn
-    out[9] = up
-    nv = int(p[P_VOL])
-    out[10] = k.rolling_mean(v, nv, need(nv, cover))
-    ph = k.rolling_max(h, npk, need(npk, cover))
-    out[11] = ph
-    nh = int(p[P_NEWHIGH])
-    out[12] = k.breakout(h, nh, need(nh, cover), 1.0)
-    out[13] = k.near_level(c, ph, p[P_NEAR], 1.0)
-    out[14] = k.wilder_atr(h, lo, c, int(p[P_ATR]))
+    nz, npk, nt, nv, nh = (
+        int(p[P_Z]),
+        int(p[P_PEAK]),
+        int(p[P_TURN]),
+        int(p[P_VOL]),
+        int(p[P_NEWHIGH]),
+    )
+    k.rolling_mean_std_into(oi, nz, need(nz, cover), f[0], f[1])
+    k.safe_div_into(oi, f[1], f[0], f[2])  # (oi - ma) / sd
+    k.pct_change_lag_into(oi, int(p[P_CHG]), f[3])
+    k.rolling_sum_into(qv, nt, need(nt, cover), False, f[4])
+    _ratio(oiv, f[4])
+    k.rolling_sum_into(f[4], nz, need(nz, cover), True, f[5])
+    k.rolling_max_into(oi, npk, need(npk, cover), 1.0, sa, sb, f[6])
+    _drawdown(oi, f[6], f[7])
+    k.streaks_into(oi, f[8], f[9])
+    k.rolling_sum_into(v, nv, need(nv, cover), True, f[10])
+    k.rolling_max_into(h, npk, need(npk, cover), 1.0, sa, sb, f[11])
+    k.breakout_into(h, nh, need(nh, cover), 1.0, sa, sb, f[12])
+    k.near_level_into(c, f[11], p[P_NEAR], 1.0, f[13])
+    k.wilder_atr_into(h, lo, c, int(p[P_ATR]), f[14])
     wick, engulf, through = p[P_WICK] > 0, p[P_ENGULF] > 0, p[P_THROUGH] > 0
-    out[15] = k.rejection(o, h, lo, c, wick, engulf, through, 1.0)
-    pl_ = k.rolling_min(lo, npk, need(npk, cover))
-    out[16] = pl_
-    out[17] = k.breakout(lo, nh, need(nh, cover), -1.0)
-    out[18] = k.near_level(c, pl_, p[P_NEAR], -1.0)
-    out[19] = k.rejection(o, h, lo, c, wick, engulf, through, -1.0)
+    k.rejection_into(o, h, lo, c, wick, engulf, through, 1.0, f[15])
+    k.rolling_max_into(lo, npk, need(npk, cover), -1.0, sa, sb, f[16])
+    k.breakout_into(lo, nh, need(nh, cover), -1.0, sa, sb, f[17])
+    k.near_level_into(c, f[16], p[P_NEAR], -1.0, f[18])
+    k.rejection_into(o, h, lo, c, wick, engulf, through, -1.0, f[19])
+
+
+@njit(cache=True, nogil=True)
+def _ratio(oiv: np.ndarray, turnover: np.ndarray) -> None:
+    """``turnover[:] = oiv / turnover`` where finite (``oi_vol_ratio``), else missing."""
+    for i in range(oiv.size):
+        t = turnover[i]
+        turnover[i] = oiv[i] / t if (t != 0.0 and t == t and oiv[i] == oiv[i]) else np.nan
+
+
+@njit(cache=True, nogil=True)
+def _drawdown(oi: np.ndarray, peak: np.ndarray, out: np.ndarray) -> None:
+    """``1 - oi / oi_peak`` (missing where the peak is 0 or either is missing)."""
+    for i in range(oi.size):
+        pk = peak[i]
+        out[i] = 1.0 - oi[i] / pk if (pk != 0.0 and pk == pk and oi[i] == oi[i]) else np.nan
 
 
 @njit(cache=True, nogil=True)
@@ -121,28 +138,38 @@ def need(n: int, coverage: float) -> int:
     return max(1, int(np.ceil(coverage * n - 1e-9)))
 
 
-@njit(cache=True, parallel=True)
 def many_features(x: np.ndarray, offsets: np.ndarray, params: np.ndarray) -> np.ndarray:
     """Features of many series stacked along axis 1 (series ``s`` is ``offsets[s]:offsets[s+1]``).
 
     ``params[s]`` is series ``s``'s parameter vector, so per-symbol settings apply per series.
-    Returns a (len(FEATURE_COLUMNS) x total) matrix.
+    Returns a (len(FEATURE_COLUMNS) x total) matrix. The output is allocated by numpy, which asks
+    the kernel for huge pages on large arrays: a 1.7 GB result then costs hundreds, not hundreds
+    of thousands, of page faults.
     """
     out = np.empty((len(FEATURE_COLUMNS), x.shape[1]))
-    for s in prange(offsets.size - 1):
-        a, b = offsets[s], offsets[s + 1]
-        series_features(x[:, a:b], params[s], out[:, a:b])
+    _many_features(x, offsets, params, out)
     return out
 
 
-@njit(cache=True)
 def serial_features(x: np.ndarray, offsets: np.ndarray, params: np.ndarray) -> np.ndarray:
     """:func:`many_features` on one thread: no thread-pool start-up for one small series."""
     out = np.empty((len(FEATURE_COLUMNS), x.shape[1]))
-    for s in range(offsets.size - 1):
-        a, b = offsets[s], offsets[s + 1]
-        series_features(x[:, a:b], params[s], out[:, a:b])
+    _serial_features(x, offsets, params, out)
     return out
+
+
+@njit(cache=True, parallel=True)
+def _many_features(x: np.ndarray, offsets: np.ndarray, params: np.ndarray, out: np.ndarray) -> None:
+    for s in prange(offsets.size - 1):
+        series_features(x, offsets[s], offsets[s + 1], params[s], out)
+
+
+@njit(cache=True)
+def _serial_features(
+    x: np.ndarray, offsets: np.ndarray, params: np.ndarray, out: np.ndarray
+) -> None:
+    for s in range(offsets.size - 1):
+        series_features(x, offsets[s], offsets[s + 1], params[s], out)
 
 
 PARALLEL_MIN_ROWS = 200_000  # below this, threads cost more than they save

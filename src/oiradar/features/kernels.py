@@ -9,7 +9,9 @@ Conventions shared by every kernel (see ``docs/decisions/0300-features-nulls-and
 * standard deviations use ``ddof=1``;
 * a value at index ``t`` reads indices ``<= t`` only (no look-ahead).
 
-Each kernel's docstring names the plain pandas expression it equals; ``tests/unit/features``
+Each kernel comes twice: ``name_into(..., out)`` writes into a caller's array (the fused pass
+uses these: no temporary arrays, no page faults), and ``name(...)`` allocates and returns. Each
+docstring names the plain pandas expression it equals; ``tests/unit/features``
 asserts the equality on random data with gaps and on real data. ``cache=True`` stores the compiled
 code on disk (``__pycache__``), so a CLI call does not pay the compilation again.
 """
@@ -23,7 +25,7 @@ _NAN = np.nan
 
 
 @njit(cache=True, nogil=True)
-def rolling_mean_std(x: np.ndarray, n: int, q: int) -> tuple[np.ndarray, np.ndarray]:
+def rolling_mean_std_into(x, n, q, mean, sd):
     """Rolling mean and standard deviation (ddof=1) over the last ``n`` bars, including ``t``,
     where at least ``q`` of them hold a value (``q = n``: the window must be full).
 
@@ -35,8 +37,6 @@ def rolling_mean_std(x: np.ndarray, n: int, q: int) -> tuple[np.ndarray, np.ndar
     A window whose values are all identical has a standard deviation of exactly 0.
     """
     m = x.size
-    mean = np.full(m, _NAN)
-    sd = np.full(m, _NAN)
     k = 0
     shift = 0.0
     s1 = 0.0
@@ -45,15 +45,19 @@ def rolling_mean_std(x: np.ndarray, n: int, q: int) -> tuple[np.ndarray, np.ndar
     same = 0
     last = _NAN
     for i in range(m):
-        if i >= n and not np.isnan(x[i - n]):
-            d = x[i - n] - shift
-            s1 -= d
-            s2 -= d * d
-            k -= 1
+        if i >= n:
+            xo = x[i - n]
+            if xo == xo:
+                d = xo - shift
+                s1 -= d
+                s2 -= d * d
+                k -= 1
         xi = x[i]
-        if not np.isnan(xi):
+        if xi == xi:
             if k == 0:
-                shift, s1, s2 = xi, 0.0, 0.0
+                shift = xi
+                s1 = 0.0
+                s2 = 0.0
             d = xi - shift
             s1 += d
             s2 += d * d
@@ -64,21 +68,31 @@ def rolling_mean_std(x: np.ndarray, n: int, q: int) -> tuple[np.ndarray, np.ndar
         if since >= n and k > 0:
             shift, s1, s2 = _rebase(x, max(0, i - n + 1), i + 1, shift + s1 / k)
             since = 0
+        mean[i] = _NAN
+        sd[i] = _NAN
         if k >= q and k > 0:
             mean[i] = shift + s1 / k
             if k > 1:
                 var = (s2 - s1 * s1 / k) / (k - 1)
                 sd[i] = 0.0 if same >= k else np.sqrt(max(var, 0.0))
+
+
+@njit(cache=True, nogil=True)
+def rolling_mean_std(x, n, q):
+    """Allocating form of :func:`rolling_mean_std_into`."""
+    mean = np.empty(x.size)
+    sd = np.empty(x.size)
+    rolling_mean_std_into(x, n, q, mean, sd)
     return mean, sd
 
 
 @njit(cache=True, nogil=True)
-def _rebase(x: np.ndarray, a: int, b: int, shift: float) -> tuple[float, float, float]:
+def _rebase(x, a, b, shift):
     """Exact sums of ``x[a:b] - shift`` and its squares, NaN skipped (rolling_mean_std's reset)."""
     s1 = 0.0
     s2 = 0.0
     for j in range(a, b):
-        if not np.isnan(x[j]):
+        if x[j] == x[j]:
             d = x[j] - shift
             s1 += d
             s2 += d * d
@@ -86,39 +100,36 @@ def _rebase(x: np.ndarray, a: int, b: int, shift: float) -> tuple[float, float, 
 
 
 @njit(cache=True, nogil=True)
-def rolling_sum(x: np.ndarray, n: int, q: int) -> np.ndarray:
-    """Rolling sum over the last ``n`` bars with at least ``q`` values.
+def rolling_sum_into(x, n, q, mean_not_sum, out):
+    """Rolling sum (or mean, ``mean_not_sum``) over the last ``n`` bars with at least ``q`` values.
 
-    pandas: ``s.rolling(n, min_periods=q).sum()``. Neumaier-compensated add/remove.
+    pandas: ``s.rolling(n, min_periods=q).sum()`` / ``.mean()``. Neumaier-compensated add/remove.
     """
-    return _rolling_sum_count(x, n, q)[0]
-
-
-@njit(cache=True, nogil=True)
-def _rolling_sum_count(x: np.ndarray, n: int, q: int) -> tuple[np.ndarray, np.ndarray]:
     m = x.size
-    out = np.full(m, _NAN)
-    cnt = np.zeros(m)
     k = 0
     s = 0.0
     comp = 0.0
     for i in range(m):
-        if i >= n and not np.isnan(x[i - n]):
-            s, comp = _neumaier(s, comp, -x[i - n])
-            k -= 1
-        if not np.isnan(x[i]):
+        if i >= n:
+            xo = x[i - n]
+            if xo == xo:
+                s, comp = _neumaier(s, comp, -xo)
+                k -= 1
+        xi = x[i]
+        if xi == xi:
             if k == 0:
-                s, comp = 0.0, 0.0
-            s, comp = _neumaier(s, comp, x[i])
+                s = 0.0
+                comp = 0.0
+            s, comp = _neumaier(s, comp, xi)
             k += 1
-        cnt[i] = k
         if k >= q and k > 0:
-            out[i] = s + comp
-    return out, cnt
+            out[i] = (s + comp) / k if mean_not_sum else s + comp
+        else:
+            out[i] = _NAN
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _neumaier(s: float, comp: float, v: float) -> tuple[float, float]:
+def _neumaier(s, comp, v):
     t = s + v
     if abs(s) >= abs(v):
         comp += (s - t) + v
@@ -128,75 +139,116 @@ def _neumaier(s: float, comp: float, v: float) -> tuple[float, float]:
 
 
 @njit(cache=True, nogil=True)
-def rolling_mean(x: np.ndarray, n: int, q: int) -> np.ndarray:
-    """pandas: ``s.rolling(n, min_periods=q).mean()`` (compensated sum over the values present)."""
-    total, cnt = _rolling_sum_count(x, n, q)
-    return total / np.maximum(cnt, 1.0)
-
-
-@njit(cache=True, nogil=True)
-def rolling_max(x: np.ndarray, n: int, q: int) -> np.ndarray:
-    """Rolling maximum over the last ``n`` bars with at least ``q`` values.
-
-    pandas: ``s.rolling(n, min_periods=q).max()``. Monotone deque, O(1) amortised per value.
-    """
-    m = x.size
-    out = np.full(m, _NAN)
-    dq = np.empty(m, np.int64)
-    head = 0
-    tail = 0
-    k = 0
-    for i in range(m):
-        if i >= n and not np.isnan(x[i - n]):
-            k -= 1
-        while tail > head and dq[head] <= i - n:
-            head += 1
-        xi = x[i]
-        if not np.isnan(xi):
-            k += 1
-            while tail > head and x[dq[tail - 1]] <= xi:
-                tail -= 1
-            dq[tail] = i
-            tail += 1
-        if k >= q and k > 0:
-            out[i] = x[dq[head]]
+def rolling_sum(x, n, q):
+    """pandas: ``s.rolling(n, min_periods=q).sum()``."""
+    out = np.empty(x.size)
+    rolling_sum_into(x, n, q, False, out)
     return out
 
 
 @njit(cache=True, nogil=True)
-def rolling_min(x: np.ndarray, n: int, q: int) -> np.ndarray:
-    """pandas: ``s.rolling(n, min_periods=q).min()``."""
-    return -rolling_max(-x, n, q)
+def rolling_mean(x, n, q):
+    """pandas: ``s.rolling(n, min_periods=q).mean()`` (compensated sum over the values present)."""
+    out = np.empty(x.size)
+    rolling_sum_into(x, n, q, True, out)
+    return out
 
 
 @njit(cache=True, nogil=True)
-def pct_change_lag(x: np.ndarray, k: int) -> np.ndarray:
+def rolling_max_into(x, n, q, sign, g, h, out):
+    """Rolling maximum (``sign=1``) or minimum (``sign=-1``) over the last ``n`` bars with at
+    least ``q`` values; ``g`` and ``h`` are float64 scratch arrays of ``x.size``.
+
+    pandas: ``s.rolling(n, min_periods=q).max()`` / ``.min()``.
+
+    van Herk / Gil-Werman: prefix maxima ``g`` and suffix maxima ``h`` inside blocks of ``n``
+    bars, then ``max(h[t-n+1], g[t])``: three branch-free passes, O(1) per value whatever ``n``.
+    Blocks end at or before ``t``, so nothing after ``t`` is read for bar ``t``.
+    """
+    m = x.size
+    for b0 in range(0, m, n):
+        b1 = min(b0 + n, m)
+        run = -np.inf
+        for i in range(b0, b1):
+            y = sign * x[i]
+            run = max(run, y) if y == y else run
+            g[i] = run
+        run = -np.inf
+        for i in range(b1 - 1, b0 - 1, -1):
+            y = sign * x[i]
+            run = max(run, y) if y == y else run
+            h[i] = run
+    k = 0
+    for i in range(min(n - 1, m)):
+        k += x[i] == x[i]
+        out[i] = sign * g[i] if (k >= q and k > 0) else _NAN
+    for i in range(n - 1, m):
+        k += x[i] == x[i]
+        if i >= n:
+            k -= x[i - n] == x[i - n]
+        out[i] = sign * max(h[i - n + 1], g[i]) if (k >= q and k > 0) else _NAN
+
+
+@njit(cache=True, nogil=True)
+def rolling_max(x, n, q):
+    """pandas: ``s.rolling(n, min_periods=q).max()``."""
+    out = np.empty(x.size)
+    rolling_max_into(x, n, q, 1.0, np.empty(x.size), np.empty(x.size), out)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def rolling_min(x, n, q):
+    """pandas: ``s.rolling(n, min_periods=q).min()``."""
+    out = np.empty(x.size)
+    rolling_max_into(x, n, q, -1.0, np.empty(x.size), np.empty(x.size), out)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def pct_change_lag_into(x, k, out):
     """Relative change over ``k`` bars: ``x[t] / x[t-k] - 1``.
 
     pandas: ``(s / s.shift(k) - 1).replace([inf, -inf], nan)``: missing where either value is
     missing or ``x[t-k] == 0``.
     """
-    m = x.size
-    out = np.full(m, _NAN)
-    for i in range(k, m):
-        base = x[i - k]
-        if base != 0.0 and not np.isnan(base) and not np.isnan(x[i]):
-            out[i] = x[i] / base - 1.0
+    for i in range(x.size):
+        out[i] = _NAN
+        if i >= k:
+            base = x[i - k]
+            if base != 0.0 and base == base and x[i] == x[i]:
+                out[i] = x[i] / base - 1.0
+
+
+@njit(cache=True, nogil=True)
+def pct_change_lag(x, k):
+    out = np.empty(x.size)
+    pct_change_lag_into(x, k, out)
     return out
 
 
 @njit(cache=True, nogil=True)
-def safe_div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """pandas: ``(a / b).replace([inf, -inf], nan)``: missing where ``b`` is 0 or either is missing."""
-    out = np.full(a.size, _NAN)
+def safe_div_into(a, b, offset, out):
+    """``(a - offset) / b`` where that is finite, else missing (``out`` may alias ``a`` or ``b``).
+
+    pandas: ``((a - offset) / b).replace([inf, -inf], nan)``.
+    """
     for i in range(a.size):
-        if b[i] != 0.0 and not np.isnan(b[i]) and not np.isnan(a[i]):
-            out[i] = a[i] / b[i]
+        bi = b[i]
+        ai = a[i]
+        out[i] = (ai - offset[i]) / bi if (bi != 0.0 and bi == bi and ai == ai) else _NAN
+
+
+@njit(cache=True, nogil=True)
+def safe_div(a, b):
+    """pandas: ``(a / b).replace([inf, -inf], nan)``: missing where ``b`` is 0 or either is missing."""
+    out = np.empty(a.size)
+    safe_div_into(a, b, np.zeros(a.size), out)
     return out
 
 
 @njit(cache=True, nogil=True)
-def streaks(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def streaks_into(x, dn, up):
     """Consecutive falling and rising bars ending at ``t`` (``oi_down_streak``, ``oi_up_streak``).
 
     pandas, for the falling streak (the rising one swaps ``<`` for ``>``)::
@@ -208,27 +260,33 @@ def streaks(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     A missing value breaks a streak: the bar after a gap compares against a missing value and
     counts 0.
     """
-    m = x.size
-    dn = np.full(m, _NAN)
-    up = np.full(m, _NAN)
     d = 0
     u = 0
-    for i in range(m):
+    for i in range(x.size):
         xi = x[i]
-        if np.isnan(xi):
+        if xi != xi:
             d = 0
             u = 0
+            dn[i] = _NAN
+            up[i] = _NAN
             continue
         prev = x[i - 1] if i > 0 else _NAN
         d = d + 1 if xi < prev else 0
         u = u + 1 if xi > prev else 0
         dn[i] = d
         up[i] = u
+
+
+@njit(cache=True, nogil=True)
+def streaks(x):
+    dn = np.empty(x.size)
+    up = np.empty(x.size)
+    streaks_into(x, dn, up)
     return dn, up
 
 
 @njit(cache=True, nogil=True)
-def wilder_atr(high: np.ndarray, low: np.ndarray, close: np.ndarray, n: int) -> np.ndarray:
+def wilder_atr_into(high, low, close, n, out):
     """Wilder's average true range over ``n`` bars.
 
     ``TR = max(high - low, |high - close[t-1]|, |low - close[t-1]|)`` (``high - low`` where the
@@ -239,18 +297,19 @@ def wilder_atr(high: np.ndarray, low: np.ndarray, close: np.ndarray, n: int) -> 
         seed = tr.iloc[:n].mean(); x = tr.copy(); x.iloc[:n-1] = nan; x.iloc[n-1] = seed
         atr = x.ewm(alpha=1/n, adjust=False).mean()
     """
-    m = high.size
-    out = np.full(m, _NAN)
     k = 0
     acc = 0.0
-    for i in range(m):
+    keep = (n - 1) / n  # Wilder's recursion as acc * keep + tr * inv: no division on the chain
+    inv = 1.0 / n
+    for i in range(high.size):
+        out[i] = _NAN
         rng = high[i] - low[i]
-        if np.isnan(rng):
+        if rng != rng:
             k = 0
             acc = 0.0
             continue
         tr = rng
-        if i > 0 and not np.isnan(close[i - 1]):
+        if i > 0 and close[i - 1] == close[i - 1]:
             tr = max(rng, abs(high[i] - close[i - 1]), abs(low[i] - close[i - 1]))
         k += 1
         if k < n:
@@ -259,57 +318,70 @@ def wilder_atr(high: np.ndarray, low: np.ndarray, close: np.ndarray, n: int) -> 
             acc = (acc + tr) / n
             out[i] = acc
         else:
-            acc = (acc * (n - 1) + tr) / n
+            acc = acc * keep + tr * inv
             out[i] = acc
+
+
+@njit(cache=True, nogil=True)
+def wilder_atr(high, low, close, n):
+    out = np.empty(high.size)
+    wilder_atr_into(high, low, close, n, out)
     return out
 
 
 @njit(cache=True, nogil=True)
-def breakout(x: np.ndarray, lookback: int, q: int, sign: float) -> np.ndarray:
+def breakout_into(x, lookback, q, sign, g, h, out):
     """New high (``sign=1``) or new low (``sign=-1``) against the previous ``lookback`` bars.
 
     pandas (high): ``(h > h.shift(1).rolling(L, min_periods=q).max()).where(prior.notna() &
     h.notna())``; (low): ``l < l.shift(1).rolling(L, min_periods=q).min()``, missing likewise.
+    ``out`` first receives the rolling extreme, then (one bar later) the comparison.
     """
-    m = x.size
-    out = np.full(m, _NAN)
-    prior = rolling_max(sign * x, lookback, q)
-    for i in range(1, m):
-        if not np.isnan(prior[i - 1]) and not np.isnan(x[i]):
-            out[i] = 1.0 if sign * x[i] > prior[i - 1] else 0.0
+    rolling_max_into(x, lookback, q, sign, g, h, out)
+    prior = _NAN
+    for i in range(x.size):
+        cur = out[i]
+        xi = x[i]
+        out[i] = _NAN
+        if prior == prior and xi == xi:
+            out[i] = 1.0 if sign * xi > sign * prior else 0.0
+        prior = cur
+
+
+@njit(cache=True, nogil=True)
+def breakout(x, lookback, q, sign):
+    out = np.empty(x.size)
+    breakout_into(x, lookback, q, sign, np.empty(x.size), np.empty(x.size), out)
     return out
 
 
 @njit(cache=True, nogil=True)
-def near_level(close: np.ndarray, level: np.ndarray, pct: float, sign: float) -> np.ndarray:
+def near_level_into(close, level, pct, sign, out):
     """``near_high`` (``sign=1``): ``close >= (1 - pct) * price_high``; ``near_low`` (``sign=-1``):
     ``close <= (1 + pct) * price_low``. Missing where either input is missing.
 
     pandas: ``(c >= (1 - pct) * ph).where(c.notna() & ph.notna())``.
     """
-    m = close.size
-    out = np.full(m, _NAN)
-    for i in range(m):
-        if np.isnan(close[i]) or np.isnan(level[i]):
-            continue
-        if sign > 0:
-            out[i] = 1.0 if close[i] >= (1.0 - pct) * level[i] else 0.0
+    for i in range(close.size):
+        c = close[i]
+        lv = level[i]
+        if c != c or lv != lv:
+            out[i] = _NAN
+        elif sign > 0:
+            out[i] = 1.0 if c >= (1.0 - pct) * lv else 0.0
         else:
-            out[i] = 1.0 if close[i] <= (1.0 + pct) * level[i] else 0.0
+            out[i] = 1.0 if c <= (1.0 + pct) * lv else 0.0
+
+
+@njit(cache=True, nogil=True)
+def near_level(close, level, pct, sign):
+    out = np.empty(close.size)
+    near_level_into(close, level, pct, sign, out)
     return out
 
 
 @njit(cache=True, nogil=True)
-def rejection(
-    o: np.ndarray,
-    h: np.ndarray,
-    lo: np.ndarray,
-    c: np.ndarray,
-    wick: bool,
-    engulf: bool,
-    through: bool,
-    sign: float,
-) -> np.ndarray:
+def rejection_into(o, h, lo, c, wick, engulf, through, sign, out):
     """Rejection candle: bearish (``sign=1``) or its bullish mirror (``sign=-1``).
 
     Bearish rules (any enabled one fires), pandas::
@@ -324,29 +396,35 @@ def rejection(
     The bullish mirror swaps the wicks, inverts the engulfing and uses ``c > h.shift()``.
     Rules (b) and (c) need the previous bar; where it is missing they do not fire.
     """
-    m = o.size
-    out = np.full(m, _NAN)
-    for i in range(m):
-        if np.isnan(o[i]) or np.isnan(h[i]) or np.isnan(lo[i]) or np.isnan(c[i]):
+    for i in range(o.size):
+        oi_, hi, li, ci = o[i], h[i], lo[i], c[i]
+        if oi_ != oi_ or hi != hi or li != li or ci != ci:
+            out[i] = _NAN
             continue
-        body = abs(c[i] - o[i])
-        rng = h[i] - lo[i]
-        top = max(o[i], c[i])
-        bot = min(o[i], c[i])
-        near_wick = h[i] - top if sign > 0 else bot - lo[i]
-        far_wick = bot - lo[i] if sign > 0 else h[i] - top
+        body = abs(ci - oi_)
+        rng = hi - li
+        top = max(oi_, ci)
+        bot = min(oi_, ci)
+        near_wick = hi - top if sign > 0 else bot - li
+        far_wick = bot - li if sign > 0 else hi - top
         hit = wick and rng > 0 and near_wick >= 2 * body and near_wick >= 0.5 * rng
         hit = hit and far_wick <= 0.25 * rng
         if i > 0 and not hit:
             po = o[i - 1]
             pc = c[i - 1]
-            if engulf and not np.isnan(po) and not np.isnan(pc):
+            if engulf and po == po and pc == pc:
                 bigger = body > abs(pc - po)
                 if sign > 0:
-                    hit = c[i] < o[i] and pc > po and o[i] >= pc and c[i] <= po and bigger
+                    hit = ci < oi_ and pc > po and oi_ >= pc and ci <= po and bigger
                 else:
-                    hit = c[i] > o[i] and pc < po and o[i] <= pc and c[i] >= po and bigger
+                    hit = ci > oi_ and pc < po and oi_ <= pc and ci >= po and bigger
             if through and not hit:
-                hit = c[i] < lo[i - 1] if sign > 0 else c[i] > h[i - 1]
+                hit = ci < lo[i - 1] if sign > 0 else ci > h[i - 1]
         out[i] = 1.0 if hit else 0.0
+
+
+@njit(cache=True, nogil=True)
+def rejection(o, h, lo, c, wick, engulf, through, sign):
+    out = np.empty(o.size)
+    rejection_into(o, h, lo, c, wick, engulf, through, sign, out)
     return out

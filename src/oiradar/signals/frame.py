@@ -12,10 +12,11 @@ import numpy as np
 import polars as pl
 
 from oiradar.config import Settings, duration_ms
-from oiradar.features.fused import PARALLEL_MIN_ROWS
+from oiradar.features.frame import feature_frame, feature_inputs, feature_params, run_features
+from oiradar.features.fused import COL, FEATURE_COLUMNS, INPUTS, PARALLEL_MIN_ROWS
 from oiradar.model import SeriesKey, Timeframe
 from oiradar.signals import kernels as sk
-from oiradar.signals.kernels import PHASES, SIG_INPUTS, STATES, many_states, serial_states
+from oiradar.signals.kernels import PHASES, STATES, many_states, serial_states
 
 # (signal, side) of each state row; the order follows ``kernels.STATES``.
 STATE_SIGNALS: tuple[tuple[str, str], ...] = (
@@ -98,41 +99,61 @@ def signal_params(timeframe: Timeframe | str, settings: Settings | None = None) 
     return p
 
 
-def signal_inputs(features: pl.DataFrame) -> np.ndarray:
-    """The :data:`SIG_INPUTS` rows of a features frame as float64 (NaN = missing).
-
-    ``liquidations`` (quote notional liquidated in the bar) is optional: without it the cascade
-    phase does not require a liquidation burst.
-    """
-    exprs = []
-    for c in SIG_INPUTS:
-        if c in features.columns:
-            exprs.append(pl.col(c).cast(pl.Float64))
-        elif c == "complete":
-            exprs.append(pl.lit(1.0).alias(c))
-        else:
-            exprs.append(pl.lit(None, dtype=pl.Float64).alias(c))
-    frame = features.select(exprs).fill_null(np.nan)
-    return np.ascontiguousarray(frame.to_numpy().T)
+def signal_inputs(features: pl.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The kernels' inputs from a features frame: bar rows (``INPUTS``), feature rows, the
+    ``complete`` flags and ``liquidations`` (optional: without it the cascade phase does not
+    require a liquidation burst). Float64, NaN = missing."""
+    bars = _rows(features, INPUTS)
+    feats = _rows(features, FEATURE_COLUMNS)
+    ok = (
+        features["complete"].fill_null(False).to_numpy().astype(np.bool_)
+        if "complete" in features.columns
+        else np.ones(features.height, np.bool_)
+    )
+    liq = _rows(features, ("liquidations",))[0]
+    return bars, feats, ok, liq
 
 
-def _run(
-    frames: Sequence[pl.DataFrame], params: Sequence[np.ndarray]
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    x = np.concatenate([signal_inputs(f) for f in frames], axis=1)
-    offsets = np.cumsum([0] + [f.height for f in frames]).astype(np.int64)
-    with np.errstate(all="ignore"):
-        parallel = x.shape[1] >= PARALLEL_MIN_ROWS and len(frames) > 1
-        run = many_states if parallel else serial_states
-        st, src, ph = run(x, offsets, np.stack(list(params)))
-    return st, src, ph, offsets
+def _rows(frame: pl.DataFrame, cols: Sequence[str]) -> np.ndarray:
+    """``cols`` of ``frame`` as float64 rows; a missing column is a row of NaN (never a 1-row
+    literal: a literal-only select would not broadcast to the frame's height)."""
+    out = np.full((len(cols), frame.height), np.nan)
+    present = [c for c in cols if c in frame.columns]
+    if present:
+        values = frame.select(pl.col(present).cast(pl.Float64)).fill_null(np.nan).to_numpy().T
+        for c, row in zip(present, values, strict=True):
+            out[cols.index(c)] = row
+    return out
+
+
+def _states(
+    bars: np.ndarray,
+    feats: np.ndarray,
+    ok: np.ndarray,
+    offsets: np.ndarray,
+    params: list[np.ndarray],
+) -> tuple[np.ndarray, np.ndarray]:
+    # numba does not check bounds: refuse mismatched inputs here rather than read past an array
+    if not (bars.shape[1] == feats.shape[1] == ok.size == offsets[-1]):
+        raise ValueError(
+            f"signal inputs disagree: {bars.shape}, {feats.shape}, {ok.size}, {offsets[-1]}"
+        )
+    parallel = ok.size >= PARALLEL_MIN_ROWS and offsets.size > 2
+    run = many_states if parallel else serial_states
+    return run(bars, feats, ok, offsets, np.stack(params))
 
 
 def signal_states(
     features: pl.DataFrame, timeframe: Timeframe | str, settings: Settings | None = None
 ) -> pl.DataFrame:
     """Per-bar signal states (bool columns named as :data:`kernels.STATES`) and ``phase``."""
-    st, _src, ph, _ = _run([features], [signal_params(timeframe, settings)])
+    p = signal_params(timeframe, settings)
+    bars, feats, ok, liq = signal_inputs(features)
+    offsets = np.array([0, features.height], dtype=np.int64)
+    with np.errstate(all="ignore"):
+        st, _src = _states(bars, feats, ok, offsets, [p])
+        assert liq.size == ok.size
+        ph = sk.phases(bars, feats, ok, liq, p)
     labels = np.array([*PHASES, None], dtype=object)[ph]  # -1 (incomplete bar) -> None
     return pl.DataFrame(
         {"ts": features["ts"], **{n: st[i] for i, n in enumerate(STATES)}, "phase": labels},
@@ -152,16 +173,61 @@ def detect_many(
     keys: Sequence[SeriesKey],
     settings: Sequence[Settings | None] | None = None,
 ) -> pl.DataFrame:
-    """Events of many series (one parallel kernel call), sorted by ``ts``, ``exchange``, ``symbol``."""
+    """Events of many features frames, sorted by ``ts``, ``exchange``, ``symbol``."""
     if not frames:
         return empty_events()
     settings = list(settings) if settings is not None else [None] * len(frames)
     params = [signal_params(k.timeframe, s) for k, s in zip(keys, settings, strict=True)]
-    st, src, _ph, offsets = _run(frames, params)
+    parts = [signal_inputs(f) for f in frames]
+    bars = np.concatenate([q[0] for q in parts], axis=1)
+    feats = np.concatenate([q[1] for q in parts], axis=1)
+    ok = np.concatenate([q[2] for q in parts])
+    offsets = np.cumsum([0] + [f.height for f in frames]).astype(np.int64)
+    ts = [f["ts"].to_numpy() for f in frames]
+    return events_from_matrices(bars, feats, ok, offsets, ts, keys, params)
+
+
+def analyse_many(
+    frames: Sequence[pl.DataFrame],
+    keys: Sequence[SeriesKey],
+    settings: Sequence[Settings | None] | None = None,
+) -> tuple[list[pl.DataFrame], pl.DataFrame]:
+    """Features and events of many bar frames (all of one timeframe) in two parallel kernel calls,
+    without a round trip through frames in between. Returns (features frames, events)."""
+    if not frames:
+        return [], empty_events()
+    tf = keys[0].timeframe
+    settings = list(settings) if settings is not None else [None] * len(frames)
+    grids, bars, offsets = feature_inputs(frames, tf)
+    fparams = np.stack([feature_params(tf, s) for s in settings])
+    with np.errstate(all="ignore"):
+        feats = run_features(bars, offsets, fparams)
+    ok = np.concatenate([g["complete"].to_numpy().astype(np.bool_) for g in grids])
+    params = [signal_params(tf, s) for s in settings]
+    ts = [g["ts"].to_numpy() for g in grids]
+    events = events_from_matrices(bars, feats, ok, offsets, ts, keys, params)
+    frames_out = [
+        g.hstack(feature_frame(feats[:, offsets[i] : offsets[i + 1]])) for i, g in enumerate(grids)
+    ]
+    return frames_out, events
+
+
+def events_from_matrices(
+    bars: np.ndarray,
+    feats: np.ndarray,
+    ok: np.ndarray,
+    offsets: np.ndarray,
+    ts: Sequence[np.ndarray],
+    keys: Sequence[SeriesKey],
+    params: list[np.ndarray],
+) -> pl.DataFrame:
+    """Run the state kernel and turn rising edges (and entries) into event rows with values."""
+    with np.errstate(all="ignore"):
+        st, src = _states(bars, feats, ok, offsets, params)
     parts = []
-    for i, (frame, key) in enumerate(zip(frames, keys, strict=True)):
-        a, b = offsets[i], offsets[i + 1]
-        part = _events_of(frame, key, st[:, a:b], src[:, a:b])
+    for i, key in enumerate(keys):
+        a, b = int(offsets[i]), int(offsets[i + 1])
+        part = _events_of(bars[:, a:b], feats[:, a:b], ts[i], key, st[:, a:b], src[:, a:b])
         if part.height:
             parts.append(part)
     if not parts:
@@ -170,54 +236,52 @@ def detect_many(
 
 
 def _events_of(
-    frame: pl.DataFrame, key: SeriesKey, st: np.ndarray, src: np.ndarray
+    bars: np.ndarray,
+    feats: np.ndarray,
+    ts: np.ndarray,
+    key: SeriesKey,
+    st: np.ndarray,
+    src: np.ndarray,
 ) -> pl.DataFrame:
     fires = {
         name: st[j] if name in _ALREADY_EVENTS else sk.rising_edge(st[j])
         for j, name in enumerate(STATES)
     }
-    ts = frame["ts"].to_numpy()
     parts = []
     for j, name in enumerate(STATES):
         idx = np.flatnonzero(fires[name])
         if idx.size == 0:
             continue
         signal, side = STATE_SIGNALS[j]
-        part = {"_i": idx, "signal": signal, "side": side}
+        part: dict[str, object] = {"ts": ts[idx], "signal": signal, "side": side}
+        for col in VALUE_COLUMNS:
+            row = _BAR_ROW.get(col)
+            part[col] = bars[row, idx] if row is not None else feats[COL[col], idx]
         if name in _ALREADY_EVENTS:
             origin = src[0 if name == "entry" else 1, idx]
             suffix = "" if name == "entry" else "_long"
             part["setup"] = _setup_names(fires, origin, suffix)
             part["setup_ts"] = ts[origin]
-        parts.append(pl.DataFrame(part))
+        parts.append(pl.DataFrame(part).fill_nan(None))
     if not parts:
         return empty_events()
-    return _with_values(pl.concat(parts, how="diagonal"), frame, key)
+    out = pl.concat(parts, how="diagonal").with_columns(
+        pl.lit(key.exchange).alias("exchange"),
+        pl.lit(key.symbol).alias("symbol"),
+        pl.lit(key.timeframe.value).alias("timeframe"),
+    )
+    return _conform(out).with_columns(why=why_expr())
+
+
+_BAR_ROW = {"close": 3, "oi": 6, "volume": 4}
 
 
 def _setup_names(fires: dict[str, np.ndarray], origin: np.ndarray, suffix: str) -> list[str]:
     """Which setup(s) armed each entry: ``trigger``, ``divergence`` or ``trigger+divergence``."""
     trig = fires["trigger" + suffix][origin]
     div = fires["divergence" + suffix][origin]
-    return [
-        "+".join(n for n, f in (("trigger", t), ("divergence", d)) if f)
-        for t, d in zip(trig, div, strict=True)
-    ]
-
-
-def _with_values(ev: pl.DataFrame, frame: pl.DataFrame, key: SeriesKey) -> pl.DataFrame:
-    present = [c for c in VALUE_COLUMNS if c in frame.columns]
-    vals = (
-        frame.select("ts", *present).with_row_index("_i").with_columns(pl.col("_i").cast(pl.Int64))
-    )
-    out = ev.with_columns(pl.col("_i").cast(pl.Int64)).join(vals, on="_i", how="left")
-    out = out.with_columns(
-        pl.lit(key.exchange).alias("exchange"),
-        pl.lit(key.symbol).alias("symbol"),
-        pl.lit(key.timeframe.value).alias("timeframe"),
-    )
-    out = _conform(out)
-    return out.with_columns(why=why_expr())
+    pairs = zip(trig, div, strict=True)
+    return ["+".join(n for n, f in (("trigger", t), ("divergence", d)) if f) for t, d in pairs]
 
 
 def _conform(frame: pl.DataFrame) -> pl.DataFrame:

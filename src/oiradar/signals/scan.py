@@ -18,7 +18,7 @@ from oiradar.errors import SeriesNotFound
 from oiradar.features import compute_features_many
 from oiradar.model import MarginType, SeriesKey, Timeframe, margin_type, parse_symbol
 from oiradar.signals.cross import exchange_divergence, margin_divergence
-from oiradar.signals.frame import detect_many, empty_events, signal_states
+from oiradar.signals.frame import analyse_many, detect_many, empty_events, signal_states
 from oiradar.store import Catalog
 
 
@@ -65,9 +65,9 @@ def scan(
     if not keys:
         return ScanResult(empty_events(), {})
     per_symbol = [settings.for_symbol(k.symbol) for k in keys]
-    frames = compute_features_many(read_many(catalog, keys), tf, per_symbol)
+    frames, events = analyse_many(read_many(catalog, keys), keys, per_symbol)
     feats = dict(zip(keys, frames, strict=True))
-    parts = [detect_many(frames, keys, per_symbol), *_cross(feats, tf, settings)]
+    parts = [events, *_cross(feats, tf, settings)]
     events = pl.concat([p for p in parts if p.height] or [empty_events()])
     if since is not None:
         events = events.filter(pl.col("ts") >= since)

@@ -1,0 +1,223 @@
+"""Benchmark: features + signals for 100 symbols x 1 year of 5-minute bars (10.5M rows).
+
+Sides, each in its own process so that each reports its own peak RSS:
+
+* ``kernel``: the numba kernel pass alone (``many_features`` + ``many_states`` on prepared
+  float64 matrices, parallel over series) - the ">= 3e7 rows/s" target;
+* ``oiradar``: the API end to end, polars bar frames in, feature frames and events out
+  (``signals.analyse_many``: the path ``oiradar scan`` takes);
+* ``pandas``: a straightforward pandas implementation of the same definitions
+  (``oiradar.features.reference``: rolling/ewm/groupby, one series at a time). It runs on the
+  first ``PANDAS_SYMBOLS`` series (10 by default; ``OIRADAR_BENCH_PANDAS=100`` for all) and its
+  time is scaled linearly to 100 series - said so in the output;
+* ``scan``: ``oiradar scan -t 4h --json`` as a subprocess over 100 stored series (1 year of 1h
+  bars each, resampled to 4h on read), one cold run then the best of 3 warm runs.
+
+Every side generates the same synthetic data (seeded), and the pandas side checks that its events
+equal oiradar's on its series. Run: ``python bench/run.py features`` or
+``python bench/bench_features.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from oiradar.config import Settings
+from oiradar.features import reference as ref
+from oiradar.features import windows
+from oiradar.features.frame import feature_inputs, feature_params, regular_grid
+from oiradar.features.fused import many_features
+from oiradar.model import SeriesKey, Timeframe
+from oiradar.signals.frame import analyse_many, signal_params
+from oiradar.signals.kernels import many_states
+
+SYMBOLS = 100
+BARS = 365 * 288  # one year of 5-minute bars
+TF = Timeframe.M5
+PANDAS_SYMBOLS = int(os.environ.get("OIRADAR_BENCH_PANDAS", "10"))
+SETTINGS = Settings.model_validate({"signals": {"long_side": True}})  # every signal, both sides
+SCAN_SERIES = 100
+SCAN_BARS = 365 * 24  # one year of 1h bars per stored series
+
+
+def frames(n: int = SYMBOLS) -> list[pl.DataFrame]:
+    """``n`` synthetic series (seeded), gap-free: speed, not null handling, is measured here."""
+    return [ref.random_bars(BARS, TF.ms, seed=i, null_quote=0.0) for i in range(n)]
+
+
+def keys(n: int = SYMBOLS) -> list[SeriesKey]:
+    return [
+        SeriesKey(exchange="bench", symbol=f"S{i:03d}/USDT:USDT", timeframe=TF) for i in range(n)
+    ]
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def side_kernel() -> dict[str, Any]:
+    grids, x, offsets = feature_inputs(frames(), TF)
+    ok = np.concatenate([g["complete"].to_numpy() for g in grids])
+    del grids
+    fp = np.stack([feature_params(TF, SETTINGS)] * (offsets.size - 1))
+    sp = np.stack([signal_params(TF, SETTINGS)] * (offsets.size - 1))
+    rss_data = _rss_mb()
+    many_features(x[:, : offsets[1]], offsets[:2], fp[:1])  # load the compiled code
+    best_f = best_s = float("inf")
+    for _ in range(3):
+        t0 = time.perf_counter()
+        feats = many_features(x, offsets, fp)
+        t1 = time.perf_counter()
+        many_states(x, feats, ok, offsets, sp)
+        t2 = time.perf_counter()
+        best_f, best_s = min(best_f, t1 - t0), min(best_s, t2 - t1)
+        del feats
+    rows = int(offsets[-1])
+    return {"rows": rows, "features_s": best_f, "signals_s": best_s,
+            "kernel_s": best_f + best_s, "rss_data_mb": rss_data, "rss_peak_mb": _rss_mb()}  # fmt: skip
+
+
+def side_oiradar() -> dict[str, Any]:
+    data, ks = frames(), keys()
+    rss_data = _rss_mb()
+    analyse_many(data[:1], ks[:1], [SETTINGS])  # load the compiled code
+    best, n_events = float("inf"), 0
+    for _ in range(2):
+        t0 = time.perf_counter()
+        feats, events = analyse_many(data, ks, [SETTINGS] * len(ks))
+        best = min(best, time.perf_counter() - t0)
+        n_events = events.height
+        del feats, events
+    return {"rows": sum(f.height for f in data), "total_s": best, "events": n_events,
+            "rss_data_mb": rss_data, "rss_peak_mb": _rss_mb()}  # fmt: skip
+
+
+def side_pandas() -> dict[str, Any]:
+    data, ks = frames(PANDAS_SYMBOLS), keys(PANDAS_SYMBOLS)
+    pdfs = [regular_grid(f, TF).to_pandas() for f in data]
+    rss_data = _rss_mb()
+    w, p = windows(TF, SETTINGS), _ref_params()
+    t0 = time.perf_counter()
+    results = []
+    for df in pdfs:
+        f = ref.features(df, w)
+        st = ref.states(df, f, p)
+        results.append(ref.events(st))
+    elapsed = time.perf_counter() - t0
+    _feats, ours = analyse_many(data, ks, [SETTINGS] * len(ks))
+    same = all(_same_events(df, ev, ours, k) for df, ev, k in zip(pdfs, results, ks, strict=True))
+    return {"symbols": len(data), "rows": sum(len(d) for d in pdfs), "total_s": elapsed,
+            "events": int(sum(len(r) for r in results)), "events_equal_oiradar": same,
+            "rss_data_mb": rss_data, "rss_peak_mb": _rss_mb()}  # fmt: skip
+
+
+def _ref_params() -> dict[str, Any]:
+    s = SETTINGS.signals
+    return {"z": s.oi_z_alert, "watch_chg": s.watch_chg_7d, "watch_back": s.watch_lookback_bars,
+            "newhigh_back": s.trigger_new_high_bars, "down_streak": s.trigger_down_streak,
+            "div_dd": s.divergence_dd, "within": s.entry_within_bars, "long": s.long_side}  # fmt: skip
+
+
+def _same_events(df, ev, ours: pl.DataFrame, key: SeriesKey) -> bool:
+    from oiradar.signals.frame import STATE_SIGNALS
+    from oiradar.signals.kernels import STATES
+
+    names = dict(zip(STATES, STATE_SIGNALS, strict=True))
+    ts = df["ts"].to_numpy()
+    exp = sorted((int(ts[i]), *names[s]) for i, s in zip(ev["i"], ev["state"], strict=True))
+    mine = ours.filter(pl.col("symbol") == key.symbol)
+    return exp == sorted(zip(mine["ts"], mine["signal"], mine["side"], strict=True))
+
+
+def side_scan() -> dict[str, Any]:
+    from oiradar.store import Catalog
+
+    with tempfile.TemporaryDirectory() as home:
+        cat = Catalog(home)
+        t0 = time.perf_counter()
+        for i in range(SCAN_SERIES):
+            bars = ref.random_bars(SCAN_BARS, Timeframe.H1.ms, seed=i).drop("complete")
+            key = SeriesKey(exchange="bench", symbol=f"S{i:03d}/USDT:USDT", timeframe=Timeframe.H1)
+            cat.write_bars(key, bars, "sim")
+        write_s = time.perf_counter() - t0
+        entry = "from oiradar.cli.main import main; main()"
+        cmd = [sys.executable, "-c", entry, "--home", home, "scan", "-t", "4h", "--json"]
+        times, out = [], ""
+        for _ in range(4):
+            t0 = time.perf_counter()
+            out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+            times.append(time.perf_counter() - t0)
+        events = len(json.loads(out))
+    return {"series": SCAN_SERIES, "stored_rows": SCAN_SERIES * SCAN_BARS, "write_s": write_s,
+            "cold_s": times[0], "warm_best_s": min(times[1:]), "warm_median_s": float(np.median(times[1:])),
+            "events": events}  # fmt: skip
+
+
+SIDES = {"kernel": side_kernel, "oiradar": side_oiradar, "pandas": side_pandas, "scan": side_scan}
+
+
+def run_side(name: str) -> dict[str, Any]:
+    """Run one side in a fresh interpreter; its last stdout line is its JSON result."""
+    proc = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), "--side", name],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if proc.returncode != 0:
+        raise RuntimeError(f"bench side {name} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main() -> dict[str, Any]:
+    print(f"{SYMBOLS} series x {BARS:,} 5m bars = {SYMBOLS * BARS:,} rows; SPEC default windows "
+          f"(30d = 8,640 bars); every signal incl. the long side; {os.cpu_count()} cores")  # fmt: skip
+    res = {name: run_side(name) for name in SIDES}
+    k, o, p, s = res["kernel"], res["oiradar"], res["pandas"], res["scan"]
+    scale = SYMBOLS / p["symbols"]
+    pandas_full = p["total_s"] * scale
+    print(
+        f"kernel pass   : features {k['features_s']:.2f} s + signals {k['signals_s']:.2f} s = "
+        f"{k['kernel_s']:.2f} s -> {k['rows'] / k['kernel_s']:.3g} rows/s; "
+        f"peak RSS {k['rss_peak_mb']:.0f} MB (data alone {k['rss_data_mb']:.0f} MB)"
+    )
+    print(
+        f"oiradar API   : {o['total_s']:.2f} s -> {o['rows'] / o['total_s']:.3g} rows/s, "
+        f"{o['events']:,} events; peak RSS {o['rss_peak_mb']:.0f} MB (data {o['rss_data_mb']:.0f} MB)"
+    )
+    print(
+        f"pandas        : {p['total_s']:.2f} s on {p['symbols']} series ({p['rows']:,} rows) "
+        f"-> {p['rows'] / p['total_s']:.3g} rows/s; x{scale:g} = {pandas_full:.1f} s for {SYMBOLS} "
+        f"series (scaled linearly); peak RSS {p['rss_peak_mb']:.0f} MB (data {p['rss_data_mb']:.0f} MB); "
+        f"events equal oiradar's: {p['events_equal_oiradar']}"
+    )
+    print(
+        f"speed-up      : API {pandas_full / o['total_s']:.1f}x pandas, "
+        f"kernel pass {pandas_full / k['kernel_s']:.1f}x pandas"
+    )
+    print(f"oiradar scan  : {s['series']} stored series ({s['stored_rows']:,} 1h rows -> 4h): "
+          f"cold {s['cold_s']:.2f} s, warm best {s['warm_best_s']:.2f} s "
+          f"(median {s['warm_median_s']:.2f} s), {s['events']:,} events")  # fmt: skip
+    return {
+        "kernel_rows_per_s": round(k["rows"] / k["kernel_s"]),
+        "api_s": round(o["total_s"], 2),
+        "pandas_s_scaled": round(pandas_full, 1),
+        "speedup_api": round(pandas_full / o["total_s"], 1),
+        "scan_warm_s": round(s["warm_best_s"], 2),
+    }
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--side":
+        print(json.dumps(SIDES[sys.argv[2]]()))
+    else:
+        main()
