@@ -342,6 +342,16 @@ class FakeExchange:
             {"symbol": sym, "category": "linear", "list": rows[::-1], "nextPageCursor": ""}
         )
 
+    def _bybit_account_ratio(self, request: web.Request) -> web.Response:
+        sym, tf = request.query["symbol"], _BYBIT_OI[request.query["period"]]
+        rows = []
+        for ts in self._window(request, tf, "startTime", "endTime", 500, 50):
+            if ts <= self.now_ms:
+                r = mk.long_short(_market_name(sym), ts)
+                rows.append({"symbol": sym, "buyRatio": f"{r / (1 + r):.6f}",
+                             "sellRatio": f"{1 / (1 + r):.6f}", "timestamp": str(ts)})  # fmt: skip
+        return self._bybit({"list": rows[::-1], "nextPageCursor": ""})
+
     def _bybit_funding(self, request: web.Request) -> web.Response:
         sym = request.query["symbol"]
         rows = [
@@ -404,6 +414,16 @@ class FakeExchange:
             contracts = base * px / ct if inst.endswith("-USD-SWAP") else base / ct
             rows.append([str(ts), f"{contracts:.4f}", f"{base:.4f}", f"{base * px:.4f}"])
         return self._okx(rows)
+
+    def _okx_lsr(self, request: web.Request) -> web.Response:
+        inst, tf = request.query["instId"], _OKX_BAR[request.query.get("period", "5m")]
+        limit = min(100, _int(request, "limit", 100) or 100)
+        end = _int(request, "end", self.now_ms + 1) or self.now_ms + 1  # both bounds exclusive
+        begin = _int(request, "begin", end - limit * tf - 1) or 0
+        stamps = [ts for ts in mk.grid(begin + 1, end - 1, tf) if ts <= self.now_ms][::-1][:limit]
+        return self._okx(
+            [[str(ts), f"{mk.long_short(_market_name(inst), ts):.4f}"] for ts in stamps]
+        )
 
     def _okx_funding(self, request: web.Request) -> web.Response:
         inst = request.query["instId"]
@@ -503,10 +523,15 @@ _ROUTES: dict[tuple[str, str], Callable[[FakeExchange, web.Request], web.Respons
     ("bybit", "/v5/market/kline"): FakeExchange._bybit_kline,
     ("bybit", "/v5/market/open-interest"): FakeExchange._bybit_oi,
     ("bybit", "/v5/market/funding/history"): FakeExchange._bybit_funding,
+    ("bybit", "/v5/market/account-ratio"): FakeExchange._bybit_account_ratio,
     ("okx", "/api/v5/public/instruments"): FakeExchange._okx_instruments,
     ("okx", "/api/v5/market/history-candles"): FakeExchange._okx_candles,
     ("okx", "/api/v5/market/candles"): FakeExchange._okx_candles,
     ("okx", "/api/v5/rubik/stat/contracts/open-interest-history"): FakeExchange._okx_oi_hist,
     ("okx", "/api/v5/public/funding-rate-history"): FakeExchange._okx_funding,
     ("okx", "/api/v5/public/open-interest"): FakeExchange._okx_oi_now,
+    (
+        "okx",
+        "/api/v5/rubik/stat/contracts/long-short-account-ratio-contract",
+    ): FakeExchange._okx_lsr,
 }

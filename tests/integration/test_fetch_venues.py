@@ -56,6 +56,9 @@ def test_oi_in_base_units_equals_the_truth(
     truth = [mk.oi(base, t + tf.ms) for t in bars["ts"]]
     assert bars["oi"].to_list() == pytest.approx(truth, rel=tol)
     assert bars["close"].to_list() == [mk.price(base, t + tf.ms) for t in bars["ts"]]
+    if exchange != "binancecoinm":  # account long/short ratio, as accounts long / accounts short
+        lsr = [mk.long_short(base, t + tf.ms) for t in bars["ts"]]
+        assert bars["long_short_ratio"].to_list() == pytest.approx(lsr, abs=1e-3)
     funded = bars.filter(pl.col("funding_rate").is_not_null())
     expected = {t - t % tf.ms: 0.0 for t in range(SINCE, UNTIL, 8 * 3_600_000)}
     for t in range(SINCE, UNTIL, 8 * 3_600_000):

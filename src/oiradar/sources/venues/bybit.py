@@ -16,11 +16,12 @@ Endpoints (https://bybit-exchange.github.io/docs/v5/market/), through ccxt's imp
   recorded ticker responses confirm ``openInterestValue = openInterest x markPrice`` (so the
   figure is base units, with the same sides convention as its value): decision 0502.
 - ``GET /v5/market/funding/history``: ``{"symbol", "fundingRate", "fundingRateTimestamp"}``.
+- ``GET /v5/market/account-ratio``: ``{"symbol", "buyRatio", "sellRatio", "timestamp"}``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,6 +53,7 @@ _OI_INTERVAL = {
 }  # fmt: skip
 KLINES_PER_CALL = 1000
 OI_PER_CALL = 200
+LSR_PER_CALL = 500
 FUNDING_PER_CALL = 200
 FUNDING_EVERY_MS = 8 * 3_600_000
 
@@ -106,6 +108,29 @@ class BybitFunding:
             num(rec, "fundingRate", w),
             int(num(rec, "fundingRateTimestamp", w)),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class BybitAccountRatio:
+    """One ``/v5/market/account-ratio`` record: shares of accounts long and short.
+
+    ``{"symbol": "BTCUSDT", "buyRatio": "0.5707", "sellRatio": "0.4293", "timestamp": "1706745600000"}``;
+    the canonical ``long_short_ratio`` is ``buyRatio / sellRatio`` (as Binance's ``longShortRatio``).
+    """
+
+    buyRatio: float
+    sellRatio: float
+    timestamp: int
+
+    @classmethod
+    def from_json(cls, rec: Any) -> BybitAccountRatio:
+        rec = need(rec, dict, "bybit account-ratio")
+        w = "bybit account-ratio"
+        return cls(num(rec, "buyRatio", w), num(rec, "sellRatio", w), int(num(rec, "timestamp", w)))
+
+    @property
+    def ratio(self) -> float | None:
+        return self.buyRatio / self.sellRatio if self.sellRatio > 0 else None
 
 
 def result_list(payload: Any, what: str) -> list[Any]:
@@ -178,7 +203,28 @@ class Bybit(Venue):
                 )
                 for s, e in windows(start, end, ptf.ms, OI_PER_CALL)
             ]
+        if dataset is Dataset.LONG_SHORT:
+            period, ptf = self.oi_period(tf)
+            return [
+                RestCall(
+                    dataset=dataset,
+                    method="publicGetV5MarketAccountRatio",
+                    start=s,
+                    end=e,
+                    params={
+                        **base,
+                        "period": period,
+                        "startTime": s + ptf.ms,
+                        "endTime": e,
+                        "limit": LSR_PER_CALL,
+                    },
+                )
+                for s, e in windows(start, end, ptf.ms, LSR_PER_CALL)
+            ]
         return []
+
+    def datasets(self) -> Sequence[Dataset]:
+        return (Dataset.KLINES, Dataset.OI, Dataset.FUNDING, Dataset.LONG_SHORT)
 
     def decode(
         self, call: RestCall, payload: Any, market: MarketInfo, tf: Timeframe
@@ -191,6 +237,13 @@ class Bybit(Venue):
             return funding_per_bar(
                 [r.fundingRateTimestamp for r in recs], [r.fundingRate for r in recs], tf
             )
+        if call.dataset is Dataset.LONG_SHORT:
+            lsr = [BybitAccountRatio.from_json(r) for r in rows]
+            frame = pl.DataFrame(
+                {"_t": [r.timestamp for r in lsr], "long_short_ratio": [r.ratio for r in lsr]},
+                schema={"_t": pl.Int64, "long_short_ratio": pl.Float64},
+            )
+            return last_per_bar(frame, tf)
         recs_oi = [BybitOpenInterest.from_json(r) for r in rows]
         unit = (
             OiUnit.QUOTE_BOTH_SIDES

@@ -13,12 +13,14 @@ Endpoints (https://www.okx.com/docs-v5/en/#public-data-rest-api), through ccxt's
 
   ``[ts, oi (contracts), oiCcy (base), oiUsd]``. The canonical ``oi`` is contracts x ``ctVal``
   (linear: ``ctVal`` is in base, e.g. 0.01 BTC; inverse: in USD, so / price as well).
+- ``GET /api/v5/rubik/stat/contracts/long-short-account-ratio-contract``: ``[ts, ratio]`` rows
+  (accounts long / accounts short, as Binance's ``longShortRatio``).
 - ``GET /api/v5/public/funding-rate-history``: ``{"instId", "fundingRate", "realizedRate", "fundingTime"}``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -168,7 +170,28 @@ class Okx(Venue):
                 )
                 for s, e in windows(start, end, ptf.ms, PER_CALL)
             ]
+        if dataset is Dataset.LONG_SHORT:
+            period, ptf = self.oi_period(tf)
+            return [
+                RestCall(
+                    dataset=dataset,
+                    method="publicGetRubikStatContractsLongShortAccountRatioContract",
+                    start=s,
+                    end=e,
+                    params={
+                        **inst,
+                        "period": period,
+                        "begin": s + ptf.ms - 1,
+                        "end": e + 1,
+                        "limit": PER_CALL,
+                    },
+                )
+                for s, e in windows(start, end, ptf.ms, PER_CALL)
+            ]
         return []
+
+    def datasets(self) -> Sequence[Dataset]:
+        return (Dataset.KLINES, Dataset.OI, Dataset.FUNDING, Dataset.LONG_SHORT)
 
     def decode(
         self, call: RestCall, payload: Any, market: MarketInfo, tf: Timeframe
@@ -179,6 +202,17 @@ class Okx(Venue):
         if call.dataset is Dataset.FUNDING:
             recs = [OkxFunding.from_json(r) for r in rows]
             return funding_per_bar([r.fundingTime for r in recs], [r.fundingRate for r in recs], tf)
+        if call.dataset is Dataset.LONG_SHORT:
+            w = "okx long-short-account-ratio-contract"
+            pairs = [need(r, list, w) for r in rows]
+            frame = pl.DataFrame(
+                {
+                    "_t": [int(num(r, 0, w)) for r in pairs],
+                    "long_short_ratio": [num(r, 1, w) for r in pairs],
+                },
+                schema={"_t": pl.Int64, "long_short_ratio": pl.Float64},
+            )
+            return last_per_bar(frame, tf)
         oi = [OkxOpenInterest.from_json(r) for r in rows]
         unit = (
             OiUnit.CONTRACTS_QUOTE if market.margin is MarginType.INVERSE else OiUnit.CONTRACTS_BASE
