@@ -53,7 +53,9 @@ _PERIODS = {tf: tf.value for tf in Timeframe}  # 5m 15m 30m 1h 2h 4h 6h 12h 1d
 KLINES_PER_CALL = 1000  # weight 5 (1500 costs 10)
 OI_PER_CALL = 500
 FUNDING_PER_CALL = 1000
-FUNDING_EVERY_MS = 8 * 3_600_000
+# Funding can settle as often as hourly (intervals shrink in volatile markets): a window of one
+# page of hourly settlements can never be truncated by the page limit.
+FUNDING_STEP_MS = 3_600_000
 REST_OI_DAYS = 30  # openInterestHist: "only the data of the latest 1 month is available"
 
 
@@ -195,7 +197,7 @@ class BinanceUsdm(Venue):
                         "limit": FUNDING_PER_CALL,
                     },
                 )
-                for s, e in windows(start, end, FUNDING_EVERY_MS, FUNDING_PER_CALL // 2)
+                for s, e in windows(start, end, FUNDING_STEP_MS, FUNDING_PER_CALL)
             ]
         method = (
             "DataGetOpenInterestHist"

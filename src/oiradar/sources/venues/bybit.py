@@ -55,7 +55,9 @@ KLINES_PER_CALL = 1000
 OI_PER_CALL = 200
 LSR_PER_CALL = 500
 FUNDING_PER_CALL = 200
-FUNDING_EVERY_MS = 8 * 3_600_000
+# Funding can settle as often as hourly (intervals shrink in volatile markets): a window of one
+# page of hourly settlements can never be truncated by the page limit.
+FUNDING_STEP_MS = 3_600_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,7 +185,7 @@ class Bybit(Venue):
                     end=e,
                     params={**base, "startTime": s, "endTime": e - 1, "limit": FUNDING_PER_CALL},
                 )
-                for s, e in windows(start, end, FUNDING_EVERY_MS, FUNDING_PER_CALL // 2)
+                for s, e in windows(start, end, FUNDING_STEP_MS, FUNDING_PER_CALL)
             ]
         if dataset is Dataset.OI:
             period, ptf = self.oi_period(tf)

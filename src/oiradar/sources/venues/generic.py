@@ -38,7 +38,9 @@ from oiradar.sources.venues.base import (
 )
 
 PER_CALL = 100
-FUNDING_EVERY_MS = 8 * 3_600_000
+# Funding can settle as often as hourly (intervals shrink in volatile markets): a window of one
+# page of hourly settlements can never be truncated by the page limit.
+FUNDING_STEP_MS = 3_600_000
 
 
 class GenericCcxt(Venue):
@@ -92,7 +94,7 @@ class GenericCcxt(Venue):
                     start=s,
                     end=e,
                 )
-                for s, e in windows(start, end, FUNDING_EVERY_MS, PER_CALL)
+                for s, e in windows(start, end, FUNDING_STEP_MS, PER_CALL)
             ]
         return []
 

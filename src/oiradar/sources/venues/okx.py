@@ -48,7 +48,9 @@ _BAR = {
 }  # fmt: skip
 PER_CALL = 100
 OI_POINTS = 1440
-FUNDING_EVERY_MS = 8 * 3_600_000
+# Funding can settle as often as hourly (intervals shrink in volatile markets): a window of one
+# page of hourly settlements can never be truncated by the page limit.
+FUNDING_STEP_MS = 3_600_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +152,7 @@ class Okx(Venue):
                     end=e,
                     params={**inst, "before": s - 1, "after": e, "limit": PER_CALL},
                 )
-                for s, e in windows(start, end, FUNDING_EVERY_MS, PER_CALL)
+                for s, e in windows(start, end, FUNDING_STEP_MS, PER_CALL)
             ]
         if dataset is Dataset.OI:
             period, ptf = self.oi_period(tf)
