@@ -77,6 +77,7 @@ class FakeExchange:
         timeout_hold_s: float = 0.8,
         archive_dir: Path | None = None,
         port: int = 0,
+        archive_blank: dict[date, range] | None = None,
     ) -> None:
         self.now_ms = now_ms
         self.archive_until = archive_until  # archive serves days strictly before this date
@@ -84,6 +85,7 @@ class FakeExchange:
         self.timeout_hold_s = timeout_hold_s
         self.archive_dir = archive_dir  # serve files laid out as on data.binance.vision instead
         self.port = port
+        self.archive_blank = archive_blank or {}  # metrics rows (0..287) served with empty OI cells
         self.requests: list[str] = []
         self._ws_faults: dict[str, Fault] = {}
         self._t0 = time.monotonic()
@@ -302,7 +304,9 @@ class FakeExchange:
             return web.Response(status=404, text="NoSuchKey")
         if self.archive_until is None or day >= self.archive_until:
             return web.Response(status=404, text="NoSuchKey")
-        blob = metrics_zip(sym, day, stem.removesuffix(".zip") + ".csv")
+        blob = metrics_zip(
+            sym, day, stem.removesuffix(".zip") + ".csv", self.archive_blank.get(day, range(0))
+        )
         if name.endswith(".CHECKSUM"):
             return web.Response(text=f"{hashlib.sha256(blob).hexdigest()}  {stem}\n")
         return web.Response(body=blob, content_type="application/zip")
@@ -479,7 +483,7 @@ def _ws_ack(venue: str, msg: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
-def metrics_zip(symbol: str, day: date, csv_name: str) -> bytes:
+def metrics_zip(symbol: str, day: date, csv_name: str, blank: range = range(0)) -> bytes:
     """A Binance ``metrics`` daily zip for ``day``: 288 five-minute snapshots labelled by their
     time, 00:05 .. 00:00 of the next day (the convention of files before 2026-06-25, see
     :data:`oiradar.sources.binance_archive.METRICS_START_LABELS_FROM`)."""
@@ -492,9 +496,11 @@ def metrics_zip(symbol: str, day: date, csv_name: str) -> bytes:
         t = start + timedelta(minutes=5 * (i + 1))
         ts = int(t.timestamp() * 1000)
         base = mk.oi(name, ts)
+        oi, value = (
+            (f"{base:.8f}", f"{base * mk.price(name, ts):.8f}") if i not in blank else ("", "")
+        )
         lines.append(
-            f"{t:%Y-%m-%d %H:%M:%S},{symbol},{base:.8f},{base * mk.price(name, ts):.8f},"
-            f"1.2,1.1,{mk.long_short(name, ts):.4f},0.98"
+            f"{t:%Y-%m-%d %H:%M:%S},{symbol},{oi},{value},1.2,1.1,{mk.long_short(name, ts):.4f},0.98"
         )
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:

@@ -169,3 +169,26 @@ def test_bars_stored_without_oi_are_fetched_again(fake: FakeExchange, tmp_path: 
     assert bars.height == 48 and bars["oi"].null_count() == 0
     again, _ = fetch(fake, tmp_path, since=T0 + 6 * DAY_MS, until=T0 + 8 * DAY_MS)
     assert again.plan.chunks == []
+
+
+def test_incomplete_archive_days_are_filled_from_rest_where_rest_still_has_them(
+    tmp_path: Path,
+) -> None:
+    """Empty metrics cells are missing, never zero; REST fills them within its 30 days."""
+    old_day, recent_day = date(2024, 1, 3), date(2024, 1, 8)  # REST OI history starts 2024-01-06
+    blank = {old_day: range(10, 20), recent_day: range(100, 150)}
+    with FakeExchange(now_ms=NOW, archive_until=date(2024, 1, 10), archive_blank=blank) as fake:
+        result, _ = fetch(
+            fake, tmp_path, timeframe=Timeframe.M5, since=T0 + 2 * DAY_MS, until=T0 + 8 * DAY_MS
+        )
+    assert result.ok
+    bars = Catalog(tmp_path).read_stored(KEY.with_timeframe(Timeframe.M5))
+    assert bars.height == 6 * 288
+    old0, recent0 = T0 + 2 * DAY_MS, T0 + 7 * DAY_MS
+    holes = bars.filter(pl.col("oi").is_null())["ts"].to_list()
+    assert holes == [old0 + i * 300_000 for i in range(10, 20)]  # beyond REST's reach: stays empty
+    filled = bars.filter(pl.col("ts").is_between(recent0 + 100 * 300_000, recent0 + 149 * 300_000))
+    assert filled.height == 50
+    assert filled["oi"].to_list() == pytest.approx(
+        [mk.oi("KSM", t + 300_000) for t in filled["ts"]], rel=1e-12
+    )

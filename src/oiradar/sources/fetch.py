@@ -38,6 +38,7 @@ from oiradar.sources.venues.base import oi_to_base
 from oiradar.store import Catalog, WriteResult
 
 MAX_CHUNK_DAYS = 30
+METRICS_STEP_MS = 5 * 60_000  # the archive's metrics files hold 5-minute snapshots
 Progress = Callable[[int, int], None]
 
 
@@ -248,7 +249,7 @@ async def run_fetch(
             return result
         async with ArchiveClient(req.exchange, settings, report) as archive:
             fetcher = _ChunkFetcher(
-                venue, market, req.timeframe, rest, archive, plan.archive_market, now
+                venue, market, req.timeframe, rest, archive, plan.archive_market
             )
             await _run_chunks(plan, fetcher, catalog, settings.fetch.concurrency, result, progress)
     return result
@@ -285,7 +286,6 @@ class _ChunkFetcher:
     rest: RestClient
     archive: ArchiveClient
     archive_market: str | None
-    now: int | None
 
     async def fetch(self, chunk: Chunk) -> tuple[pl.DataFrame, Source]:
         """All datasets of one chunk, stitched into canonical bars (nothing is written here)."""
@@ -300,6 +300,7 @@ class _ChunkFetcher:
                     _to_timeframe(pl.concat(archived, how="diagonal_relaxed"), self.tf)
                 )
                 source = Source.ARCHIVE
+            # REST rows come after the archive's: on a bar both have, REST's value is kept (they agree)
             for lo, hi in _ranges(missing, chunk.start, chunk.end):
                 for ds in (Dataset.OI, Dataset.LONG_SHORT):
                     if ds in self.venue.datasets():
@@ -317,10 +318,10 @@ class _ChunkFetcher:
         for day in days:
             assert self.archive_market is not None
             frame = await self.archive.metrics_day(self.market.id, day, self.archive_market)
-            if frame is None:
-                missing.append(day)
-            else:
+            if frame is not None:
                 found.append(frame)
+            if frame is None or frame["oi"].drop_nulls().len() < DAY_MS // METRICS_STEP_MS:
+                missing.append(day)  # not archived, or incomplete: REST fills what it still has
         return found, missing
 
 
