@@ -328,15 +328,20 @@ class FakeExchange:
         for ts in self._window(request, tf, "start", "end", 1000, 200):
             if ts <= self.now_ms:
                 k = mk.kline(_market_name(sym), ts, tf)
+                vol, turnover = k["volume"], k["quote_volume"]
+                if request.query.get("category") == "inverse":  # volume in USD, turnover in coin
+                    vol, turnover = turnover, vol
                 rows.append([str(ts), _s(k["open"]), _s(k["high"]), _s(k["low"]), _s(k["close"]),
-                             _s(k["volume"]), _s(k["quote_volume"])])  # fmt: skip
-        return self._bybit({"symbol": sym, "category": "linear", "list": rows[::-1]})
+                             _s(vol), _s(turnover)])  # fmt: skip
+        return self._bybit(
+            {"symbol": sym, "category": request.query.get("category"), "list": rows[::-1]}
+        )
 
     def _bybit_oi(self, request: web.Request) -> web.Response:
         sym, tf = request.query["symbol"], _BYBIT_OI[request.query["intervalTime"]]
         rows = [
             {
-                "openInterest": f"{mk.oi(_market_name(sym), ts) * BYBIT_OI_SIDES:.8f}",
+                "openInterest": f"{self._bybit_oi_figure(request, sym, ts):.8f}",
                 "timestamp": str(ts),
             }
             for ts in self._window(request, tf, "startTime", "endTime", 200, 50)
@@ -345,6 +350,14 @@ class FakeExchange:
         return self._bybit(
             {"symbol": sym, "category": "linear", "list": rows[::-1], "nextPageCursor": ""}
         )
+
+    @staticmethod
+    def _bybit_oi_figure(request: web.Request, sym: str, ts: int) -> float:
+        """Both sides; base units for linear contracts, USD for inverse ones (Bybit's docs)."""
+        base = mk.oi(_market_name(sym), ts) * BYBIT_OI_SIDES
+        if request.query.get("category") == "inverse":
+            return base * mk.price(_market_name(sym), ts)
+        return base
 
     def _bybit_account_ratio(self, request: web.Request) -> web.Response:
         sym, tf = request.query["symbol"], _BYBIT_OI[request.query["period"]]

@@ -22,6 +22,7 @@ SINCE, UNTIL = T0 + 30 * DAY_MS, T0 + 32 * DAY_MS
 CASES = [
     ("binanceusdm", "KSM/USDT:USDT", "base", 1e-12),
     ("bybit", "KSM/USDT:USDT", "base_both_sides", 1e-12),
+    ("bybit", "BTC/USD:BTC", "usd_both_sides", 1e-8),
     ("okx", "KSM/USDT:USDT", "contracts_base", 1e-12),
     ("okx", "BTC/USD:BTC", "contracts_usd", 1e-8),  # price rounding in the venue's contract count
     ("binancecoinm", "BTC/USD:BTC", "contracts_usd", 1e-4),  # whole 100-USD contracts at ~70 USD
