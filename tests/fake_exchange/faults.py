@@ -12,6 +12,7 @@ class FaultKind(StrEnum):
     BANNED = "418"  # 418 (IP auto-banned after ignoring 429s) with Retry-After
     SERVER_ERROR = "500"
     TIMEOUT = "timeout"  # hold the response longer than the client's timeout
+    RESET = "reset"  # drop the connection without an answer
     TRUNCATED = "truncated"  # 200 with the JSON body cut in half
     MALFORMED = "malformed"  # 200 with valid JSON of the wrong shape
     BAD_CHECKSUM = "bad_checksum"  # an archive zip whose bytes do not match its .CHECKSUM

@@ -170,6 +170,10 @@ class FakeExchange:
         if fault.kind is FaultKind.TIMEOUT:
             await asyncio.sleep(self.timeout_hold_s)
             return await handler(request)
+        if fault.kind is FaultKind.RESET:
+            assert request.transport is not None
+            request.transport.abort()
+            return web.Response(status=500)  # never reaches the client
         if fault.kind is FaultKind.HANG:
             await self._hang.wait()
             return web.Response(status=503)

@@ -27,6 +27,9 @@ def _every_fault() -> FaultPlan:
     plan.add(FaultKind.BAD_CHECKSUM, "KSMUSDT-metrics-2024-01-02.zip$")
     plan.add(FaultKind.SERVER_ERROR, "KSMUSDT-metrics-2024-01-03.zip.CHECKSUM")
     plan.add(FaultKind.TIMEOUT, "KSMUSDT-metrics-2024-01-04.zip$")
+    plan.add(FaultKind.RESET, "KSMUSDT-metrics-2024-01-05.zip$")
+    # aiohttp silently retries a request once when a kept-alive connection was reset: reset twice
+    plan.add(FaultKind.RESET, "/fapi/v1/klines", nth=4, times=2)
     return plan
 
 
@@ -45,12 +48,12 @@ def test_every_fault_once_gives_the_clean_catalog(tmp_path: Path) -> None:
     kinds = [e.kind for e in report.events]
     assert sorted(kinds) == sorted(
         ["rate_limit", "bad_payload", "banned", "bad_payload", "server_error", "timeout",
-         "checksum", "server_error", "timeout"]
+         "checksum", "server_error", "timeout", "network", "network"]
     )  # fmt: skip
     assert not any(e.gave_up for e in report.events)
     rate = next(e for e in report.events if e.kind == "rate_limit")
     assert rate.wait_s >= 1.0  # Retry-After: 1 honoured over the tiny backoff
-    assert "9 retries" in report.summary()
+    assert "11 retries" in report.summary()
 
 
 def test_a_chunk_that_keeps_failing_is_reported_and_written_nowhere(tmp_path: Path) -> None:
