@@ -117,3 +117,17 @@ def test_killed_fetch_resumes_to_the_clean_catalog(tmp_path: Path) -> None:
         assert [c.start for c in resumed.plan.chunks] == [T0 + d * DAY_MS for d in range(6, 10)]
         fetch(fake, clean, timeframe=Timeframe.M5)
     assert same_catalog(home, clean)
+
+
+def test_all_symbols_from_the_config(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "oiradar.toml").write_text('[symbols."KSM/USDT:USDT"]\n[symbols."BTC/USDT:USDT"]\n')
+    with FakeExchange(now_ms=NOW) as fake:
+        out = _run(fake, home, "fetch", "-e", "bybit", "--all-symbols", "--since", "2024-01-30",
+                   "--until", "2024-02-01", "--dry-run")  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert (
+        "Plan for bybit KSM/USDT:USDT 1h" in out.stdout
+        and "Plan for bybit BTC/USDT:USDT 1h" in out.stdout
+    )
