@@ -69,12 +69,15 @@ def test_a_chunk_that_keeps_failing_is_reported_and_written_nowhere(tmp_path: Pa
         stored = Catalog(tmp_path).read_stored(KEY)["ts"]
         assert stored.filter((stored >= day3) & (stored < day3 + DAY_MS)).len() == 0
         assert stored.len() == 9 * 288
+        gaps = Catalog(tmp_path).gaps(KEY)  # what `oiradar gaps` reports
+        assert gaps.rows() == [(day3, day3 + DAY_MS - 300_000, 288)]
         # --repair over the stored range re-fetches exactly the chunk holding the gap
         faults.faults[0].fired = True  # the venue has recovered
         repaired, _ = fetch(
             fake, tmp_path, timeframe=Timeframe.M5, since=None, until=None, repair=True
         )
         assert repaired.ok and [c.start for c in repaired.plan.chunks] == [day3]
+        assert Catalog(tmp_path).gaps(KEY).is_empty()
         clean = tmp_path / "clean"
         fetch(fake, clean, timeframe=Timeframe.M5)
     assert same_catalog(tmp_path, clean)
