@@ -122,3 +122,15 @@ def test_chunk_done_needs_every_bar_and_some_oi_within_the_venues_depth() -> Non
     assert chunk_done(bars, have, {3}, oi_from=0)  # some OI (empty cells are the venue's)
     assert chunk_done(bars, have, set(), oi_from=10)  # older than the OI depth: nothing to gain
     assert not chunk_done(range(0), have, have, oi_from=0)
+
+
+def test_venue_for_dedicated_generic_and_refused() -> None:
+    from oiradar.sources.venues import venue_for
+    from oiradar.sources.venues.generic import GenericCcxt
+    from oiradar.sources.venues.okx import Okx
+
+    assert isinstance(venue_for("okx"), Okx)
+    generic = venue_for("gate")  # ccxt says gate has OI history
+    assert isinstance(generic, GenericCcxt) and generic.id == "gate"
+    with pytest.raises(InputError, match="did you mean 'binanceusdm'"):
+        venue_for("binanceusd")
