@@ -10,6 +10,7 @@ Timeline of bar ``j`` (a decision uses only data known at a bar's close; fills h
    the liquidation price; the stop at the open if the bar gaps through it; the stop at its price if
    it lies before the liquidation price; otherwise liquidation when touched. Then the take-profit
    (a limit: ``min(open, target)`` for a short, no slippage).
+   With ``entry_bar_stops = False`` these checks start at the bar after the entry (vectorbt's rule).
 3. **Close.** Mark to market; ``streak[j] >= thesis_streak`` or ``bars held >= time_stop`` queue an
    exit at the next open; a signal at this close, when flat, queues an entry at the next open.
 
@@ -51,12 +52,14 @@ _THESIS, _TIME, _END = int(ExitReason.THESIS), int(ExitReason.TIME), int(ExitRea
 def run_core(
     open_, high, low, close, atr, entry, streak, oi_z, funding,
     side, risk, scale_by_oi, leverage, liq_factor, fee, slip,
-    lookback, stop_atr, use_stop, tp_r, time_stop, thesis_streak, equity0,
-    record, trades, curve, inpos,
+    lookback, stop_atr, use_stop, tp_r, time_stop, thesis_streak, entry_bar_stops, equity0,
+    start, stop_bar, record, trades, curve, inpos,
 ):  # fmt: skip
-    """Run the model over one series. ``record``: write ``trades``/``curve``/``inpos`` (else only
-    the returned summary vector, for sweeps). Returns ``(summary, n_trades)``."""
-    n = open_.shape[0]
+    """Run the model over bars ``[start, stop_bar)`` of the arrays as if nothing existed outside
+    them (a walk-forward window; full arrays, no slicing, so numba keeps contiguous loads).
+    ``record``: write ``trades``/``curve``/``inpos`` (else only the returned summary vector, for
+    sweeps). Returns ``(summary, n_trades)``; bar indices in ``trades`` are absolute."""
+    n = stop_bar
     summ = np.zeros(N_SUMMARY)
     cash = equity0
     peak, prev_eq = equity0, equity0
@@ -65,7 +68,20 @@ def run_core(
     eb = 0
     ep = qty = stop = target = liq = margin = fees = fund = risk_amt = 0.0
     nt = 0
-    for j in range(n):
+    # per-bar accumulators kept in locals (registers), written to ``summ`` once at the end
+    s_r = s_r2 = s_r3 = s_r4 = s_down2 = maxdd = 0.0
+    nret = bars_in = 0
+    for j in range(start, n):
+        if not in_pos and not pend_entry:
+            # Flat and nothing queued: equity is unchanged (return 0, no new peak or drawdown).
+            if entry[j] and j + 1 < n and cash > 0.0:
+                pend_entry, sig = True, j
+            if record:
+                curve[j] = cash
+                inpos[j] = False
+            if prev_eq > 0.0:
+                nret += 1
+            continue
         exit_px, reason = 0.0, 0
         if in_pos and eb < j:
             r = funding[j]
@@ -79,7 +95,7 @@ def run_core(
             pend_entry = False
             fill = open_[j] * (1.0 + side * slip)
             a = atr[sig]
-            lo = max(0, sig - lookback + 1)
+            lo = max(start, sig - lookback + 1)
             if side < 0:
                 stop = np.max(high[lo : sig + 1]) + stop_atr * a
             else:
@@ -100,7 +116,7 @@ def run_core(
                     cash -= fees
                     fund = 0.0
         pend_exit = 0
-        if in_pos and reason == 0:
+        if in_pos and reason == 0 and (entry_bar_stops or eb < j):
             o, hi, lw = open_[j], high[j], low[j]
             adv_open = o * -side  # larger = more adverse, for either side
             liq_on = liq > 0.0
@@ -148,11 +164,11 @@ def run_core(
                 row[T_REASON], row[T_EQUITY] = reason, cash
             nt += 1
             in_pos = False
-            summ[S_BARS_IN] += 1
+            bars_in += 1
         eq = cash
         if in_pos:
             eq += side * qty * (close[j] - ep)
-            summ[S_BARS_IN] += 1
+            bars_in += 1
             held = j - eb + 1
             if thesis_streak > 0 and streak[j] >= thesis_streak:
                 pend_exit = _THESIS
@@ -165,16 +181,20 @@ def run_core(
             inpos[j] = in_pos or reason > 0
         if prev_eq > 0.0:
             ret = eq / prev_eq - 1.0
-            summ[S_SUM_R] += ret
-            summ[S_SUM_R2] += ret * ret
-            summ[S_SUM_R3] += ret * ret * ret
-            summ[S_SUM_R4] += ret * ret * ret * ret
+            r2 = ret * ret
+            s_r += ret
+            s_r2 += r2
+            s_r3 += r2 * ret
+            s_r4 += r2 * r2
             if ret < 0.0:
-                summ[S_SUM_DOWN2] += ret * ret
-            summ[S_NRET] += 1
+                s_down2 += r2
+            nret += 1
         prev_eq = eq
-        peak = max(peak, eq)
-        if peak > 0.0:
-            summ[S_MAXDD] = max(summ[S_MAXDD], 1.0 - eq / peak)
+        if eq > peak:
+            peak = eq
+        elif peak > 0.0 and eq < peak:
+            maxdd = max(maxdd, 1.0 - eq / peak)
+    summ[S_SUM_R], summ[S_SUM_R2], summ[S_SUM_R3], summ[S_SUM_R4] = s_r, s_r2, s_r3, s_r4
+    summ[S_SUM_DOWN2], summ[S_MAXDD], summ[S_NRET], summ[S_BARS_IN] = s_down2, maxdd, nret, bars_in
     summ[S_FINAL] = cash if not in_pos else prev_eq
     return summ, nt

@@ -41,6 +41,7 @@ class TradeParams:
     take_profit_r: float = 2.0  # 0 turns the take-profit off
     time_stop: int = 30  # bars; 0 turns it off
     thesis_streak: int = 2  # exit when the OI streak reaches this; 0 turns it off
+    entry_bar_stops: bool = True  # stop/target/liquidation may trigger in the bar of entry
     mmr: float = 0.004  # maintenance margin rate (Binance BTCUSDT tier 1)
     initial_equity: float = 10_000.0
 

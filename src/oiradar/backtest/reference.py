@@ -84,7 +84,7 @@ def run_reference(
                 cash -= pos.fees
         pending_entry_signal, pending_exit = None, None
         # 2. intrabar: adverse first (liquidation / stop), then the take-profit
-        if pos is not None:
+        if pos is not None and (p.entry_bar_stops or pos.entry_bar < j):
             reason, price = _intrabar(pos, o[j], h[j], lo[j], p)
             if reason is not None:
                 close_position(j, price, reason)

@@ -84,24 +84,24 @@ class BacktestResult:
 
 
 def engine_args(x: BacktestInputs, p: TradeParams) -> tuple:
-    """The positional arguments of :func:`engine.run_core` before the ``record`` flag."""
+    """The positional arguments of :func:`engine.run_core` before the window bounds."""
     lev = p.effective_leverage
     liq_factor = float(liq_price_linear(p.side, 1.0, lev, p.mmr))
     return (
         x.open, x.high, x.low, x.close, x.atr, x.entry, x.streak, x.oi_z, x.funding,
         p.side, p.risk, p.scale_by_oi, lev, liq_factor, p.fee, p.slippage,
         p.stop_lookback, p.stop_atr, p.use_stop, p.take_profit_r, p.time_stop, p.thesis_streak,
-        p.initial_equity,
+        p.entry_bar_stops, p.initial_equity,
     )  # fmt: skip
 
 
 def run_backtest(x: BacktestInputs, p: TradeParams | None = None) -> BacktestResult:
     """Run the numba engine with recording on and build the trade list, curve and metrics."""
     p = p or TradeParams()
-    trades = np.zeros((x.n + 1, eng.N_TCOLS))  # at most one trade per bar
-    curve = np.zeros(x.n)
+    trades = np.empty((x.n + 1, eng.N_TCOLS))  # at most one trade per bar; rows [:nt] written
+    curve = np.empty(x.n)
     inpos = np.zeros(x.n, dtype=np.bool_)
-    summ, nt = eng.run_core(*engine_args(x, p), True, trades, curve, inpos)
+    summ, nt = eng.run_core(*engine_args(x, p), 0, x.n, True, trades, curve, inpos)
     tframe = trades_frame(trades[:nt], x.ts)
     metrics = metrics_from_summary(summ, x.n, x.bars_per_year, p.initial_equity)
     metrics["funding_received"] = float(tframe.filter(pl.col("funding") > 0)["funding"].sum())

@@ -42,7 +42,7 @@ from oiradar.errors import ConfigError
 from oiradar.evidence import stats
 from oiradar.liquidations.prices import liq_price_linear
 
-N_PRM = 14
+N_PRM = 15
 METRICS = ("sharpe", "sortino", "total_return", "expectancy_r", "profit_factor")
 EXECUTORS = ("local", "threads", "ray")
 
@@ -53,7 +53,7 @@ def param_row(p: TradeParams) -> NDArray[np.float64]:
     liq = float(liq_price_linear(p.side, 1.0, lev, p.mmr))
     return np.array([p.side, p.risk, p.scale_by_oi, lev, liq, p.fee, p.slippage, p.stop_lookback,
                      p.stop_atr, p.use_stop, p.take_profit_r, p.time_stop, p.thesis_streak,
-                     p.initial_equity], dtype=np.float64)  # fmt: skip
+                     p.initial_equity, p.entry_bar_stops], dtype=np.float64)  # fmt: skip
 
 
 @nb.njit(parallel=True, cache=True)
@@ -71,12 +71,11 @@ def run_batch(
         r = prm[c]
         ent = entries[entry_idx[c]]
         for w in range(nw):
-            a, b = windows[w, 0], windows[w, 1]
             summ, _ = eng.run_core(
-                open_[a:b], high[a:b], low[a:b], close[a:b], atr[a:b], ent[a:b], streak[a:b],
-                oi_z[a:b], funding[a:b], int(r[0]), r[1], r[2] > 0, r[3], r[4], r[5], r[6],
-                int(r[7]), r[8], r[9] > 0, r[10], int(r[11]), int(r[12]), r[13],
-                False, dummy_t, dummy_c, dummy_b,
+                open_, high, low, close, atr, ent, streak, oi_z, funding,
+                int(r[0]), r[1], r[2] > 0, r[3], r[4], r[5], r[6],
+                int(r[7]), r[8], r[9] > 0, r[10], int(r[11]), int(r[12]), r[14] > 0, r[13],
+                windows[w, 0], windows[w, 1], False, dummy_t, dummy_c, dummy_b,
             )  # fmt: skip
             out[c, w] = summ
     return out

@@ -27,6 +27,7 @@ params_st = st.builds(
     take_profit_r=st.sampled_from([0.0, 0.5, 2.0]),
     time_stop=st.integers(0, 12),
     thesis_streak=st.integers(0, 3),
+    entry_bar_stops=st.booleans(),
 )
 
 
