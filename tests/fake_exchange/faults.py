@@ -11,6 +11,7 @@ class FaultKind(StrEnum):
     RATE_LIMIT = "429"  # 429 with Retry-After
     BANNED = "418"  # 418 (IP auto-banned after ignoring 429s) with Retry-After
     SERVER_ERROR = "500"
+    BAD_REQUEST = "400"  # a refused request (Binance error -1130), not transient
     TIMEOUT = "timeout"  # hold the response longer than the client's timeout
     RESET = "reset"  # drop the connection without an answer
     TRUNCATED = "truncated"  # 200 with the JSON body cut in half

@@ -16,7 +16,7 @@ from oiradar.store import Catalog
 from tests.fake_exchange.server import FakeExchange
 
 T0 = 1704067200000  # 2024-01-01 00:00 UTC
-NOW = T0 + 35 * DAY_MS  # the fake's clock: 2024-02-05; REST OI history starts 2024-01-06
+NOW = T0 + 34 * DAY_MS  # the fake's clock: 2024-02-04; REST OI history starts 2024-01-05
 # Tiny backoff and no limiter pause, so that faults cost milliseconds; timeout below the fake's hold.
 FAST = {
     "OIRADAR__FETCH__BACKOFF_BASE": "0.001",
@@ -61,6 +61,7 @@ def fetch(
             report,
             dry_run=dry_run,
             venue=venue,
+            now=fake.now_ms,  # the venue's clock decides how deep its REST history reaches
         )
     )
     return result, report

@@ -165,6 +165,9 @@ class FakeExchange:
                 "msg": "Too many requests; please use the websocket for live updates.",
             }
             return web.json_response(body, status=code, headers={"Retry-After": fault.retry_after})
+        if fault.kind is FaultKind.BAD_REQUEST:
+            body = {"code": -1130, "msg": "Data sent for parameter 'startTime' is not valid."}
+            return web.json_response(body, status=400)
         if fault.kind is FaultKind.SERVER_ERROR:
             return web.Response(status=500, text="Internal Server Error")
         if fault.kind is FaultKind.TIMEOUT:
@@ -230,7 +233,17 @@ class FakeExchange:
             start = end - (limit - 1) * tf
         return list(mk.grid(start, end, tf))[:limit]
 
+    def _too_old(self, request: web.Request) -> web.Response | None:
+        """Binance refuses a startTime beyond its 30 days of OI statistics (error -1130)."""
+        start = _int(request, "startTime")
+        if start is not None and start < self.now_ms - REST_OI_DAYS * mk.DAY:
+            body = {"code": -1130, "msg": "parameter 'startTime' is invalid."}
+            return web.json_response(body, status=400)
+        return None
+
     def _bn_oi_hist(self, request: web.Request) -> web.Response:
+        if (refused := self._too_old(request)) is not None:
+            return refused
         coinm = "pair" in request.query
         sym = request.query.get("symbol") or request.query["pair"] + "_PERP"
         tf = _BINANCE_TF[request.query["period"]]
@@ -263,6 +276,8 @@ class FakeExchange:
         return self.now_ms + int((time.monotonic() - self._t0) * 1000)
 
     def _bn_lsr(self, request: web.Request) -> web.Response:
+        if (refused := self._too_old(request)) is not None:
+            return refused
         sym = request.query.get("symbol") or request.query["pair"] + "_PERP"
         tf = _BINANCE_TF[request.query["period"]]
         oldest = self.now_ms - REST_OI_DAYS * mk.DAY

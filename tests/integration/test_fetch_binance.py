@@ -75,6 +75,7 @@ def test_old_days_without_archive_have_no_oi(tmp_path: Path) -> None:
     assert result.ok
     bars = Catalog(tmp_path).read_stored(KEY.with_timeframe(Timeframe.H4))
     assert bars.height == 12 and bars["oi"].null_count() == 12 and bars["close"].null_count() == 0
+    assert not [r for r in fake.requests if "openInterestHist" in r]  # Binance would refuse them
 
 
 def test_refetch_skips_complete_chunks_and_changes_nothing(

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, datetime
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -16,12 +16,18 @@ from typer.testing import CliRunner
 from oiradar.model import DAY_MS, SeriesKey, Timeframe
 from oiradar.store import Catalog
 from tests.fake_exchange import FakeExchange, FaultKind, FaultPlan
-from tests.fake_exchange.harness import NOW, T0, fake_env, fetch, same_catalog
+from tests.fake_exchange.harness import fake_env, fetch, same_catalog
 
 OIRADAR = str(Path(sys.executable).parent / "oiradar")
 KEY = SeriesKey(exchange="binanceusdm", symbol="KSM/USDT:USDT", timeframe=Timeframe.M5)
+# The command runs on the real clock, so the fake's clock is today too (its market is defined at
+# any time): ten days ending two days ago, the first five in the archive, all within REST's 30.
+NOW = time.time_ns() // 1_000_000
+T0 = NOW // DAY_MS * DAY_MS - 12 * DAY_MS
+ARCHIVE_UNTIL = datetime.fromtimestamp((T0 + 5 * DAY_MS) / 1000, tz=UTC).date()
 ARGS = ["fetch", "-e", "binanceusdm", "-s", "KSM/USDT:USDT", "-t", "5m",
-        "--since", "2024-01-01", "--until", "2024-01-11"]  # fmt: skip
+        "--since", f"{datetime.fromtimestamp(T0 / 1000, tz=UTC):%Y-%m-%d}",
+        "--until", f"{datetime.fromtimestamp((T0 + 10 * DAY_MS) / 1000, tz=UTC):%Y-%m-%d}"]  # fmt: skip
 
 
 def _cmd(home: Path, *args: str) -> list[str]:
@@ -57,7 +63,7 @@ def _run(fake: FakeExchange, home: Path, *args: str) -> _Out:
 
 def test_cli_fetch_dry_run_and_markets(tmp_path: Path) -> None:
     home = tmp_path / "home"
-    with FakeExchange(now_ms=NOW, archive_until=date(2024, 1, 6)) as fake:
+    with FakeExchange(now_ms=NOW, archive_until=ARCHIVE_UNTIL) as fake:
         plan = _run(fake, home, *ARGS, "--dry-run")
         assert plan.returncode == 0, plan.stderr
         assert "about 40 requests" in plan.stdout and "fapiPublicGetKlines" in plan.stdout
@@ -84,7 +90,7 @@ def test_cli_reports_retries_and_a_failed_chunk(tmp_path: Path) -> None:
         f"klines?symbol=KSMUSDT&interval=5m&startTime={T0 + 2 * DAY_MS}",
         times=99,
     )
-    with FakeExchange(now_ms=NOW, archive_until=date(2024, 1, 6), faults=faults) as fake:
+    with FakeExchange(now_ms=NOW, archive_until=ARCHIVE_UNTIL, faults=faults) as fake:
         out = _run(fake, home, *ARGS)
     assert out.returncode == 1
     assert "9 chunks fetched, 0 already complete, 1 failed" in out.stdout
@@ -98,7 +104,7 @@ def test_killed_fetch_resumes_to_the_clean_catalog(tmp_path: Path) -> None:
     faults = FaultPlan().add(
         FaultKind.HANG, f"klines?symbol=KSMUSDT&interval=5m&startTime={day6}", times=99
     )
-    with FakeExchange(now_ms=NOW, archive_until=date(2024, 1, 6), faults=faults) as fake:
+    with FakeExchange(now_ms=NOW, archive_until=ARCHIVE_UNTIL, faults=faults) as fake:
         env = _env(fake, OIRADAR__FETCH__CONCURRENCY="1", OIRADAR__FETCH__TIMEOUT="30")
         proc = subprocess.Popen(_cmd(home, *ARGS), env=env, cwd=tmp_path,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
@@ -113,9 +119,10 @@ def test_killed_fetch_resumes_to_the_clean_catalog(tmp_path: Path) -> None:
         partial = Catalog(home).read_stored(KEY)
         assert partial.height == 6 * 288  # days 1-6 written whole, day 7 not at all
         faults.faults[0].fired = True  # the venue answers again
-        resumed, _ = fetch(fake, home, timeframe=Timeframe.M5)
+        span = {"timeframe": Timeframe.M5, "since": T0, "until": T0 + 10 * DAY_MS}
+        resumed, _ = fetch(fake, home, **span)  # the same fetch, in-process this time
         assert [c.start for c in resumed.plan.chunks] == [T0 + d * DAY_MS for d in range(6, 10)]
-        fetch(fake, clean, timeframe=Timeframe.M5)
+        fetch(fake, clean, **span)
     assert same_catalog(home, clean)
 
 

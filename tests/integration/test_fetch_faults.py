@@ -95,3 +95,16 @@ def test_bybit_and_okx_retry_too(tmp_path: Path, kind: FaultKind) -> None:
                                    since=T0 + 30 * DAY_MS, until=T0 + 31 * DAY_MS)  # fmt: skip
         assert result.ok and faults.faults[0].fired
         assert len(report.events) == 1
+
+
+def test_a_refused_request_fails_its_chunk_at_once(tmp_path: Path) -> None:
+    """A 400 is not transient: no retries, the chunk is reported, the other chunks are written."""
+    day2 = T0 + 2 * DAY_MS
+    faults = FaultPlan().add(
+        FaultKind.BAD_REQUEST, f"klines?symbol=KSMUSDT&interval=5m&startTime={day2}"
+    )
+    with FakeExchange(now_ms=NOW, archive_until=ARCHIVE_UNTIL, faults=faults) as fake:
+        result, report = fetch(fake, tmp_path, timeframe=Timeframe.M5)
+    assert [c.start for c, _ in result.failed] == [day2] and report.events == []
+    assert "BadRequest" in result.failed[0][1] and "-1130" in result.failed[0][1]
+    assert Catalog(tmp_path).read_stored(KEY).height == 9 * 288

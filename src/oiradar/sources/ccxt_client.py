@@ -189,6 +189,9 @@ class RestClient:
             return decode(payload) if decode is not None else payload
 
         what = f"{self.exchange_id} {rc.method} [{rc.start}, {rc.end})"
-        return await retrying(
-            attempt, what=what, policy=self.policy, report=self.report, classify=classify
-        )
+        try:
+            return await retrying(
+                attempt, what=what, policy=self.policy, report=self.report, classify=classify
+            )
+        except ccxt.BaseError as exc:  # not transient (a 400, a refused parameter): the chunk fails
+            raise SourceError(f"{what}: {type(exc).__name__}: {str(exc)[:300]}") from exc

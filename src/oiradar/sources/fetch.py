@@ -29,7 +29,7 @@ import polars as pl
 
 from oiradar.config import Settings
 from oiradar.errors import InputError, SeriesNotFound, SourceError
-from oiradar.model import DAY_MS, SeriesKey, Source, Timeframe
+from oiradar.model import DAY_MS, HOUR_MS, SeriesKey, Source, Timeframe
 from oiradar.sources.archive_client import ArchiveClient
 from oiradar.sources.ccxt_client import RestClient
 from oiradar.sources.retry import RetryReport
@@ -76,6 +76,7 @@ class FetchPlan:
     chunks: list[Chunk]
     skipped: int  # chunks already complete in the catalog
     archive_market: str | None = None
+    oi_from: int = 0  # the first bar REST OI history still serves
 
     def requests(self) -> int:
         """REST calls + 2 per archive day (zip and .CHECKSUM); REST fallbacks are extra."""
@@ -198,27 +199,43 @@ def plan_fetch(
     span = chunk_days(tf) * DAY_MS
     chunks, skipped = [], 0
     archive_market = getattr(venue, "archive_market", None) if req.archive else None
-    depth = None if archive_market else venue.oi_depth_ms(tf)
-    oi_from = now - depth if depth is not None else 0
+    oi_from = rest_oi_from(venue, tf, now)
     for s in range(start, end, span):
         e = min(end, s + span)
         s_bar = max(s, lo + (-lo) % tf.ms)
-        if chunk_done(range(s_bar, e, tf.ms), have, have_oi, oi_from):
+        if chunk_done(range(s_bar, e, tf.ms), have, have_oi, 0 if archive_market else oi_from):
             skipped += 1
             continue
-        chunks.append(_chunk(venue, market, tf, s_bar, e, archive_market is not None))
+        chunks.append(_chunk(venue, market, tf, s_bar, e, archive_market is not None, oi_from))
     return FetchPlan(
-        key=req.key, market=market, chunks=chunks, skipped=skipped, archive_market=archive_market
-    )
+        key=req.key, market=market, chunks=chunks, skipped=skipped,
+        archive_market=archive_market, oi_from=oi_from,
+    )  # fmt: skip
+
+
+def rest_oi_from(venue: Venue, tf: Timeframe, now: int) -> int:
+    """The first bar REST OI history can still serve (0: all), with an hour of margin.
+
+    Binance refuses a ``startTime`` older than its 30 days (error -1130) rather than returning
+    nothing, so OI requests are never planned before this bar.
+    """
+    depth = venue.oi_depth_ms(tf)
+    if depth is None:
+        return 0
+    t = now - depth + HOUR_MS
+    return t + (-t) % tf.ms
 
 
 def _chunk(
-    venue: Venue, market: MarketInfo, tf: Timeframe, start: int, end: int, archive: bool
-) -> Chunk:
+    venue: Venue, market: MarketInfo, tf: Timeframe, start: int, end: int, archive: bool,
+    oi_from: int,
+) -> Chunk:  # fmt: skip
     calls: list[RestCall] = []
     for ds in venue.datasets():
-        if archive and ds in (Dataset.OI, Dataset.LONG_SHORT):
-            continue  # planned per missing archive day at run time
+        if ds in (Dataset.OI, Dataset.LONG_SHORT):
+            if not archive and max(start, oi_from) < end:  # archive: per missing day at run time
+                calls += venue.calls(ds, market, tf, max(start, oi_from), end)
+            continue
         calls += venue.calls(ds, market, tf, start, end)
     days: tuple[date, ...] = ()
     if archive:
@@ -249,7 +266,7 @@ async def run_fetch(
             return result
         async with ArchiveClient(req.exchange, settings, report) as archive:
             fetcher = _ChunkFetcher(
-                venue, market, req.timeframe, rest, archive, plan.archive_market
+                venue, market, req.timeframe, rest, archive, plan.archive_market, plan.oi_from
             )
             await _run_chunks(plan, fetcher, catalog, settings.fetch.concurrency, result, progress)
     return result
@@ -286,6 +303,7 @@ class _ChunkFetcher:
     rest: RestClient
     archive: ArchiveClient
     archive_market: str | None
+    oi_from: int
 
     async def fetch(self, chunk: Chunk) -> tuple[pl.DataFrame, Source]:
         """All datasets of one chunk, stitched into canonical bars (nothing is written here)."""
@@ -301,7 +319,7 @@ class _ChunkFetcher:
                 )
                 source = Source.ARCHIVE
             # REST rows come after the archive's: on a bar both have, REST's value is kept (they agree)
-            for lo, hi in _ranges(missing, chunk.start, chunk.end):
+            for lo, hi in _ranges(missing, max(chunk.start, self.oi_from), chunk.end):
                 for ds in (Dataset.OI, Dataset.LONG_SHORT):
                     if ds in self.venue.datasets():
                         for rc in self.venue.calls(ds, self.market, self.tf, lo, hi):

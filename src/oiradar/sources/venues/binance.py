@@ -160,7 +160,7 @@ class BinanceUsdm(Venue):
         return {"symbol": market.id}
 
     def oi_depth_ms(self, tf: Timeframe) -> int | None:
-        return REST_OI_DAYS * DAY_MS  # the archive, when used, has no such limit
+        return REST_OI_DAYS * DAY_MS  # REST only; the archive goes back years
 
     def calls(
         self, dataset: Dataset, market: MarketInfo, tf: Timeframe, start: int, end: int
