@@ -70,6 +70,8 @@ def test_scan_json_lists_events_with_their_values(home: Path) -> None:
     assert div[0]["chg"] == pytest.approx(-0.08, abs=0.01) and "binanceusdm" in div[0]["others"]
     assert {e["signal"] for e in events} >= {"oi_extreme", "watch"}
     assert all(e["why"] for e in events)
+    order = [(e["ts"], e["exchange"], e["symbol"], e["signal"], e["side"]) for e in events]
+    assert order == sorted(order) and len({e["symbol"] for e in events}) > 1
 
 
 def test_scan_table_filters_and_out_file(home: Path, tmp_path: Path) -> None:

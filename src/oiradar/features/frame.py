@@ -80,9 +80,12 @@ def regular_grid(bars: pl.DataFrame, timeframe: Timeframe | str) -> pl.DataFrame
         raise InputError(
             f"bars lack the column(s) {missing}; need {list(REQUIRED)}", column=missing[0]
         )
-    bars = bars.sort("ts")
     if "complete" not in bars.columns:
         bars = bars.with_columns(pl.lit(True).alias("complete"))
+    ts = bars["ts"].to_numpy()
+    if ts.size and ts[0] % tf.ms == 0 and (np.diff(ts) == tf.ms).all():  # the common case
+        return bars.with_columns(pl.col("complete").fill_null(False))
+    bars = bars.sort("ts")
     _check_ts(bars["ts"], tf)
     if bars.is_empty():
         return bars
@@ -107,37 +110,41 @@ def _check_ts(ts: pl.Series, tf: Timeframe) -> None:
         raise InputError("duplicate bar open time", row=row, column="ts", value=int(ts[row]))
 
 
-def input_matrix(grid: pl.DataFrame) -> np.ndarray:
-    """The kernels' inputs (:data:`INPUTS` rows, float64, NaN = missing).
+def input_matrix(grid: pl.DataFrame, out: np.ndarray | None = None) -> np.ndarray:
+    """The kernels' inputs (:data:`INPUTS` rows, float64, NaN = missing), written into ``out``
+    (a ``len(INPUTS) x grid.height`` view) when given.
 
     ``quote_volume`` falls back to ``volume * (high + low + close) / 3`` (SPEC section 1) and
     ``oi_value`` to ``oi * close`` where the bar lacks them.
     """
-    typical = pl.col("volume") * (pl.col("high") + pl.col("low") + pl.col("close")) / 3
-    cols = {
-        "quote_volume": pl.coalesce(_opt(grid, "quote_volume"), typical),
-        "oi": _opt(grid, "oi"),
-    }
-    cols["oi_value"] = pl.coalesce(_opt(grid, "oi_value"), cols["oi"] * pl.col("close"))
-    exprs = [cols.get(c, pl.col(c)).cast(pl.Float64).alias(c) for c in INPUTS]
-    frame = grid.select(exprs).fill_null(np.nan)
-    return np.ascontiguousarray(frame.to_numpy().T)
+    if out is None:
+        out = np.empty((len(INPUTS), grid.height))
+    for i, c in enumerate(INPUTS):
+        out[i] = _column(grid, c)
+    _o, h, lo, c, v, qv, oi, oiv = out
+    with np.errstate(all="ignore"):
+        np.copyto(qv, v * (h + lo + c) / 3, where=np.isnan(qv))
+        np.copyto(oiv, oi * c, where=np.isnan(oiv))
+    return out
 
 
-def _opt(frame: pl.DataFrame, name: str) -> pl.Expr:
-    if name in frame.columns:
-        return pl.col(name).cast(pl.Float64)
-    return pl.lit(None, dtype=pl.Float64)
+def _column(frame: pl.DataFrame, name: str) -> np.ndarray | float:
+    if name not in frame.columns:
+        return np.nan
+    return frame[name].cast(pl.Float64).to_numpy()  # nulls become NaN
 
 
 def feature_frame(values: np.ndarray) -> pl.DataFrame:
     """Kernel output (columns x rows) to a typed polars frame: NaN -> null, booleans, counts."""
-    frame = pl.DataFrame({name: values[i] for i, name in enumerate(FEATURE_COLUMNS)})
-    frame = frame.fill_nan(None)
-    return frame.with_columns(
-        *[(pl.col(c) > 0.5).alias(c) for c in BOOL_FEATURES],
-        *[pl.col(c).cast(pl.Int32) for c in INT_FEATURES],
-    )
+    cols = []
+    for i, name in enumerate(FEATURE_COLUMNS):
+        s = pl.Series(name, values[i], nan_to_null=True)
+        if name in BOOL_FEATURES:
+            s = s > 0.5
+        elif name in INT_FEATURES:
+            s = s.cast(pl.Int32)
+        cols.append(s.alias(name))
+    return pl.DataFrame(cols)
 
 
 def compute_features(
@@ -179,8 +186,10 @@ def feature_inputs(
 ) -> tuple[list[pl.DataFrame], np.ndarray, np.ndarray]:
     """Regular grids of ``frames``, their stacked :data:`INPUTS` matrix and the series offsets."""
     grids = [regular_grid(f, timeframe) for f in frames]
-    x = np.concatenate([input_matrix(g) for g in grids], axis=1)
     offsets = np.cumsum([0] + [g.height for g in grids]).astype(np.int64)
+    x = np.empty((len(INPUTS), int(offsets[-1])))
+    for i, g in enumerate(grids):
+        input_matrix(g, x[:, offsets[i] : offsets[i + 1]])
     return grids, x, offsets
 
 

@@ -39,7 +39,7 @@ SIGNALS: tuple[str, ...] = (
     "exchange_divergence",
     "margin_divergence",
 )
-_ALREADY_EVENTS = ("entry", "entry_long")  # sequential: fire once by construction
+_BAR_ROW = {"close": 3, "oi": 6, "volume": 4}  # rows of features.fused.INPUTS
 VALUE_COLUMNS: tuple[str, ...] = (
     "close",
     "oi",
@@ -151,9 +151,10 @@ def signal_states(
     bars, feats, ok, liq = signal_inputs(features)
     offsets = np.array([0, features.height], dtype=np.int64)
     with np.errstate(all="ignore"):
-        st, _src = _states(bars, feats, ok, offsets, [p])
+        sbits, _fbits, _src = _states(bars, feats, ok, offsets, [p])
         assert liq.size == ok.size
         ph = sk.phases(bars, feats, ok, liq, p)
+    st = [(sbits >> j) & 1 == 1 for j in range(len(STATES))]
     labels = np.array([*PHASES, None], dtype=object)[ph]  # -1 (incomplete bar) -> None
     return pl.DataFrame(
         {"ts": features["ts"], **{n: st[i] for i, n in enumerate(STATES)}, "phase": labels},
@@ -191,6 +192,7 @@ def analyse_many(
     frames: Sequence[pl.DataFrame],
     keys: Sequence[SeriesKey],
     settings: Sequence[Settings | None] | None = None,
+    explain: bool = True,
 ) -> tuple[list[pl.DataFrame], pl.DataFrame]:
     """Features and events of many bar frames (all of one timeframe) in two parallel kernel calls,
     without a round trip through frames in between. Returns (features frames, events)."""
@@ -205,7 +207,7 @@ def analyse_many(
     ok = np.concatenate([g["complete"].to_numpy().astype(np.bool_) for g in grids])
     params = [signal_params(tf, s) for s in settings]
     ts = [g["ts"].to_numpy() for g in grids]
-    events = events_from_matrices(bars, feats, ok, offsets, ts, keys, params)
+    events = events_from_matrices(bars, feats, ok, offsets, ts, keys, params, explain)
     frames_out = [
         g.hstack(feature_frame(feats[:, offsets[i] : offsets[i + 1]])) for i, g in enumerate(grids)
     ]
@@ -220,68 +222,72 @@ def events_from_matrices(
     ts: Sequence[np.ndarray],
     keys: Sequence[SeriesKey],
     params: list[np.ndarray],
+    explain: bool = True,
 ) -> pl.DataFrame:
-    """Run the state kernel and turn rising edges (and entries) into event rows with values."""
+    """Run the state kernel and turn rising edges (and entries) into event rows with values
+    (and the ``why`` text unless ``explain`` is False: formatting is the costliest part).
+
+    Vectorised over all series at once: one gather per value column, one frame.
+    """
     with np.errstate(all="ignore"):
-        st, src = _states(bars, feats, ok, offsets, params)
-    parts = []
-    for i, key in enumerate(keys):
-        a, b = int(offsets[i]), int(offsets[i + 1])
-        part = _events_of(bars[:, a:b], feats[:, a:b], ts[i], key, st[:, a:b], src[:, a:b])
-        if part.height:
-            parts.append(part)
-    if not parts:
+        _sbits, fbits, src = _states(bars, feats, ok, offsets, params)
+    fired = np.flatnonzero(fbits)
+    bits = fbits[fired]
+    hits = [fired[(bits >> j) & 1 == 1] for j in range(len(STATES))]
+    all_ts = np.concatenate(ts) if ts else np.zeros(0, np.int64)
+    idx = np.concatenate(hits)
+    if idx.size == 0:
         return empty_events()
-    return pl.concat(parts).sort("ts", "exchange", "symbol", "signal", "side")
-
-
-def _events_of(
-    bars: np.ndarray,
-    feats: np.ndarray,
-    ts: np.ndarray,
-    key: SeriesKey,
-    st: np.ndarray,
-    src: np.ndarray,
-) -> pl.DataFrame:
-    fires = {
-        name: st[j] if name in _ALREADY_EVENTS else sk.rising_edge(st[j])
-        for j, name in enumerate(STATES)
-    }
-    parts = []
-    for j, name in enumerate(STATES):
-        idx = np.flatnonzero(fires[name])
-        if idx.size == 0:
-            continue
-        signal, side = STATE_SIGNALS[j]
-        part: dict[str, object] = {"ts": ts[idx], "signal": signal, "side": side}
-        for col in VALUE_COLUMNS:
-            row = _BAR_ROW.get(col)
-            part[col] = bars[row, idx] if row is not None else feats[COL[col], idx]
-        if name in _ALREADY_EVENTS:
-            origin = src[0 if name == "entry" else 1, idx]
-            suffix = "" if name == "entry" else "_long"
-            part["setup"] = _setup_names(fires, origin, suffix)
-            part["setup_ts"] = ts[origin]
-        parts.append(pl.DataFrame(part).fill_nan(None))
-    if not parts:
-        return empty_events()
-    out = pl.concat(parts, how="diagonal").with_columns(
-        pl.lit(key.exchange).alias("exchange"),
-        pl.lit(key.symbol).alias("symbol"),
-        pl.lit(key.timeframe.value).alias("timeframe"),
+    code = np.repeat(np.arange(len(STATES), dtype=np.int64), [h.size for h in hits])
+    sid = np.searchsorted(offsets, idx, side="right") - 1
+    # order rows by (ts, exchange, symbol, signal, side) with integer keys: no string sort
+    key_rank = _rank([(k.exchange, k.symbol) for k in keys])
+    order = np.lexsort((_CODE_RANK[code], key_rank[sid], all_ts[idx]))
+    idx, code, sid = idx[order], code[order], sid[order]
+    cols = [pl.Series("ts", all_ts[idx])]
+    for col in VALUE_COLUMNS:
+        row = bars[_BAR_ROW[col]] if col in _BAR_ROW else feats[COL[col]]
+        cols.append(pl.Series(col, row[idx], nan_to_null=True))
+    setup, setup_ts = _setups(fbits, src, idx, code, sid, offsets, all_ts)
+    out = pl.DataFrame(cols).with_columns(
+        pl.Series("signal", [a for a, _ in STATE_SIGNALS], dtype=pl.String).gather(code),
+        pl.Series("side", [b for _, b in STATE_SIGNALS], dtype=pl.String).gather(code),
+        pl.Series("setup", setup.tolist(), dtype=pl.String),
+        pl.Series("setup_ts", setup_ts.tolist(), dtype=pl.Int64),
+        pl.Series("exchange", [k.exchange for k in keys], dtype=pl.String).gather(sid),
+        pl.Series("symbol", [k.symbol for k in keys], dtype=pl.String).gather(sid),
+        pl.Series("timeframe", [k.timeframe.value for k in keys], dtype=pl.String).gather(sid),
     )
-    return _conform(out).with_columns(why=why_expr())
+    out = _conform(out)
+    return out.with_columns(why=why_expr()) if explain else out
 
 
-_BAR_ROW = {"close": 3, "oi": 6, "volume": 4}
+def _rank(items: list) -> np.ndarray:
+    """The rank of each item in sorted order (ties share no rank: order of appearance)."""
+    order = sorted(range(len(items)), key=items.__getitem__)
+    rank = np.empty(len(items), np.int64)
+    rank[order] = np.arange(len(items))
+    return rank
 
 
-def _setup_names(fires: dict[str, np.ndarray], origin: np.ndarray, suffix: str) -> list[str]:
-    """Which setup(s) armed each entry: ``trigger``, ``divergence`` or ``trigger+divergence``."""
-    trig = fires["trigger" + suffix][origin]
-    div = fires["divergence" + suffix][origin]
-    pairs = zip(trig, div, strict=True)
-    return ["+".join(n for n, f in (("trigger", t), ("divergence", d)) if f) for t, d in pairs]
+_CODE_RANK = _rank(list(STATE_SIGNALS))
+
+
+def _setups(fbits, src, idx, code, sid, offsets, ts) -> tuple[np.ndarray, np.ndarray]:
+    """Per event row: the setup(s) that armed an entry and their bar's ts (None elsewhere):
+    ``trigger``, ``divergence`` or ``trigger+divergence`` (both fired on the setup's bar)."""
+    setup = np.full(idx.size, None, dtype=object)
+    setup_ts = np.full(idx.size, None, dtype=object)
+    for name, row, shift in (("entry", 0, 3), ("entry_long", 1, 5)):
+        sel = np.flatnonzero(code == STATES.index(name))
+        if sel.size:
+            origin = src[row, idx[sel]] + offsets[sid[sel]]  # series-local -> global index
+            trig = (fbits[origin] >> shift) & 1 == 1
+            div = (fbits[origin] >> (shift + 1)) & 1 == 1
+            both = np.where(trig, "trigger", "divergence")
+            setup[sel] = np.where(trig & div, "trigger+divergence", both)
+            setup_ts[sel] = ts[origin]
+    return setup, setup_ts
 
 
 def _conform(frame: pl.DataFrame) -> pl.DataFrame:

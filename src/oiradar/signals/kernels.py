@@ -102,35 +102,30 @@ def series_states(
     a: int,
     b: int,
     p: np.ndarray,
-    st: np.ndarray,
+    sbits: np.ndarray,
+    fbits: np.ndarray,
     src: np.ndarray,
 ) -> None:
-    """One pass over bars ``a:b``: fill ``st[:, a:b]`` (:data:`STATES`) and, for entries, ``src``
-    (the series-local index of the setup that armed them; -1 elsewhere).
+    """One pass over bars ``a:b``. Bit ``j`` of ``sbits[i]`` is state ``STATES[j]`` on bar ``i``;
+    bit ``j`` of ``fbits[i]`` says that signal fired there (a rising edge; entries as they are).
+    At an entry, ``src`` holds the series-local index of the setup that armed it (rows: short,
+    long; other cells are left untouched).
 
     The recent-``watch`` / recent-``new_high`` conditions keep the index of their last True bar;
     setups are rising edges of ``trigger`` / ``divergence``; an entry disarms its setup.
     """
     zt, wchg, wback, nback = p[P_Z], p[P_WATCH_CHG], int(p[P_WATCH_BACK]), int(p[P_NEWHIGH_BACK])
-    dstreak, ddmin, within, long_side = (
-        p[P_DOWN_STREAK],
-        p[P_DIV_DD],
-        int(p[P_ENTRY_WITHIN]),
-        p[P_LONG] > 0,
-    )
+    dstreak, ddmin, within = p[P_DOWN_STREAK], p[P_DIV_DD], int(p[P_ENTRY_WITHIN])
+    long_side = p[P_LONG] > 0
     last_watch = last_nh = last_nl = _FAR
     armed = armed_l = -1
-    prev_trig = prev_div = prev_trig_l = prev_div_l = False
+    prev = 0
     for i in range(a, b):
         j = i - a
         good = ok[i]
         z = feats[F_Z, i]
-        st[0, i] = good and z >= zt
-        st[1, i] = good and z <= -zt
-        oi = bars[B_OI, i]
-        watch = good and oi > feats[F_MA, i] and feats[F_CHG, i] >= wchg
+        watch = good and bars[B_OI, i] > feats[F_MA, i] and feats[F_CHG, i] >= wchg
         watch = watch and feats[F_RATIO, i] > feats[F_RATIO_MA, i]
-        st[2, i] = watch
         if watch:
             last_watch = j
         if good and feats[F_NEW_HIGH, i] > 0.5:
@@ -141,34 +136,34 @@ def series_states(
         base = good and falling and j - last_watch < wback
         trig = base and j - last_nh < nback
         div = good and feats[F_DD, i] >= ddmin and feats[F_NEAR_HIGH, i] > 0.5
-        st[3, i] = trig
-        st[4, i] = div
-        setup = (trig and not prev_trig) or (div and not prev_div)
-        prev_trig, prev_div = trig, div
-        armed = _entry(st, src, 7, 0, i, j, armed, setup, good and feats[F_REJ, i] > 0.5, within)
+        state = (good and z >= zt) * 1 + (good and z <= -zt) * 2 + watch * 4 + trig * 8 + div * 16
         if long_side:
             trig_l = base and j - last_nl < nback
             div_l = good and feats[F_DD, i] >= ddmin and feats[F_NEAR_LOW, i] > 0.5
-            st[5, i] = trig_l
-            st[6, i] = div_l
-            setup_l = (trig_l and not prev_trig_l) or (div_l and not prev_div_l)
-            prev_trig_l, prev_div_l = trig_l, div_l
+            state += trig_l * 32 + div_l * 64
+        fire = state & ~prev
+        rej = good and feats[F_REJ, i] > 0.5
+        if armed >= 0 and j - armed <= within and rej:
+            state |= 128
+            src[0, i] = armed
+            armed = -1
+        elif armed >= 0 and j - armed > within:
+            armed = -1
+        if fire & (8 | 16):
+            armed = j
+        if long_side:
             rej_l = good and feats[F_REJ_BULL, i] > 0.5
-            armed_l = _entry(st, src, 8, 1, i, j, armed_l, setup_l, rej_l, within)
-        else:
-            st[5, i] = st[6, i] = st[8, i] = False
-            src[1, i] = -1
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _entry(st, src, row, srow, i, j, armed, setup, rej, within):
-    """One step of the entry state machine; returns the new armed setup index (-1: disarmed)."""
-    fire = armed >= 0 and j - armed <= within and rej
-    st[row, i] = fire
-    src[srow, i] = armed if fire else -1
-    if fire or (armed >= 0 and j - armed > within):
-        armed = -1
-    return j if setup else armed
+            if armed_l >= 0 and j - armed_l <= within and rej_l:
+                state |= 256
+                src[1, i] = armed_l
+                armed_l = -1
+            elif armed_l >= 0 and j - armed_l > within:
+                armed_l = -1
+            if fire & (32 | 64):
+                armed_l = j
+        sbits[i] = state
+        fbits[i] = fire | (state & (128 | 256))
+        prev = state & 127
 
 
 @njit(cache=True, nogil=True)
@@ -219,32 +214,35 @@ def phases(
 
 def many_states(
     bars: np.ndarray, feats: np.ndarray, ok: np.ndarray, offsets: np.ndarray, params: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`series_states` for many series stacked along axis 1, in parallel over series
-    (outputs allocated by numpy: huge pages, few page faults)."""
-    st = np.empty((len(STATES), ok.size), np.bool_)
-    src = np.empty((2, ok.size), np.int32)
-    _many_states(bars, feats, ok, offsets, params, st, src)
-    return st, src
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`series_states` for many series stacked along axis 1, in parallel over series.
+
+    Returns (state bits, fired bits, entry sources); outputs are allocated by numpy."""
+    sbits, fbits, src = _outputs(ok.size)
+    _many_states(bars, feats, ok, offsets, params, sbits, fbits, src)
+    return sbits, fbits, src
 
 
 def serial_states(
     bars: np.ndarray, feats: np.ndarray, ok: np.ndarray, offsets: np.ndarray, params: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`many_states` on one thread (small inputs: no thread-pool start-up)."""
-    st = np.empty((len(STATES), ok.size), np.bool_)
-    src = np.empty((2, ok.size), np.int32)
-    _serial_states(bars, feats, ok, offsets, params, st, src)
-    return st, src
+    sbits, fbits, src = _outputs(ok.size)
+    _serial_states(bars, feats, ok, offsets, params, sbits, fbits, src)
+    return sbits, fbits, src
+
+
+def _outputs(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return np.empty(n, np.uint16), np.empty(n, np.uint16), np.empty((2, n), np.int32)
 
 
 @njit(cache=True, parallel=True)
-def _many_states(bars, feats, ok, offsets, params, st, src) -> None:
+def _many_states(bars, feats, ok, offsets, params, sbits, fbits, src) -> None:
     for s in prange(offsets.size - 1):
-        series_states(bars, feats, ok, offsets[s], offsets[s + 1], params[s], st, src)
+        series_states(bars, feats, ok, offsets[s], offsets[s + 1], params[s], sbits, fbits, src)
 
 
 @njit(cache=True)
-def _serial_states(bars, feats, ok, offsets, params, st, src) -> None:
+def _serial_states(bars, feats, ok, offsets, params, sbits, fbits, src) -> None:
     for s in range(offsets.size - 1):
-        series_states(bars, feats, ok, offsets[s], offsets[s + 1], params[s], st, src)
+        series_states(bars, feats, ok, offsets[s], offsets[s + 1], params[s], sbits, fbits, src)

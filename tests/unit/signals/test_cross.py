@@ -7,11 +7,11 @@ import json
 
 import polars as pl
 import pytest
-from tests.conftest import shared_file
 
 from oiradar.errors import InputError
 from oiradar.model import DAY_MS
 from oiradar.signals import EVENT_SCHEMA, exchange_divergence, margin_divergence
+from tests.conftest import shared_file
 
 D0 = 1_672_531_200_000  # 2023-01-01
 

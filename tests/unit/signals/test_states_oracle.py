@@ -69,6 +69,7 @@ def test_states_events_and_phases_match_pandas(long_side, seed, gaps, with_liq) 
     assert got["phase"].n_unique() == 6  # the five labels and None
     key = SeriesKey(exchange="x", symbol="BTC/USDT:USDT", timeframe="1h")
     ev = detect_signals(feats, key, s)
+    assert ev.equals(ev.sort("ts", "exchange", "symbol", "signal", "side"))
     exp_ev = ref.events(expected)
     assert ev.height == len(exp_ev)
     ts = grid["ts"].to_numpy()
