@@ -108,3 +108,11 @@ def test_a_refused_request_fails_its_chunk_at_once(tmp_path: Path) -> None:
     assert [c.start for c, _ in result.failed] == [day2] and report.events == []
     assert "BadRequest" in result.failed[0][1] and "-1130" in result.failed[0][1]
     assert Catalog(tmp_path).read_stored(KEY).height == 9 * 288
+
+
+def test_an_archive_file_refused_fails_its_day_and_is_reported(tmp_path: Path) -> None:
+    faults = FaultPlan().add(FaultKind.BAD_REQUEST, "KSMUSDT-metrics-2024-01-02.zip.CHECKSUM$")
+    with FakeExchange(now_ms=NOW, archive_until=ARCHIVE_UNTIL, faults=faults) as fake:
+        result, report = fetch(fake, tmp_path, timeframe=Timeframe.M5)
+    assert [c.start for c, _ in result.failed] == [T0 + DAY_MS] and report.events == []
+    assert "400 from" in result.failed[0][1] and "2024-01-02.zip.CHECKSUM" in result.failed[0][1]

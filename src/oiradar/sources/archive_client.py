@@ -16,7 +16,7 @@ import httpx
 import polars as pl
 
 from oiradar.config import Settings
-from oiradar.errors import InputError
+from oiradar.errors import InputError, SourceError
 from oiradar.sources.binance_archive import check_sha256, parse_metrics
 from oiradar.sources.retry import Retryable, RetryPolicy, RetryReport, retrying
 
@@ -86,7 +86,10 @@ class ArchiveClient:
             check_sha256(blob, checksum.decode("utf-8", "replace"), name)
         except InputError as exc:
             raise Retryable("checksum", str(exc)) from None
-        return parse_metrics(blob, name=name)
+        try:
+            return parse_metrics(blob, name=name)
+        except InputError as exc:  # verified but unreadable: retrying cannot help
+            raise SourceError(f"archive file {name} cannot be read: {exc}") from None
 
     async def _get(self, path: str) -> bytes:
         response = await self.http.get(self.url(path))
@@ -96,7 +99,8 @@ class ArchiveClient:
         if code in (429, 418) or code >= 500:
             kind = {429: "rate_limit", 418: "banned"}.get(code, "server_error")
             raise Retryable(kind, f"{code} from {self.url(path)}", _retry_after(response.headers))
-        response.raise_for_status()
+        if code >= 400:
+            raise SourceError(f"{code} from {self.url(path)}: {response.text[:200]}")
         return response.content
 
 
