@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 import polars as pl
 import pytest
-from tests.conftest import shared_file
 
 from oiradar.config import FeatureSettings, Settings
 from oiradar.errors import InputError
@@ -23,6 +22,7 @@ from oiradar.features import (
 )
 from oiradar.features import reference as ref
 from oiradar.model import HOUR_MS, Timeframe
+from tests.conftest import shared_file
 
 SMALL = FeatureSettings(
     z_window="3d", chg_window="1d", turnover_window="12h", peak_window="2d", vol_window="2d",
