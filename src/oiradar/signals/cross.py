@@ -133,7 +133,7 @@ def _events(
             pl.col("others"),
         ).alias("why"),
     )
-    return _conform(out)
+    return _conform(out).sort("ts", "exchange", "symbol")
 
 
 def exchange_divergence(

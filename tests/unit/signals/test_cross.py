@@ -168,5 +168,8 @@ def test_margin_divergence_on_coinalyze_btc_binance(shared_data) -> None:
     legs = coinalyze_legs()
     contracts = {s: legs[s]["Binance"] for s in ("BTC/USDT:USDT", "BTC/USD:BTC")}
     ev = margin_divergence(contracts, "Binance", "1d")
-    assert ev.height > 5 and (ev["chg"] <= -0.05).all()
+    assert ev.height == 31 and (ev["chg"] <= -0.05).all()
+    listing = _listing(ev)
+    assert listing[0] == ("2022-01-24", -5.2, -1.4) and listing[-1] == ("2023-06-17", -6.2, -1.3)
+    assert ev.filter(pl.col("symbol") == "BTC/USD:BTC").height == 15  # 16 on the USDT side
     assert (ev["others_median_chg"].abs() <= 0.02).all()
