@@ -1,14 +1,16 @@
 """Run the fake exchange by hand: ``python -m tests.fake_exchange [--port 8765]``.
 
 Prints the ``OIRADAR__VENUES__*`` variables that point oiradar at it, then serves until Ctrl-C.
-Its clock and archive are fixed (``--now``, ``--archive-until``) so that examples are repeatable.
+Its clock is the real one unless ``--now`` says otherwise; its archive is ``--archive-lag`` days
+behind (it serves days strictly before ``today - lag + 1``, like data.binance.vision a day or two
+late).
 """
 
 from __future__ import annotations
 
 import argparse
 import time
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime, timedelta
 
 from tests.fake_exchange.server import FakeExchange
 
@@ -16,14 +18,16 @@ from tests.fake_exchange.server import FakeExchange
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--port", type=int, default=8765)
-    ap.add_argument("--now", default="2024-03-01", help="the venues' clock (UTC date)")
-    ap.add_argument("--archive-until", default="2024-02-28", help="first day the archive lacks")
+    ap.add_argument("--now", default=None, help="the venues' clock, a UTC date (default: now)")
+    ap.add_argument("--archive-lag", type=int, default=2, help="days the archive is behind")
     args = ap.parse_args()
-    now = int(datetime.fromisoformat(args.now).replace(tzinfo=UTC).timestamp() * 1000)
-    fake = FakeExchange(
-        now_ms=now, archive_until=date.fromisoformat(args.archive_until), port=args.port
-    )
-    with fake:
+    if args.now is None:
+        now = time.time_ns() // 1_000_000
+    else:
+        now = int(datetime.fromisoformat(args.now).replace(tzinfo=UTC).timestamp() * 1000)
+    today = datetime.fromtimestamp(now / 1000, tz=UTC).date()
+    archive_until = today - timedelta(days=args.archive_lag - 1)
+    with FakeExchange(now_ms=now, archive_until=archive_until, port=args.port) as fake:
         for name, value in fake.env().items():
             print(f"export {name}='{value}'", flush=True)
         try:

@@ -23,6 +23,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from oiradar.sources.binance_archive import METRICS_START_LABELS_FROM
 from tests.fake_exchange import market as mk
 from tests.fake_exchange.faults import Fault, FaultKind, FaultPlan
 
@@ -516,17 +517,21 @@ def _ws_ack(venue: str, msg: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def metrics_zip(symbol: str, day: date, csv_name: str, blank: range = range(0)) -> bytes:
-    """A Binance ``metrics`` daily zip for ``day``: 288 five-minute snapshots labelled by their
-    time, 00:05 .. 00:00 of the next day (the convention of files before 2026-06-25, see
-    :data:`oiradar.sources.binance_archive.METRICS_START_LABELS_FROM`)."""
+    """A Binance ``metrics`` daily zip for ``day``: 288 five-minute snapshots.
+
+    Files before 2026-06-25 label a snapshot with its time (00:05 .. 00:00 of the next day); from
+    then on with the start of its 5-minute period (00:00 .. 23:55, the snapshot taken 5 minutes
+    later): :data:`oiradar.sources.binance_archive.METRICS_START_LABELS_FROM`, decision 0200.
+    """
     header = ("create_time,symbol,sum_open_interest,sum_open_interest_value,count_toptrader_long_short_ratio,"
               "sum_toptrader_long_short_ratio,count_long_short_ratio,sum_taker_long_short_vol_ratio")  # fmt: skip
     start = datetime(day.year, day.month, day.day, tzinfo=UTC)
     lines = [header]
     name = _market_name(symbol)
+    start_labels = int(start.timestamp() * 1000) >= METRICS_START_LABELS_FROM
     for i in range(288):
-        t = start + timedelta(minutes=5 * (i + 1))
-        ts = int(t.timestamp() * 1000)
+        t = start + timedelta(minutes=5 * (i if start_labels else i + 1))  # the label
+        ts = int(t.timestamp() * 1000) + (5 * 60_000 if start_labels else 0)  # the snapshot
         base = mk.oi(name, ts)
         oi, value = (
             (f"{base:.8f}", f"{base * mk.price(name, ts):.8f}") if i not in blank else ("", "")

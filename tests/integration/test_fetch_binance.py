@@ -193,3 +193,18 @@ def test_incomplete_archive_days_are_filled_from_rest_where_rest_still_has_them(
     assert filled["oi"].to_list() == pytest.approx(
         [mk.oi("KSM", t + 300_000) for t in filled["ts"]], rel=1e-12
     )
+
+
+def test_archive_label_change_of_2026_06_25_is_stitched_seamlessly(tmp_path: Path) -> None:
+    """Metrics files switch from end-of-period to start-of-period labels on 2026-06-25 (decision
+    0200): the fetched OI is the snapshot at each bar's close on both sides of the change."""
+    day = 1782345600000  # 2026-06-25 00:00 UTC
+    with FakeExchange(now_ms=day + 40 * DAY_MS, archive_until=date(2026, 7, 1)) as fake:
+        result, _ = fetch(
+            fake, tmp_path, timeframe=Timeframe.M5, since=day - DAY_MS, until=day + DAY_MS
+        )
+    assert result.ok
+    bars = Catalog(tmp_path).read_stored(KEY.with_timeframe(Timeframe.M5))
+    assert bars.height == 2 * 288 and set(bars["source"]) == {"archive"}
+    truth = [mk.oi("KSM", t + 300_000) for t in bars["ts"]]
+    assert bars["oi"].to_list() == pytest.approx(truth, rel=1e-12)

@@ -88,7 +88,12 @@ class FetchPlan:
         for c in self.chunks:
             rows += [(rc.method, rc.dataset.value, rc.start, rc.end) for rc in c.calls]
             rows += [
-                ("archive metrics (+ .CHECKSUM)", "oi", _day_ms(d), _day_ms(d) + DAY_MS)
+                (
+                    "archive metrics (+ .CHECKSUM)",
+                    "oi",
+                    max(c.start, _day_ms(d)),
+                    min(c.end, _day_ms(d) + DAY_MS),
+                )
                 for d in c.archive_days
             ]
         frame = pl.DataFrame(rows, schema=["endpoint", "dataset", "start", "end"], orient="row")
