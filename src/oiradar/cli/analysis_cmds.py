@@ -52,7 +52,7 @@ def write_out(frame: pl.DataFrame, out: Path) -> None:
     elif suffix == ".parquet":
         frame.write_parquet(out)
     elif suffix == ".json":
-        out.write_text(json.dumps(frame.to_dicts(), default=str, indent=1))
+        frame.write_json(out)
     else:
         raise InputError(f"--out must end in .csv, .parquet or .json, got {out.name!r}")
 
@@ -136,7 +136,7 @@ def register(app: typer.Typer) -> None:
         except OiradarError as exc:
             raise fail(exc) from None
         if as_json:
-            typer.echo(json.dumps(events.to_dicts(), default=str, indent=1))
+            typer.echo(events.write_json())  # records; polars writes them far faster than json
             return
         title = f"{events.height} events on {len(result.features)} series ({timeframe})"
         print_frame(_with_dates(events.select(EVENT_VIEW), "ts"), OutFormat.TABLE, title=title)

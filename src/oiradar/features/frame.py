@@ -119,8 +119,8 @@ def input_matrix(grid: pl.DataFrame, out: np.ndarray | None = None) -> np.ndarra
     """
     if out is None:
         out = np.empty((len(INPUTS), grid.height))
-    for i, c in enumerate(INPUTS):
-        out[i] = _column(grid, c)
+    for i, name in enumerate(INPUTS):
+        out[i] = _column(grid, name)
     _o, h, lo, c, v, qv, oi, oiv = out
     with np.errstate(all="ignore"):
         np.copyto(qv, v * (h + lo + c) / 3, where=np.isnan(qv))

@@ -58,8 +58,8 @@ def leg_changes(
     tf = Timeframe.parse(str(timeframe))
     lag = tf.bars(duration_ms(window))
     grids = {name: regular_grid(_bar_like(f), tf) for name, f in legs.items()}
-    lo = min(int(g["ts"].min()) for g in grids.values() if g.height)
-    hi = max(int(g["ts"].max()) for g in grids.values() if g.height)
+    lo = min(int(g["ts"].to_numpy().min()) for g in grids.values() if g.height)
+    hi = max(int(g["ts"].to_numpy().max()) for g in grids.values() if g.height)
     ts = np.arange(lo, hi + tf.ms, tf.ms, dtype=np.int64)
     chg = np.full((len(grids), ts.size), np.nan)
     for j, g in enumerate(grids.values()):

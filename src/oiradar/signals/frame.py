@@ -132,7 +132,7 @@ def _states(
     ok: np.ndarray,
     offsets: np.ndarray,
     params: list[np.ndarray],
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     # numba does not check bounds: refuse mismatched inputs here rather than read past an array
     if not (bars.shape[1] == feats.shape[1] == ok.size == offsets[-1]):
         raise ValueError(
