@@ -11,7 +11,12 @@ from oiradar.config import Settings
 from oiradar.features import compute_features
 from oiradar.features.reference import random_bars
 from oiradar.model import HOUR_MS, SeriesKey
-from oiradar.signals import detect_signals, exchange_divergence, signal_states
+from oiradar.signals import (
+    detect_signals,
+    exchange_divergence,
+    margin_divergence,
+    signal_states,
+)
 
 FAST = Settings.model_validate(
     {
@@ -69,3 +74,26 @@ def test_exchange_divergence_on_a_prefix_equals_the_full_history(seed, m, cuts) 
             continue
         got = exchange_divergence(part, KEY.symbol, "1h", FAST)
         assert_frame_equal(got, full.filter(pl.col("ts") <= min(cut, end)))
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.integers(0, 10_000),
+    st.integers(3, 120),
+    st.lists(st.integers(0, 119), min_size=1, max_size=5),
+)
+def test_margin_divergence_on_a_prefix_equals_the_full_history(seed, m, cuts) -> None:
+    legs = {
+        "BTC/USDT:USDT": random_bars(m, HOUR_MS, seed=seed, gaps=0.05, null_oi=0.05),
+        "BTC/USD:BTC": random_bars(m, HOUR_MS, seed=seed + 1, gaps=0.05, null_oi=0.05),
+    }
+    full = margin_divergence(legs, "binance", "1h", FAST)
+    start = min(int(v["ts"][0]) for v in legs.values())
+    for c in cuts:
+        cut = start + (c % m) * HOUR_MS
+        part = {k: v.filter(pl.col("ts") <= cut) for k, v in legs.items()}
+        if any(p.is_empty() for p in part.values()):
+            continue
+        assert_frame_equal(
+            margin_divergence(part, "binance", "1h", FAST), full.filter(pl.col("ts") <= cut)
+        )
