@@ -194,6 +194,11 @@ def register(app: typer.Typer) -> None:
                 for s in _symbols(symbol, all_symbols, st.settings)
             ]
             results = asyncio.run(_fetch_all(reqs, st.catalog, st.settings, report, dry_run))
+        except KeyboardInterrupt:
+            err_console.print(
+                "interrupted: whole chunks are stored; run the same command to resume"
+            )
+            raise typer.Exit(130) from None
         except OiradarError as exc:
             raise fail(exc) from None
         failed = False
