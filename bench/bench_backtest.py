@@ -192,6 +192,9 @@ def bench_sweep(m: dict[str, np.ndarray]) -> dict[str, float]:
     win = np.array([[0, n]], dtype=np.int64)
     x = inputs(m, entries[0])
     summ = evaluate(x, entries, eidx, prm, win, "threads")
+    # time oiradar before vectorbt's 1 GB of inputs and outputs exist in this process
+    t_thr = best_of(lambda: evaluate(x, entries, eidx, prm, win, "threads"), 5)
+    t_proc = best_of(lambda: evaluate(x, entries, eidx, prm, win, "local", workers=2), 2)
     # vectorbt: one call on 1000 columns
     cols_ent, cols_tp = [], []
     vb_sl = None
@@ -216,8 +219,6 @@ def bench_sweep(m: dict[str, np.ndarray]) -> dict[str, float]:
     print(f"sweep: {len(combos)} combinations x {n} bars; trade counts equal to vectorbt in "
           f"{int((ours_counts == vb_counts).sum())}/{len(combos)} columns; full trade lists equal in "
           f"sampled columns {sample}: {full}")  # fmt: skip
-    t_thr = best_of(lambda: evaluate(x, entries, eidx, prm, win, "threads"), 3)
-    t_proc = best_of(lambda: evaluate(x, entries, eidx, prm, win, "local", workers=2), 2)
     t_vbt = best_of(lambda: vbt_portfolio(m, ent2d, vb_sl, tp2d).trades.records_arr, 2)
     cb = len(combos) * n
     rows = {"oiradar threads": t_thr, "oiradar processes": t_proc, "vectorbt": t_vbt}

@@ -67,6 +67,8 @@ def run_core(
     sig = -1
     eb = 0
     ep = qty = stop = target = liq = margin = fees = fund = risk_amt = 0.0
+    sgn = -float(side)  # prices times sgn: larger = more adverse, for either side
+    first_a = target_a = np.inf  # nearest adverse exit level and the target, in those units
     nt = 0
     # per-bar accumulators kept in locals (registers), written to ``summ`` once at the end
     s_r = s_r2 = s_r3 = s_r4 = s_down2 = maxdd = 0.0
@@ -115,12 +117,21 @@ def run_core(
                     fees = qty * fill * fee
                     cash -= fees
                     fund = 0.0
+                    first_a = min(
+                        stop * sgn if use_stop else np.inf, liq * sgn if liq > 0.0 else np.inf
+                    )
+                    target_a = target * sgn if tp_r > 0.0 else -np.inf
         pend_exit = 0
         if in_pos and reason == 0 and (entry_bar_stops or eb < j):
             o, hi, lw = open_[j], high[j], low[j]
+            adv_a = max(o * sgn, hi * sgn, lw * sgn)
+            fav_a = min(o * sgn, hi * sgn, lw * sgn)
+            quiet = adv_a < first_a and fav_a > target_a  # nothing touched: skip the checks below
             adv_open = o * -side  # larger = more adverse, for either side
             liq_on = liq > 0.0
-            if liq_on and adv_open >= liq * -side:
+            if quiet:
+                pass
+            elif liq_on and adv_open >= liq * -side:
                 exit_px, reason = liq, _LIQ
             elif use_stop and adv_open >= stop * -side:
                 exit_px, reason = o * (1.0 - side * slip), _STOP

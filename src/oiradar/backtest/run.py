@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import polars as pl
@@ -77,10 +78,30 @@ class BacktestInputs:
 
 @dataclass(frozen=True)
 class BacktestResult:
+    """Metrics, plus the engine's trade rows and equity curve; the frames are built on first use."""
+
     metrics: dict[str, float]
-    trades: pl.DataFrame
-    equity: pl.DataFrame
+    trade_rows: FloatArr = field(repr=False)
+    curve: FloatArr = field(repr=False)
+    in_position: NDArray[np.bool_] = field(repr=False)
+    ts: NDArray[np.int64] | None = field(repr=False)
     params: TradeParams = field(repr=False)
+
+    @cached_property
+    def trades(self) -> pl.DataFrame:
+        """One row per trade: bars, prices, qty, stop, target, liquidation price, pnl, fees,
+        funding, risk, reason, equity after, R multiple (and entry/exit ts when known)."""
+        return trades_frame(self.trade_rows, self.ts)
+
+    @cached_property
+    def equity(self) -> pl.DataFrame:
+        """Equity at every bar's close (mark to market) and whether a position was held."""
+        cols = {
+            "bar": np.arange(self.curve.size),
+            "equity": self.curve,
+            "in_position": self.in_position,
+        }
+        return pl.DataFrame({"ts": self.ts, **cols} if self.ts is not None else cols)
 
 
 def engine_args(x: BacktestInputs, p: TradeParams) -> tuple:
@@ -100,39 +121,34 @@ def run_backtest(x: BacktestInputs, p: TradeParams | None = None) -> BacktestRes
     p = p or TradeParams()
     trades = np.empty((x.n + 1, eng.N_TCOLS))  # at most one trade per bar; rows [:nt] written
     curve = np.empty(x.n)
-    inpos = np.zeros(x.n, dtype=np.bool_)
+    inpos = np.empty(x.n, dtype=np.bool_)
     summ, nt = eng.run_core(*engine_args(x, p), 0, x.n, True, trades, curve, inpos)
-    tframe = trades_frame(trades[:nt], x.ts)
+    rows = trades[:nt]
+    funding = rows[:, eng.T_FUNDING]
     metrics = metrics_from_summary(summ, x.n, x.bars_per_year, p.initial_equity)
-    metrics["funding_received"] = float(tframe.filter(pl.col("funding") > 0)["funding"].sum())
-    metrics["funding_paid"] = abs(float(tframe.filter(pl.col("funding") < 0)["funding"].sum()))
-    metrics["liquidations"] = float((tframe["reason"] == "liquidation").sum())
-    eq = pl.DataFrame({"bar": np.arange(x.n), "equity": curve, "in_position": inpos})
-    if x.ts is not None:
-        eq = eq.with_columns(pl.Series("ts", x.ts)).select("ts", pl.exclude("ts"))
-    return BacktestResult(metrics, tframe, eq, p)
+    metrics["funding_received"] = float(funding[funding > 0].sum())
+    metrics["funding_paid"] = float(-funding[funding < 0].sum()) + 0.0
+    metrics["liquidations"] = float((rows[:, eng.T_REASON] == ExitReason.LIQUIDATION).sum())
+    return BacktestResult(metrics, rows, curve, inpos, x.ts, p)
 
 
 _TRADE_COLS = ("entry_bar", "exit_bar", "entry_price", "exit_price", "qty", "stop", "target",
                "liq_price", "pnl", "fees", "funding", "risk", "reason", "equity_after")  # fmt: skip
+_REASON_LABELS = np.array(["", *(r.label for r in ExitReason)], dtype=object)
 
 
 def trades_frame(rows: FloatArr, ts: NDArray[np.int64] | None = None) -> pl.DataFrame:
     """The engine's trade table as a frame with named reasons, R multiples and timestamps."""
-    data = {c: rows[:, i] for i, c in enumerate(_TRADE_COLS)}
-    frame = pl.DataFrame(data).with_columns(
-        pl.col("entry_bar", "exit_bar").cast(pl.Int64),
-        pl.col("reason")
-        .cast(pl.Int64)
-        .replace_strict({int(r): r.label for r in ExitReason}, return_dtype=pl.String),
-        (pl.col("pnl") / pl.col("risk")).alias("r_multiple"),
-    )
+    data: dict[str, object] = {c: rows[:, i] for i, c in enumerate(_TRADE_COLS)}
+    entry_bar = rows[:, 0].astype(np.int64)
+    exit_bar = rows[:, 1].astype(np.int64)
+    data["entry_bar"], data["exit_bar"] = entry_bar, exit_bar
+    data["reason"] = pl.Series(_REASON_LABELS[rows[:, 12].astype(np.int64)], dtype=pl.String)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        data["r_multiple"] = rows[:, 8] / rows[:, 11]
     if ts is not None:
-        frame = frame.with_columns(
-            pl.Series("entry_ts", ts[frame["entry_bar"].to_numpy()]),
-            pl.Series("exit_ts", ts[frame["exit_bar"].to_numpy()]),
-        )
-    return frame
+        data["entry_ts"], data["exit_ts"] = ts[entry_bar], ts[exit_bar]
+    return pl.DataFrame(data)
 
 
 def metrics_from_summary(
