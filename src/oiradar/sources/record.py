@@ -21,7 +21,6 @@ import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -231,7 +230,3 @@ def _bind(fn: Callable[[str], Any], arg: str) -> Callable[[], Any]:
 async def record(opts: RecordOptions, catalog: Catalog, settings: Settings, report: RetryReport,
                  on_event: Callable[[str], None] | None = None) -> RecordStats:  # fmt: skip
     return await Recorder(opts, catalog, settings, report, on_event).run()
-
-
-def fmt_ms(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat()
