@@ -5,8 +5,9 @@ UTC days (one day for 5m bars, up to 30 days for coarse ones). Each chunk is fet
 (klines, OI, funding, long/short ratio), stitched into one frame and written with **one**
 :meth:`~oiradar.store.Catalog.write_bars` call, which is atomic. So:
 
-- **resumable**: a chunk whose bars are all in the catalog is skipped; a fetch killed mid-way
-  left only whole chunks behind and the next run does the rest;
+- **resumable**: a chunk whose bars are all in the catalog (with some OI, where the venue can
+  still give it) is skipped; a fetch killed mid-way left only whole chunks behind and the next
+  run does the rest;
 - **idempotent**: the catalog upserts by ``ts``, so re-fetching a chunk changes nothing;
 - **repair**: ``repair=True`` plans over the stored range and re-fetches the chunks that hold
   the gaps ``oiradar gaps`` reports;
@@ -14,7 +15,8 @@ UTC days (one day for 5m bars, up to 30 days for coarse ones). Each chunk is fet
 
 Stitching for Binance (decision 0500): klines and funding come from REST (the REST history is
 complete for them); OI and the long/short ratio come from the public archive's daily ``metrics``
-files, and from REST ``openInterestHist`` (30 days deep) for the days the archive does not have.
+files, and from REST ``openInterestHist`` (30 days deep) for the days the archive does not have
+or holds incomplete. REST OI is never asked for beyond the venue's depth (Binance refuses it).
 """
 
 from __future__ import annotations
@@ -71,6 +73,8 @@ class Chunk:
 
 @dataclass
 class FetchPlan:
+    """The chunks still to fetch for one series (``--dry-run`` prints :meth:`table`)."""
+
     key: SeriesKey
     market: MarketInfo
     chunks: list[Chunk]
