@@ -26,6 +26,7 @@ from aiohttp import WSMsgType, web
 from oiradar.sources.binance_archive import METRICS_START_LABELS_FROM
 from tests.fake_exchange import market as mk
 from tests.fake_exchange.faults import Fault, FaultKind, FaultPlan
+from tests.fake_exchange.recorded import Replay
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REST_OI_DAYS = 30  # Binance keeps 30 days of OI history on REST
@@ -79,6 +80,7 @@ class FakeExchange:
         archive_dir: Path | None = None,
         port: int = 0,
         archive_blank: dict[date, range] | None = None,
+        replay: list[Replay] | None = None,
     ) -> None:
         self.now_ms = now_ms
         self.archive_until = archive_until  # archive serves days strictly before this date
@@ -86,6 +88,7 @@ class FakeExchange:
         self.timeout_hold_s = timeout_hold_s
         self.archive_dir = archive_dir  # serve files laid out as on data.binance.vision instead
         self.port = port
+        self.replay = replay or []  # recorded real responses served where they match
         self.archive_blank = archive_blank or {}  # metrics rows (0..287) served with empty OI cells
         self.requests: list[str] = []
         self._ws_faults: dict[str, Fault] = {}
@@ -193,6 +196,10 @@ class FakeExchange:
     # ------------------------------------------------------------------ routing
     async def _route(self, request: web.Request) -> web.StreamResponse:
         venue, _, rest = request.path.lstrip("/").partition("/")
+        query = dict(request.query)
+        for rec in self.replay:
+            if rec.matches(venue, "/" + rest, query):
+                return web.json_response(rec.body)
         handler = _ROUTES.get((venue, "/" + rest))
         if handler is not None:
             return handler(self, request)
