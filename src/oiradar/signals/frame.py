@@ -259,7 +259,7 @@ def events_from_matrices(
         pl.Series("timeframe", [k.timeframe.value for k in keys], dtype=pl.String).gather(sid),
     )
     out = _conform(out)
-    return out.with_columns(why=why_expr()) if explain else out
+    return with_why(out) if explain else out
 
 
 def _rank(items: list) -> np.ndarray:
@@ -305,56 +305,42 @@ def _pct(col: str) -> pl.Expr:
     return pl.format("{}%", (pl.col(col) * 100).round(1).cast(pl.String))
 
 
-def why_expr() -> pl.Expr:
-    """A one-line human reason per event, built from the values that fired it."""
-    sig, side = pl.col("signal"), pl.col("side")
-    hi = side == "short"
-    return (
-        pl.when(sig == "oi_extreme")
-        .then(pl.format("oi_z_30d {}", _r("oi_z_30d", 3)))
-        .when(sig == "watch")
-        .then(
-            pl.format(
-                "oi {} > ma {}; chg_7d {}; oi/vol {} > ma {}",
-                _r("oi"),
-                _r("oi_ma_30d"),
-                _pct("oi_chg_7d"),
-                _r("oi_vol_ratio", 3),
-                _r("oi_vol_ratio_ma_30d", 3),
-            )
-        )
-        .when(sig == "trigger")
-        .then(
-            pl.format(
-                "{} after watch; oi down {} bars; volume {} < ma {}",
-                pl.when(hi).then(pl.lit("new high")).otherwise(pl.lit("new low")),
-                pl.col("oi_down_streak").cast(pl.Int64).cast(pl.String),
-                _r("volume"),
-                _r("vol_ma_20d"),
-            )
-        )
-        .when(sig == "divergence")
-        .then(
-            pl.format(
-                "oi {} below its peak {}; close {} near {}",
-                _pct("oi_dd"),
-                _r("oi_peak"),
-                _r("close"),
-                pl.when(hi)
-                .then(pl.format("high {}", _r("price_high")))
-                .otherwise(pl.format("low {}", _r("price_low"))),
-            )
-        )
-        .when(sig == "entry")
-        .then(
-            pl.format(
-                "{} candle after {} at {}",
-                pl.when(hi)
-                .then(pl.lit("bearish rejection"))
-                .otherwise(pl.lit("bullish rejection")),
-                pl.col("setup"),
-                pl.from_epoch("setup_ts", time_unit="ms").dt.strftime("%Y-%m-%d %H:%M"),
-            )
-        )
-        .otherwise(pl.lit(None, dtype=pl.String))
-    )
+def with_why(events: pl.DataFrame) -> pl.DataFrame:
+    """``events`` with the ``why`` column filled: one format per signal, applied to that signal's
+    rows only (a single when/then chain would format every row once per signal)."""
+    if events.is_empty():
+        return events
+    indexed = events.with_row_index("_row")
+    parts = [
+        part.with_columns(why=WHY[str(name)]) if name in WHY else part
+        for (name,), part in indexed.group_by("signal", maintain_order=True)
+    ]
+    return pl.concat(parts).sort("_row").drop("_row")
+
+
+_HI = pl.col("side") == "short"
+WHY: dict[str, pl.Expr] = {
+    "oi_extreme": pl.format("oi_z_30d {}", _r("oi_z_30d", 3)),
+    "watch": pl.format(
+        "oi {} > ma {}; chg_7d {}; oi/vol {} > ma {}",
+        _r("oi"), _r("oi_ma_30d"), _pct("oi_chg_7d"), _r("oi_vol_ratio", 3),
+        _r("oi_vol_ratio_ma_30d", 3),
+    ),
+    "trigger": pl.format(
+        "{} after watch; oi down {} bars; volume {} < ma {}",
+        pl.when(_HI).then(pl.lit("new high")).otherwise(pl.lit("new low")),
+        pl.col("oi_down_streak").cast(pl.Int64).cast(pl.String), _r("volume"), _r("vol_ma_20d"),
+    ),
+    "divergence": pl.format(
+        "oi {} below its peak {}; close {} near {}",
+        _pct("oi_dd"), _r("oi_peak"), _r("close"),
+        pl.when(_HI).then(pl.format("high {}", _r("price_high")))
+        .otherwise(pl.format("low {}", _r("price_low"))),
+    ),
+    "entry": pl.format(
+        "{} candle after {} at {}",
+        pl.when(_HI).then(pl.lit("bearish rejection")).otherwise(pl.lit("bullish rejection")),
+        pl.col("setup"),
+        pl.from_epoch("setup_ts", time_unit="ms").dt.strftime("%Y-%m-%d %H:%M"),
+    ),
+}  # fmt: skip
