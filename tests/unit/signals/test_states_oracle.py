@@ -29,8 +29,8 @@ def settings(long_side: bool) -> Settings:
     return Settings.model_validate(data)
 
 
-def ref_params(s: Settings) -> dict:
-    p = signal_params("1h", s)
+def ref_params(s: Settings, timeframe: str = "1h") -> dict:
+    p = signal_params(timeframe, s)
     return {
         "z": p[sk.P_Z], "watch_chg": p[sk.P_WATCH_CHG], "watch_back": int(p[sk.P_WATCH_BACK]),
         "newhigh_back": int(p[sk.P_NEWHIGH_BACK]), "down_streak": p[sk.P_DOWN_STREAK],
@@ -84,3 +84,27 @@ def test_states_events_and_phases_match_pandas(long_side, seed, gaps, with_liq) 
 def test_regular_grid_keeps_the_complete_flag() -> None:
     bars = ref.random_bars(10, HOUR_MS).with_columns(complete=pl.Series([True] * 9 + [False]))
     assert regular_grid(bars, "1h")["complete"].to_list()[-1] is False
+
+
+def test_states_match_pandas_on_real_binance_btc_4h() -> None:
+    """Real recording: Binance BTCUSDT 4h candles with the 1h OI history (20 days of OI)."""
+    from tests.unit.features.test_features import _binance_btc_4h
+
+    s = Settings.model_validate(
+        {
+            "features": {"z_window": "5d", "chg_window": "2d", "peak_window": "3d",
+                         "vol_window": "5d", "turnover_window": "1d"},
+            "signals": {"long_side": True, "oi_z_alert": 1.5, "watch_chg_7d": 0.02,
+                        "divergence_dd": 0.02},
+        }
+    )  # fmt: skip
+    feats = compute_features(_binance_btc_4h(), "4h", s)
+    grid = feats.to_pandas()
+    expected = ref.states(grid, grid, ref_params(s, "4h"))
+    got = signal_states(feats, "4h", s)
+    fired = 0
+    for name in STATES:
+        assert got[name].to_list() == expected[name].tolist(), name
+        fired += got[name].sum()
+    assert fired > 10
+    assert got["phase"].to_list() == ref.phases(grid, grid, ref_params(s, "4h")).tolist()
