@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import polars as pl
 import typer
@@ -23,10 +23,11 @@ from oiradar.cli.data_cmds import OutFormat, print_frame
 from oiradar.config import Settings, duration_ms
 from oiradar.errors import ConfigError, InputError, OiradarError
 from oiradar.model import Timeframe
-from oiradar.sources.fetch import FetchRequest, FetchResult, list_markets, now_ms, run_fetch
-from oiradar.sources.record import Recorder, RecordOptions
 from oiradar.sources.retry import RetryReport
-from oiradar.store import Catalog
+
+if TYPE_CHECKING:  # the venue clients import ccxt (seconds): load them only when a command runs
+    from oiradar.sources.fetch import FetchRequest, FetchResult
+    from oiradar.store import Catalog
 
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2})?)?$")
 
@@ -111,6 +112,8 @@ async def _fetch_all(
     report: RetryReport,
     dry_run: bool,
 ) -> list[FetchResult]:
+    from oiradar.sources.fetch import run_fetch
+
     results = []
     with Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -138,6 +141,8 @@ def register(app: typer.Typer) -> None:
         fmt: Annotated[OutFormat, typer.Option("--format")] = OutFormat.TABLE,
     ) -> None:
         """The venue's perpetuals and which data it offers (OHLCV, OI history depth, funding, liquidations)."""
+        from oiradar.sources.fetch import list_markets
+
         report = RetryReport()
         try:
             frame = asyncio.run(list_markets(exchange, state(ctx).settings, report))
@@ -174,6 +179,8 @@ def register(app: typer.Typer) -> None:
         ] = False,
     ) -> None:
         """Fetch klines, OI, funding and long/short history into the catalog (resumable, idempotent)."""
+        from oiradar.sources.fetch import FetchRequest, now_ms
+
         st = state(ctx)
         report = RetryReport()
         try:
@@ -246,6 +253,8 @@ def register(app: typer.Typer) -> None:
         ] = False,
     ) -> None:
         """Record live: poll OI every interval (every poll kept) and liquidations from the websocket."""
+        from oiradar.sources.record import Recorder, RecordOptions
+
         st = state(ctx)
         report = RetryReport()
         try:
