@@ -72,6 +72,7 @@ def run_core(
     nt = 0
     # per-bar accumulators kept in locals (registers), written to ``summ`` once at the end
     s_r = s_r2 = s_r3 = s_r4 = s_down2 = maxdd = 0.0
+    trough = equity0  # lowest equity since the last peak: max drawdown = max(1 - trough / peak)
     nret = bars_in = 0
     for j in range(start, n):
         if not in_pos and not pend_entry:
@@ -124,8 +125,10 @@ def run_core(
         pend_exit = 0
         if in_pos and reason == 0 and (entry_bar_stops or eb < j):
             o, hi, lw = open_[j], high[j], low[j]
-            adv_a = max(o * sgn, hi * sgn, lw * sgn)
-            fav_a = min(o * sgn, hi * sgn, lw * sgn)
+            if side < 0:
+                adv_a, fav_a = max(o, hi), min(o, lw)
+            else:
+                adv_a, fav_a = -min(o, lw), -max(o, hi)
             quiet = adv_a < first_a and fav_a > target_a  # nothing touched: skip the checks below
             adv_open = o * -side  # larger = more adverse, for either side
             liq_on = liq > 0.0
@@ -202,9 +205,13 @@ def run_core(
             nret += 1
         prev_eq = eq
         if eq > peak:
-            peak = eq
-        elif peak > 0.0 and eq < peak:
-            maxdd = max(maxdd, 1.0 - eq / peak)
+            if peak > 0.0 and trough < peak:
+                maxdd = max(maxdd, 1.0 - trough / peak)
+            peak = trough = eq
+        elif eq < trough:
+            trough = eq
+    if peak > 0.0 and trough < peak:
+        maxdd = max(maxdd, 1.0 - trough / peak)
     summ[S_SUM_R], summ[S_SUM_R2], summ[S_SUM_R3], summ[S_SUM_R4] = s_r, s_r2, s_r3, s_r4
     summ[S_SUM_DOWN2], summ[S_MAXDD], summ[S_NRET], summ[S_BARS_IN] = s_down2, maxdd, nret, bars_in
     summ[S_FINAL] = cash if not in_pos else prev_eq

@@ -137,3 +137,30 @@ def test_no_look_ahead_trades_closed_before_the_cut_do_not_change(seed, cut):
     done_full = full.filter(full["exit_bar"] < cut - 1)
     done_part = part.filter(part["exit_bar"] < cut - 1)
     assert done_full.equals(done_part)
+
+
+@given(seed=st.integers(0, 10_000), side=st.sampled_from([-1, 1]))
+@settings(max_examples=40, deadline=None)
+def test_metrics_equal_numpy_on_the_equity_curve(seed, side):
+    """The engine's online statistics equal the plain expressions on its equity curve."""
+    x = random_inputs(seed, 300)
+    res = run_backtest(x, TradeParams(side=side))
+    eq = res.equity["equity"].to_numpy()
+    prev = np.r_[10_000.0, eq[:-1]]
+    r = eq / prev - 1
+    ann = np.sqrt(x.bars_per_year)
+    m = res.metrics
+    peak = np.maximum.accumulate(np.r_[10_000.0, eq])
+    assert m["max_drawdown"] == pytest.approx(np.max(1 - np.r_[10_000.0, eq] / peak), abs=1e-12)
+    if r.std() > 0 and (r < 0).any():
+        assert m["sharpe"] == pytest.approx(r.mean() / r.std(ddof=1) * ann, rel=1e-9)
+        assert m["sortino"] == pytest.approx(
+            r.mean() / np.sqrt(np.mean(np.minimum(r, 0) ** 2)) * ann, rel=1e-9
+        )
+    assert m["total_return"] == pytest.approx(eq[-1] / 10_000.0 - 1, rel=1e-12)
+    assert m["exposure"] == pytest.approx(res.equity["in_position"].mean())
+    t = res.trades
+    if t.height:
+        assert m["win_rate"] == pytest.approx((t["pnl"] > 0).mean())
+        assert m["expectancy_r"] == pytest.approx(t["r_multiple"].mean())
+        assert m["fees"] == pytest.approx(t["fees"].sum())
