@@ -222,6 +222,7 @@ def pct_change_lag_into(x, k, out):
 
 @njit(cache=True, nogil=True)
 def pct_change_lag(x, k):
+    """Allocating form of :func:`pct_change_lag_into`."""
     out = np.empty(x.size)
     pct_change_lag_into(x, k, out)
     return out
@@ -279,6 +280,7 @@ def streaks_into(x, dn, up):
 
 @njit(cache=True, nogil=True)
 def streaks(x):
+    """Allocating form of :func:`streaks_into`."""
     dn = np.empty(x.size)
     up = np.empty(x.size)
     streaks_into(x, dn, up)
@@ -324,6 +326,7 @@ def wilder_atr_into(high, low, close, n, out):
 
 @njit(cache=True, nogil=True)
 def wilder_atr(high, low, close, n):
+    """Allocating form of :func:`wilder_atr_into`."""
     out = np.empty(high.size)
     wilder_atr_into(high, low, close, n, out)
     return out
@@ -350,6 +353,7 @@ def breakout_into(x, lookback, q, sign, g, h, out):
 
 @njit(cache=True, nogil=True)
 def breakout(x, lookback, q, sign):
+    """Allocating form of :func:`breakout_into`."""
     out = np.empty(x.size)
     breakout_into(x, lookback, q, sign, np.empty(x.size), np.empty(x.size), out)
     return out
@@ -375,6 +379,7 @@ def near_level_into(close, level, pct, sign, out):
 
 @njit(cache=True, nogil=True)
 def near_level(close, level, pct, sign):
+    """Allocating form of :func:`near_level_into`."""
     out = np.empty(close.size)
     near_level_into(close, level, pct, sign, out)
     return out
@@ -425,6 +430,7 @@ def rejection_into(o, h, lo, c, wick, engulf, through, sign, out):
 
 @njit(cache=True, nogil=True)
 def rejection(o, h, lo, c, wick, engulf, through, sign):
+    """Allocating form of :func:`rejection_into`."""
     out = np.empty(o.size)
     rejection_into(o, h, lo, c, wick, engulf, through, sign, out)
     return out

@@ -7,11 +7,13 @@ from oiradar.signals.cross import cross_divergence, exchange_divergence, margin_
 from oiradar.signals.frame import (
     EVENT_SCHEMA,
     SIGNALS,
+    analyse_many,
     detect_many,
     detect_signals,
     empty_events,
     signal_params,
     signal_states,
+    with_why,
 )
 from oiradar.signals.kernels import PHASES, STATES
 
@@ -20,6 +22,7 @@ __all__ = [
     "PHASES",
     "SIGNALS",
     "STATES",
+    "analyse_many",
     "cross_divergence",
     "detect_many",
     "detect_signals",
@@ -28,4 +31,5 @@ __all__ = [
     "margin_divergence",
     "signal_params",
     "signal_states",
+    "with_why",
 ]
