@@ -90,6 +90,7 @@ def cross_divergence(
     Returns ``ts``, ``leg``, ``chg``, ``others_median_chg``, ``others`` (each other leg's change).
     """
     ss = (settings or Settings()).signals
+    legs = {name: frame for name, frame in legs.items() if frame.height}
     names = list(legs)
     schema = {"ts": pl.Int64, "leg": pl.String, "chg": pl.Float64,
               "others_median_chg": pl.Float64, "others": pl.String}  # fmt: skip
