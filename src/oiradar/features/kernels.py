@@ -155,16 +155,9 @@ def rolling_mean(x, n, q):
 
 
 @njit(cache=True, nogil=True)
-def rolling_max_into(x, n, q, sign, g, h, out):
-    """Rolling maximum (``sign=1``) or minimum (``sign=-1``) over the last ``n`` bars with at
-    least ``q`` values; ``g`` and ``h`` are float64 scratch arrays of ``x.size``.
-
-    pandas: ``s.rolling(n, min_periods=q).max()`` / ``.min()``.
-
-    van Herk / Gil-Werman: prefix maxima ``g`` and suffix maxima ``h`` inside blocks of ``n``
-    bars, then ``max(h[t-n+1], g[t])``: three branch-free passes, O(1) per value whatever ``n``.
-    Blocks end at or before ``t``, so nothing after ``t`` is read for bar ``t``.
-    """
+def _block_extremes(x, n, sign, g, h):
+    """Prefix (``g``) and suffix (``h``) maxima of ``sign * x`` inside blocks of ``n`` values
+    (missing values skipped, ``-inf`` where a block has none yet)."""
     m = x.size
     for b0 in range(0, m, n):
         b1 = min(b0 + n, m)
@@ -178,6 +171,21 @@ def rolling_max_into(x, n, q, sign, g, h, out):
             y = sign * x[i]
             run = max(run, y) if y == y else run
             h[i] = run
+
+
+@njit(cache=True, nogil=True)
+def rolling_max_into(x, n, q, sign, g, h, out):
+    """Rolling maximum (``sign=1``) or minimum (``sign=-1``) over the last ``n`` bars with at
+    least ``q`` values; ``g`` and ``h`` are float64 scratch arrays of ``x.size``.
+
+    pandas: ``s.rolling(n, min_periods=q).max()`` / ``.min()``.
+
+    van Herk / Gil-Werman: prefix maxima ``g`` and suffix maxima ``h`` inside blocks of ``n``
+    bars, then ``max(h[t-n+1], g[t])``: three branch-free passes, O(1) per value whatever ``n``.
+    Blocks end at or before ``t``, so nothing after ``t`` is read for bar ``t``.
+    """
+    m = x.size
+    _block_extremes(x, n, sign, g, h)
     k = 0
     for i in range(min(n - 1, m)):
         k += x[i] == x[i]
@@ -338,17 +346,23 @@ def breakout_into(x, lookback, q, sign, g, h, out):
 
     pandas (high): ``(h > h.shift(1).rolling(L, min_periods=q).max()).where(prior.notna() &
     h.notna())``; (low): ``l < l.shift(1).rolling(L, min_periods=q).min()``, missing likewise.
-    ``out`` first receives the rolling extreme, then (one bar later) the comparison.
+    The van Herk blocks of :func:`rolling_max_into`, read one bar back, in one final pass.
     """
-    rolling_max_into(x, lookback, q, sign, g, h, out)
-    prior = _NAN
-    for i in range(x.size):
-        cur = out[i]
-        xi = x[i]
+    m = x.size
+    n = lookback
+    _block_extremes(x, n, sign, g, h)
+    k = 0  # values in the window of the previous n bars, [i - n, i - 1]
+    for i in range(m):
         out[i] = _NAN
-        if prior == prior and xi == xi:
-            out[i] = 1.0 if sign * xi > sign * prior else 0.0
-        prior = cur
+        if i >= 1:
+            e = i - 1
+            k += x[e] == x[e]
+            if e >= n:
+                k -= x[e - n] == x[e - n]
+            xi = x[i]
+            if k >= q and k > 0 and xi == xi:
+                prior = g[e] if e < n - 1 else max(h[e - n + 1], g[e])
+                out[i] = 1.0 if sign * xi > prior else 0.0
 
 
 @njit(cache=True, nogil=True)
