@@ -67,9 +67,12 @@ class BacktestInputs:
 
     def slice(self, start: int, stop: int) -> BacktestInputs:
         """Bars ``[start, stop)``: a walk-forward window (signals past ``stop`` are not seen)."""
-        kw = {k: (None if getattr(self, k) is None else getattr(self, k)[start:stop])
-              for k in ("open", "high", "low", "close", "atr", "entry", "streak", "oi_z", "funding", "ts")}  # fmt: skip
-        return BacktestInputs(bar_ms=self.bar_ms, **kw)
+        w = slice(start, stop)
+        return BacktestInputs(
+            open=self.open[w], high=self.high[w], low=self.low[w], close=self.close[w],
+            atr=self.atr[w], entry=self.entry[w], streak=self.streak[w], oi_z=self.oi_z[w],
+            funding=self.funding[w], ts=None if self.ts is None else self.ts[w], bar_ms=self.bar_ms,
+        )  # fmt: skip
 
     def as_dict(self) -> dict[str, NDArray]:
         return {k: getattr(self, k) for k in
@@ -122,7 +125,7 @@ def run_backtest(x: BacktestInputs, p: TradeParams | None = None) -> BacktestRes
     trades = np.empty((x.n + 1, eng.N_TCOLS))  # at most one trade per bar; rows [:nt] written
     curve = np.empty(x.n)
     inpos = np.empty(x.n, dtype=np.bool_)
-    summ, nt = eng.run_core(*engine_args(x, p), 0, x.n, True, trades, curve, inpos)
+    summ, nt = eng.run_core(*engine_args(x, p), 0, x.n, True, trades, curve, inpos)  # type: ignore[call-arg]
     rows = trades[:nt]
     funding = rows[:, eng.T_FUNDING]
     metrics = metrics_from_summary(summ, x.n, x.bars_per_year, p.initial_equity)

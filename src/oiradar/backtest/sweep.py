@@ -165,8 +165,8 @@ def _run_chunk(
     args: tuple, entry_idx: NDArray, prm: NDArray, windows: NDArray, threads: int
 ) -> NDArray:
     """One executor task (a worker process or Ray task): a slice of the configurations."""
-    nb.set_num_threads(max(1, min(threads, nb.config.NUMBA_NUM_THREADS)))
-    return run_batch(*args, entry_idx, prm, windows)
+    nb.set_num_threads(max(1, min(threads, getattr(nb.config, "NUMBA_NUM_THREADS", 1))))
+    return run_batch(*args, entry_idx, prm, windows)  # type: ignore[call-arg]
 
 
 def evaluate(

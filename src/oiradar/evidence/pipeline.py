@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -54,11 +55,11 @@ def signal_mask(prep: Prepared, signal: str, side: str = "short") -> np.ndarray:
 
 def study_config(settings: Settings | None = None, **over: object) -> StudyConfig:
     ev = (settings or Settings()).evidence
-    base = {"horizon": ev.horizon, "width": ev.width, "cooldown": ev.cooldown,
+    base: dict[str, Any] = {"horizon": ev.horizon, "width": ev.width, "cooldown": ev.cooldown,
             "min_events": ev.min_events, "reps": ev.reps, "conf": ev.conf, "alpha": ev.alpha,
             "seed": ev.seed}  # fmt: skip
     base.update({k: v for k, v in over.items() if v is not None})
-    return StudyConfig(**base)  # type: ignore[arg-type]
+    return StudyConfig(**base)
 
 
 def trade_params(
