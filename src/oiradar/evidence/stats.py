@@ -173,7 +173,7 @@ def benjamini_hochberg(
     if m:
         pv = p[ok]
         order = np.argsort(pv, kind="stable")
-        scaled = pv[order] * m / np.arange(1, m + 1)
+        scaled = pv[order] * (m / np.arange(1, m + 1))  # m / i first, as SciPy and R do
         stepped = np.minimum.accumulate(scaled[::-1])[::-1]
         out = np.empty(m)
         out[order] = np.minimum(stepped, 1.0)
