@@ -79,6 +79,8 @@ def test_margin_divergence_between_linear_and_inverse() -> None:
         (2, "BTC/USDT:USDT")
     ]
     assert ev["exchange"].to_list() == ["binance"] and ev["signal"][0] == "margin_divergence"
+    near = {"BTC/USDT:USDT": venue([100, 100, 93]), "BTC/USD:BTC": venue([50, 50, 51.25])}
+    assert margin_divergence(near, "binance", "1d").is_empty()  # the coin side moved +2.5 %
     with pytest.raises(InputError, match="linear and inverse"):
         margin_divergence({"BTC/USDT:USDT": venue([1, 2]), "ETH/USD:ETH": venue([1, 2])}, "x", "1d")
 
