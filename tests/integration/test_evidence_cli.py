@@ -134,3 +134,10 @@ def test_real_btc_daily_multivenue_study(shared_data, tmp_path):
     rows = {r["signal"]: r for r in data["studies"]}
     assert rows["divergence"]["signals"] > 0
     assert all(v["verdict"] == "insufficient data" for v in data["verdicts"])  # 545 days is thin
+
+
+def test_demo_shows_the_seed_claims(tmp_path):
+    out = _cli(tmp_path / "demo", "demo", "--days", "60")
+    assert "The seed's claims on the demo market" in out
+    assert "insufficient data" in out  # 60 days cannot hold 80 events
+    assert "study -t 4h" in out

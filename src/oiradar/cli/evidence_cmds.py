@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import shlex
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
@@ -174,7 +175,37 @@ def _one_key(
     return keys[0]
 
 
+def _demo_step(run: Any) -> None:
+    """``oiradar demo`` extension: the seed's claims on the demo market, and the commands to go on."""
+    key = run.key.with_timeframe(Timeframe.H4)
+    home = shlex.quote(str(run.catalog.home))
+    try:
+        settings = Settings()
+        prep = pl_.prepare(run.catalog.read_bars(key), key, settings)
+        _, judged = pl_.judge_claims(
+            prep, pl_.all_claims(settings), pl_.study_config(settings, reps=500)
+        )
+    except OiradarError as exc:
+        run.notes.append(f"(evidence step skipped: {exc})")
+        return
+    table = verdict_table(judged).drop("claim")
+    print_frame(table, OutFormat.TABLE, title=f"The seed's claims on the demo market ({key})")
+    run.notes += [
+        "[bold]Evidence[/] (docs/evidence.md)",
+        f"  oiradar --home {home} study -t 4h",
+        f"  oiradar --home {home} backtest -t 4h --trades trades.csv",
+    ]
+
+
 def register(app: typer.Typer) -> None:
+    try:
+        from oiradar.cli.sim_cmds import DEMO_STEPS
+    except ImportError:
+        pass
+    else:
+        if _demo_step not in DEMO_STEPS:
+            DEMO_STEPS.append(_demo_step)
+
     @app.command("study")
     def study_cmd(
         ctx: typer.Context,
