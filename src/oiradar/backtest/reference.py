@@ -1,12 +1,15 @@
-"""The SPEC section 4 trade model written as slowly and plainly as possible.
+"""The SPEC section 4 trade model written as slowly and plainly as possible, one bar at a time.
 
-This is the oracle for :mod:`oiradar.backtest.engine`: no numba, no arrays of state, one ``if`` per
-rule in the order the engine's docstring gives. Only the tests and the bench use it.
+:class:`TradeModel` is the oracle for :mod:`oiradar.backtest.engine` (no numba, no arrays, one ``if``
+per rule in the order the engine's docstring gives) and, because it needs nothing but the bars seen
+so far, the model that paper trading runs on live bars: the hypothesis test that holds the engine
+equal to it holds paper trading equal to the backtest.
 """
 
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,90 +42,132 @@ def _worse(a: float, b: float, side: int) -> bool:
     return a >= b if side < 0 else a <= b
 
 
-def run_reference(
-    bars: dict[str, np.ndarray], p: TradeParams
-) -> tuple[list[RefTrade], list[float]]:
-    """Trades and the close-to-close equity curve of the trade model on ``bars`` (see engine)."""
-    side = p.side
-    o, h, lo, c = bars["open"], bars["high"], bars["low"], bars["close"]
-    n = len(o)
-    cash = p.initial_equity
-    trades: list[RefTrade] = []
-    curve: list[float] = []
-    pos: RefTrade | None = None
-    pending_entry_signal: int | None = None
-    pending_exit: ExitReason | None = None
+@dataclass(frozen=True, slots=True)
+class Bar:
+    """One closed bar's inputs to the trade model (see :class:`~oiradar.backtest.run.BacktestInputs`)."""
 
-    def close_position(j: int, price: float, reason: ExitReason) -> None:
-        nonlocal cash, pos
+    open: float
+    high: float
+    low: float
+    close: float
+    atr: float = math.nan
+    entry: bool = False  # the entry signal fired at this bar's close
+    streak: float = 0.0  # oi_up_streak for a short (the thesis exit)
+    oi_z: float = math.nan
+    funding: float = 0.0  # rate settled at this bar's open
+
+
+class TradeModel:
+    """The trade model one closed bar at a time: what paper trading runs on live bars.
+
+    Feed every bar in order with :meth:`on_bar`; closed trades collect in :attr:`trades`. It is the
+    same model as the numba engine, rule for rule; a hypothesis test holds the two equal.
+    """
+
+    def __init__(self, p: TradeParams) -> None:
+        self.p = p
+        self.cash = p.initial_equity
+        self.trades: list[RefTrade] = []
+        self.pos: RefTrade | None = None
+        self.j = -1  # index of the last bar seen
+        self._pending_entry: tuple[float, float, float] | None = (
+            None  # stop, atr, oi_z of the signal
+        )
+        self._pending_exit: ExitReason | None = None
+        self._recent: deque[float] = deque(maxlen=p.stop_lookback)  # highs (short) / lows (long)
+
+    def equity(self, price: float) -> float:
+        """Cash plus the open position marked at ``price``."""
+        if self.pos is None:
+            return self.cash
+        return self.cash + self.p.side * self.pos.qty * (price - self.pos.entry)
+
+    def on_bar(self, bar: Bar, *, last: bool = False) -> float:
+        """Process one closed bar; returns the equity at its close. ``last``: the data end here
+        (an open position is closed at this close, no new entry is queued)."""
+        p, side = self.p, self.p.side
+        self.j = j = self.j + 1
+        # 1. the open: funding of a position held into this bar, then queued orders
+        held_into = self.pos is not None and self.pos.entry_bar < j
+        if held_into and not math.isnan(bar.funding) and bar.funding != 0.0:
+            assert self.pos is not None
+            payment = (
+                -side * self.pos.qty * bar.open * bar.funding
+            )  # a short receives a positive rate
+            self.pos.funding += payment
+            self.cash += payment
+        if self.pos is not None and self._pending_exit is not None:
+            self._close(bar.open * (1 - side * p.slippage), self._pending_exit)
+        elif self._pending_entry is not None:
+            self.pos = _open(p, *self._pending_entry, bar.open, j, self.cash)
+            if self.pos is not None:
+                self.cash -= self.pos.fees
+        self._pending_entry, self._pending_exit = None, None
+        # 2. intrabar: adverse first (liquidation / stop), then the take-profit
+        if self.pos is not None and (p.entry_bar_stops or self.pos.entry_bar < j):
+            reason, price = _intrabar(self.pos, bar.open, bar.high, bar.low, p)
+            if reason is not None:
+                self._close(price, reason)
+        if self.pos is not None and last:
+            self._close(bar.close * (1 - side * p.slippage), ExitReason.END)
+        # 3. the close: mark to market, queue exits or an entry
+        self._recent.append(bar.high if side < 0 else bar.low)
+        if self.pos is not None:
+            held = j - self.pos.entry_bar + 1
+            if p.thesis_streak > 0 and bar.streak >= p.thesis_streak:
+                self._pending_exit = ExitReason.THESIS
+            elif p.time_stop > 0 and held >= p.time_stop:
+                self._pending_exit = ExitReason.TIME
+        elif bar.entry and not last and self.cash > 0:
+            extreme = max(self._recent) if side < 0 else min(self._recent)
+            stop = extreme - side * p.stop_atr * bar.atr
+            self._pending_entry = (stop, bar.atr, bar.oi_z)
+        return self.equity(bar.close)
+
+    def _close(self, price: float, reason: ExitReason) -> None:
+        pos, p = self.pos, self.p
         assert pos is not None
         if reason is ExitReason.LIQUIDATION:
             gross, exit_fee = -pos.margin, 0.0  # isolated: the margin is lost
         else:
-            gross, exit_fee = side * pos.qty * (price - pos.entry), pos.qty * price * p.fee
-        cash += gross - exit_fee
+            gross, exit_fee = p.side * pos.qty * (price - pos.entry), pos.qty * price * p.fee
+        self.cash += gross - exit_fee
         pos.fees += exit_fee
-        pos.exit_bar, pos.exit, pos.reason = j, price, reason
+        pos.exit_bar, pos.exit, pos.reason = self.j, price, reason
         pos.pnl = gross - pos.fees + pos.funding
-        pos.equity_after = cash
-        trades.append(pos)
-        pos = None
+        pos.equity_after = self.cash
+        self.trades.append(pos)
+        self.pos = None
 
+
+def run_reference(
+    bars: dict[str, np.ndarray], p: TradeParams
+) -> tuple[list[RefTrade], list[float]]:
+    """Trades and the close-to-close equity curve of :class:`TradeModel` fed ``bars`` in order."""
+    model = TradeModel(p)
+    n = len(bars["open"])
+    curve = []
     for j in range(n):
-        # 1. the open: funding of a position held into this bar, then queued orders
-        if pos is not None and pos.entry_bar < j:
-            rate = bars["funding"][j]
-            if not math.isnan(rate) and rate != 0.0:
-                payment = -side * pos.qty * o[j] * rate  # a short receives a positive rate
-                pos.funding += payment
-                cash += payment
-        if pos is not None and pending_exit is not None:
-            close_position(j, o[j] * (1 - side * p.slippage), pending_exit)
-        elif pending_entry_signal is not None:
-            pos = _open(bars, p, pending_entry_signal, j, cash)
-            if pos is not None:
-                cash -= pos.fees
-        pending_entry_signal, pending_exit = None, None
-        # 2. intrabar: adverse first (liquidation / stop), then the take-profit
-        if pos is not None and (p.entry_bar_stops or pos.entry_bar < j):
-            reason, price = _intrabar(pos, o[j], h[j], lo[j], p)
-            if reason is not None:
-                close_position(j, price, reason)
-        if pos is not None and j == n - 1:
-            close_position(j, c[j] * (1 - side * p.slippage), ExitReason.END)
-        # 3. the close: mark to market, queue exits or an entry
-        equity = cash
-        if pos is not None:
-            equity += side * pos.qty * (c[j] - pos.entry)
-            held = j - pos.entry_bar + 1
-            if p.thesis_streak > 0 and bars["streak"][j] >= p.thesis_streak:
-                pending_exit = ExitReason.THESIS
-            elif p.time_stop > 0 and held >= p.time_stop:
-                pending_exit = ExitReason.TIME
-        elif bars["entry"][j] and j + 1 < n and cash > 0:
-            pending_entry_signal = j
-        curve.append(equity)
-    return trades, curve
+        bar = Bar(
+            open=float(bars["open"][j]), high=float(bars["high"][j]), low=float(bars["low"][j]),
+            close=float(bars["close"][j]), atr=float(bars["atr"][j]), entry=bool(bars["entry"][j]),
+            streak=float(bars["streak"][j]), oi_z=float(bars["oi_z"][j]),
+            funding=float(bars["funding"][j]),
+        )  # fmt: skip
+        curve.append(model.on_bar(bar, last=j == n - 1))
+    return model.trades, curve
 
 
 def _open(
-    bars: dict[str, np.ndarray], p: TradeParams, i: int, j: int, cash: float
+    p: TradeParams, stop: float, atr: float, z: float, open_j: float, j: int, cash: float
 ) -> RefTrade | None:
-    """Enter at the open of bar ``j`` after a signal at the close of bar ``i`` (or skip)."""
+    """Enter at the open of bar ``j`` after a signal whose stop/atr/oi_z are given (or skip)."""
     side, lev = p.side, p.effective_leverage
-    open_j = bars["open"][j]
     fill = open_j * (1 + side * p.slippage)
-    atr = bars["atr"][i]
-    window = range(max(0, i - p.stop_lookback + 1), i + 1)
-    if side < 0:
-        stop = max(bars["high"][k] for k in window) + p.stop_atr * atr
-    else:
-        stop = min(bars["low"][k] for k in window) - p.stop_atr * atr
     stop_beyond_open = stop > open_j if side < 0 else stop < open_j
     if not (atr > 0) or not stop_beyond_open or cash <= 0:
         return None
     distance = abs(fill - stop)
-    z = bars["oi_z"][i]
     scale = 1 / (1 + max(0.0, z)) if (p.scale_by_oi and not math.isnan(z)) else 1.0
     max_qty = cash / (fill * (1 / lev + p.fee))  # margin + entry fee <= equity
     qty = min(p.risk * cash * scale / distance, max_qty) if p.use_stop else max_qty * scale
