@@ -138,3 +138,23 @@ def test_console_entry_point(home: Path) -> None:
     )  # fmt: skip
     assert res.returncode == 0, res.stderr
     assert all(e["timeframe"] == "1d" for e in json.loads(res.stdout))
+
+
+def test_features_carry_realized_liquidations_per_bar(tmp_path: Path) -> None:
+    cat = Catalog(tmp_path)
+    key = SeriesKey(exchange="bybit", symbol="KSM/USDT:USDT", timeframe=Timeframe.H1)
+    cat.write_bars(key, random_bars(48, HOUR_MS, seed=9, start_ms=START).drop("complete"), "sim")
+    liq = pl.DataFrame(
+        {"ts": [START + 5 * HOUR_MS + 1, START + 5 * HOUR_MS + 2, START + 9 * HOUR_MS],
+         "exchange": "bybit", "symbol": "KSM/USDT:USDT", "side": ["long", "long", "short"],
+         "price": [100.0, 99.0, 101.0], "qty": [1.0, 2.0, 1.0], "quote_qty": [100.0, 198.0, 101.0]}
+    )  # fmt: skip
+    cat.write_liquidations(liq, "sim")
+    out_file = tmp_path / "f.parquet"
+    code, out = cli(tmp_path, "features", "-e", "bybit", "-s", "KSM/USDT:USDT", "-t", "1h",
+                    "--out", str(out_file))  # fmt: skip
+    assert code == 0, out
+    got = pl.read_parquet(out_file)["liquidations"].to_list()
+    # summed per bar; 0 inside the recorded span; unknown (null) outside it
+    assert got[5] == 298.0 and got[6:9] == [0.0, 0.0, 0.0] and got[9] == 101.0
+    assert got[4] is None and got[10] is None

@@ -16,7 +16,7 @@ from oiradar.errors import InputError, OiradarError
 from oiradar.features import FEATURE_COLUMNS, compute_features
 from oiradar.model import SeriesKey, Timeframe
 from oiradar.signals import SIGNALS, signal_states
-from oiradar.signals.scan import multi_timeframe, scan
+from oiradar.signals.scan import multi_timeframe, scan, with_liquidations
 
 FEATURE_VIEW = ("ts", "close", "oi", "oi_z_30d", "oi_chg_7d", "oi_vol_ratio", "oi_dd",
                 "oi_down_streak", "new_high", "near_high", "rejection", "atr_14", "phase")  # fmt: skip
@@ -79,7 +79,8 @@ def register(app: typer.Typer) -> None:
             tf = Timeframe.parse(timeframe)
             key = SeriesKey(exchange=exchange, symbol=symbol, timeframe=tf)
             settings = st.settings.for_symbol(symbol)
-            feats = compute_features(st.catalog.read_bars(key), tf, settings)
+            bars = with_liquidations(st.catalog, key, st.catalog.read_bars(key))
+            feats = compute_features(bars, tf, settings)
             feats = feats.with_columns(signal_states(feats, tf, settings)["phase"])
             start = parse_date(since)
             if start is not None:

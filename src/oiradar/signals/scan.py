@@ -102,6 +102,24 @@ def _cross(
             yield margin_divergence(contracts, exchange, tf, settings)
 
 
+def with_liquidations(catalog: Catalog, key: SeriesKey, bars: pl.DataFrame) -> pl.DataFrame:
+    """``bars`` plus ``liquidations``: the realized liquidation notional (quote) per bar from the
+    catalog, 0 inside the recorded span and null outside it (unknown is not zero). The cascade
+    phase needs it for its "liquidations burst" condition; without records, ``bars`` as given."""
+    liq = catalog.read_liquidations(key.exchange, key.symbol)
+    if liq.is_empty() or bars.is_empty():
+        return bars
+    step = key.timeframe.ms
+    first, last = int(liq["ts"].min()), int(liq["ts"].max())  # type: ignore[arg-type]
+    per_bar = liq.group_by((pl.col("ts") - pl.col("ts") % step).alias("ts")).agg(
+        pl.col("quote_qty").sum().alias("liquidations")
+    )
+    inside = (pl.col("ts") + step > first) & (pl.col("ts") <= last)
+    return bars.join(per_bar, on="ts", how="left").with_columns(
+        pl.when(inside).then(pl.col("liquidations").fill_null(0.0)).alias("liquidations")
+    )
+
+
 MTF_TIMEFRAMES = (Timeframe.M15, Timeframe.H1, Timeframe.H4, Timeframe.D1)
 MTF_ROWS = (
     "bar", "close", "oi", "oi_z_30d", "oi_chg_7d", "oi_vol_ratio", "oi_dd", "oi_down_streak",
@@ -129,7 +147,7 @@ def multi_timeframe(
         except SeriesNotFound:  # e.g. 15m asked, only 1h stored: cannot be made finer
             cols[tf.value] = ["not stored", *[""] * (len(MTF_ROWS) - 1)]
             continue
-        feats = compute_features_many([bars], tf, [s])[0]
+        feats = compute_features_many([with_liquidations(catalog, key, bars)], tf, [s])[0]
         cols[tf.value] = _mtf_column(feats, key, s)
     return pl.DataFrame(cols)
 
