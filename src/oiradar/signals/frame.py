@@ -252,8 +252,8 @@ def events_from_matrices(
     out = pl.DataFrame(cols).with_columns(
         pl.Series("signal", [a for a, _ in STATE_SIGNALS], dtype=pl.String).gather(code),
         pl.Series("side", [b for _, b in STATE_SIGNALS], dtype=pl.String).gather(code),
-        pl.Series("setup", setup.tolist(), dtype=pl.String),
-        pl.Series("setup_ts", setup_ts.tolist(), dtype=pl.Int64),
+        _SETUP_NAMES.gather(setup).alias("setup"),
+        pl.when(pl.Series(setup > 0)).then(pl.Series(setup_ts)).alias("setup_ts"),
         pl.Series("exchange", [k.exchange for k in keys], dtype=pl.String).gather(sid),
         pl.Series("symbol", [k.symbol for k in keys], dtype=pl.String).gather(sid),
         pl.Series("timeframe", [k.timeframe.value for k in keys], dtype=pl.String).gather(sid),
@@ -273,19 +273,19 @@ def _rank(items: list) -> np.ndarray:
 _CODE_RANK = _rank(list(STATE_SIGNALS))
 
 
+_SETUP_NAMES = pl.Series("setup", [None, "trigger", "divergence", "trigger+divergence"], pl.String)
+
+
 def _setups(fbits, src, idx, code, sid, offsets, ts) -> tuple[np.ndarray, np.ndarray]:
-    """Per event row: the setup(s) that armed an entry and their bar's ts (None elsewhere):
-    ``trigger``, ``divergence`` or ``trigger+divergence`` (both fired on the setup's bar)."""
-    setup = np.full(idx.size, None, dtype=object)
-    setup_ts = np.full(idx.size, None, dtype=object)
+    """Per event row: which setup armed an entry (0 none, 1 ``trigger``, 2 ``divergence``,
+    3 both fired on the setup's bar; indices into ``_SETUP_NAMES``) and the setup bar's ts."""
+    setup = np.zeros(idx.size, np.int64)
+    setup_ts = np.zeros(idx.size, np.int64)
     for name, row, shift in (("entry", 0, 3), ("entry_long", 1, 5)):
         sel = np.flatnonzero(code == STATES.index(name))
         if sel.size:
             origin = src[row, idx[sel]] + offsets[sid[sel]]  # series-local -> global index
-            trig = (fbits[origin] >> shift) & 1 == 1
-            div = (fbits[origin] >> (shift + 1)) & 1 == 1
-            both = np.where(trig, "trigger", "divergence")
-            setup[sel] = np.where(trig & div, "trigger+divergence", both)
+            setup[sel] = (fbits[origin] >> shift) & 3  # bit 0: trigger, bit 1: divergence
             setup_ts[sel] = ts[origin]
     return setup, setup_ts
 

@@ -166,3 +166,16 @@ def test_per_symbol_thresholds_apply() -> None:
     )
     assert fired(_divergence(0.2), "divergence", settings=s.for_symbol(KEY.symbol)) == []
     assert fired(_divergence(0.2), "divergence", settings=s.for_symbol("BTC/USDT:USDT")) == [4]
+
+
+def test_entry_names_a_trigger_setup_and_both() -> None:
+    f = put(_trigger(watch_bar=2), rejection={9: True})
+    ev = detect_signals(f, KEY).filter(pl.col("signal") == "entry")
+    assert ev.select("setup", "setup_ts").rows() == [("trigger", T0 + 7 * 4 * HOUR_MS)]
+    g = put(_trigger(watch_bar=2), oi_dd={7: 0.2}, near_high={7: True}, rejection={8: True})
+    ev = detect_signals(g, KEY).filter(pl.col("signal") == "entry")
+    assert ev["setup"].to_list() == ["trigger+divergence"]
+    none = detect_signals(g, KEY).filter(pl.col("signal") != "entry")
+    assert (
+        none["setup"].null_count() == none.height and none["setup_ts"].null_count() == none.height
+    )
