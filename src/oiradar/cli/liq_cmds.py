@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import shlex
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -126,7 +127,43 @@ def _echo_json(obj: dict[str, Any]) -> None:
     typer.echo(json.dumps({k: conv(v) for k, v in obj.items()}, default=str, indent=1))
 
 
+def _demo_step(run: Any) -> None:
+    """``oiradar demo`` extension: the estimated map's cascade on the demo market, and its score
+    against the liquidations the simulator really made."""
+    from oiradar.config import Settings
+
+    key = run.key.with_timeframe(Timeframe.H1)
+    ls = Settings().liquidations
+    try:
+        bars = _closed_bars(run.catalog.read_bars(key), key.timeframe.ms, None)
+        spec = MapSpec.from_settings(ls, key.exchange, key.symbol)
+        snap = snapshot(bars, spec, moves=(-0.10, -0.05, 0.05, 0.10))
+    except OiradarError as exc:
+        run.notes.append(f"(liquidation-map step skipped: {exc})")
+        return
+    print_frame(
+        _tidy(snap.band),
+        OutFormat.TABLE,
+        title=f"ESTIMATED cascade on the demo market ({key}, price {snap.price:.4g}): "
+        f"liquidated USD if price moved, band over {', '.join(snap.mixes)}",
+    )
+    home = shlex.quote(str(run.catalog.home))
+    run.notes += [
+        "[bold]Liquidation map[/] (docs/liquidations.md)",
+        f"  oiradar --home {home} liqmap -e {key.exchange} -s {key.symbol} -t 1h",
+        f"  oiradar --home {home} liqmap -e {key.exchange} -s {key.symbol} -t 1h --score",
+    ]
+
+
 def register(app: typer.Typer) -> None:
+    try:
+        from oiradar.cli.sim_cmds import DEMO_STEPS
+    except ImportError:
+        pass
+    else:
+        if _demo_step not in DEMO_STEPS:
+            DEMO_STEPS.append(_demo_step)
+
     @app.command("liqprice")
     def liqprice_cmd(
         side: Annotated[str, typer.Option("--side", help="long or short")],
