@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import shlex
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import polars as pl
 import typer
@@ -57,7 +58,42 @@ def write_out(frame: pl.DataFrame, out: Path) -> None:
         raise InputError(f"--out must end in .csv, .parquet or .json, got {out.name!r}")
 
 
+def _demo_step(run: Any) -> None:
+    """``oiradar demo`` extension: the framework's signals on the demo market (4h)."""
+    from oiradar.config import Settings
+
+    key = run.key.with_timeframe(Timeframe.H4)
+    try:
+        events = scan(run.catalog, Settings(), key.timeframe, [key.exchange], [key.symbol]).events
+    except OiradarError as exc:
+        run.notes.append(f"(signal step skipped: {exc})")
+        return
+    counts = events.group_by("signal", "side").agg(
+        pl.len().alias("events"), pl.col("ts").max().alias("last")
+    )
+    print_frame(
+        _with_dates(counts.sort("signal"), "last"),
+        OutFormat.TABLE,
+        title=f"Signals on the demo market ({key}), SPEC section 3 defaults",
+    )
+    home = shlex.quote(str(run.catalog.home))
+    run.notes += [
+        "[bold]Signals[/] (docs/analysis.md)",
+        f"  oiradar --home {home} scan -t 4h --signal divergence --signal entry",
+        f"  oiradar --home {home} features -e {key.exchange} -s {key.symbol} -t 4h",
+        f"  oiradar --home {home} scan --mtf -s {key.symbol}",
+    ]
+
+
 def register(app: typer.Typer) -> None:
+    try:
+        from oiradar.cli.sim_cmds import DEMO_STEPS
+    except ImportError:
+        pass
+    else:
+        if _demo_step not in DEMO_STEPS:
+            DEMO_STEPS.append(_demo_step)
+
     @app.command("features")
     def features_cmd(
         ctx: typer.Context,
