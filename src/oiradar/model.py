@@ -181,7 +181,9 @@ def empty_bars() -> pl.DataFrame:
 
 def conform_bars(frame: pl.DataFrame) -> pl.DataFrame:
     """Add any missing canonical column as null and order/cast columns to :data:`BAR_SCHEMA`."""
-    missing = [pl.lit(None, dtype=t).alias(c) for c, t in BAR_SCHEMA.items() if c not in frame.columns]
+    missing = [
+        pl.lit(None, dtype=t).alias(c) for c, t in BAR_SCHEMA.items() if c not in frame.columns
+    ]
     if missing:
         frame = frame.with_columns(missing)
     return frame.select([pl.col(c).cast(t) for c, t in BAR_SCHEMA.items()])
@@ -189,7 +191,9 @@ def conform_bars(frame: pl.DataFrame) -> pl.DataFrame:
 
 def conform_liquidations(frame: pl.DataFrame) -> pl.DataFrame:
     missing = [
-        pl.lit(None, dtype=t).alias(c) for c, t in LIQUIDATION_SCHEMA.items() if c not in frame.columns
+        pl.lit(None, dtype=t).alias(c)
+        for c, t in LIQUIDATION_SCHEMA.items()
+        if c not in frame.columns
     ]
     if missing:
         frame = frame.with_columns(missing)

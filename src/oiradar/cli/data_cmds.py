@@ -29,7 +29,9 @@ def _fmt_ts(ms: int | None) -> str:
     return pl.Series([ms]).cast(pl.Datetime("ms", "UTC")).dt.strftime("%Y-%m-%d %H:%M")[0]
 
 
-def print_frame(frame: pl.DataFrame, fmt: OutFormat = OutFormat.TABLE, title: str | None = None) -> None:
+def print_frame(
+    frame: pl.DataFrame, fmt: OutFormat = OutFormat.TABLE, title: str | None = None
+) -> None:
     """Print a frame as a rich table, CSV or JSON records."""
     if fmt is OutFormat.CSV:
         typer.echo(frame.write_csv(), nl=False)
@@ -41,7 +43,9 @@ def print_frame(frame: pl.DataFrame, fmt: OutFormat = OutFormat.TABLE, title: st
     for col in frame.columns:
         table.add_column(col, justify="right" if frame[col].dtype.is_numeric() else "left")
     for row in frame.iter_rows():
-        table.add_row(*["" if v is None else (f"{v:.6g}" if isinstance(v, float) else str(v)) for v in row])
+        table.add_row(
+            *["" if v is None else (f"{v:.6g}" if isinstance(v, float) else str(v)) for v in row]
+        )
     # In a pipe or a file there is no terminal width to respect: never truncate the columns.
     (console if console.is_terminal else Console(width=400)).print(table)
 
@@ -64,7 +68,9 @@ def register(app: typer.Typer) -> None:
                 pl.col("last_ts").map_elements(_fmt_ts, return_dtype=pl.String).alias("last"),
             ).select("exchange", "symbol", "timeframe", "first", "last", "rows", "missing_bars")
             if cov.is_empty():
-                console.print(f"The catalog at {state(ctx).catalog.root} is empty. Try `oiradar demo`.")
+                console.print(
+                    f"The catalog at {state(ctx).catalog.root} is empty. Try `oiradar demo`."
+                )
                 return
         print_frame(cov, fmt, title="Stored series")
 

@@ -39,10 +39,13 @@ def _root(
     ctx: typer.Context,
     home: Annotated[
         str | None,
-        typer.Option("--home", envvar="OIRADAR_HOME", help="Where data lives (default: user data dir)."),
+        typer.Option(
+            "--home", envvar="OIRADAR_HOME", help="Where data lives (default: user data dir)."
+        ),
     ] = None,
     config: Annotated[
-        str | None, typer.Option("--config", help="Path to an oiradar.toml (default: <home>/oiradar.toml).")
+        str | None,
+        typer.Option("--config", help="Path to an oiradar.toml (default: <home>/oiradar.toml)."),
     ] = None,
 ) -> None:
     ctx.obj = AppState(home_option=home, config_option=config)
