@@ -86,13 +86,9 @@ def _demo_step(run: Any) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    try:
-        from oiradar.cli.sim_cmds import DEMO_STEPS
-    except ImportError:
-        pass
-    else:
-        if _demo_step not in DEMO_STEPS:
-            DEMO_STEPS.append(_demo_step)
+    from oiradar.cli.sim_cmds import add_demo_step
+
+    add_demo_step(_demo_step)
 
     @app.command("features")
     def features_cmd(

@@ -46,6 +46,12 @@ class DemoRun:
 DEMO_STEPS: list[Callable[[DemoRun], None]] = []
 
 
+def add_demo_step(step: Callable[[DemoRun], None]) -> None:
+    """Let a later stage of the pipeline show itself at the end of ``oiradar demo`` (once)."""
+    if step not in DEMO_STEPS:
+        DEMO_STEPS.append(step)
+
+
 @contextmanager
 def _progress(out: Console, label: str) -> Iterator[Callable[[int, int], None]]:
     """A rich progress bar fed by the simulator's (done, total) callback."""
