@@ -82,17 +82,19 @@ def partition_files(folder: Path) -> list[Path]:
     return Manifest.load(folder).files(folder)
 
 
-def commit_partitions(folder: Path, staged: dict[str, Path]) -> None:
+def commit_partitions(folder: Path, staged: dict[str, Path], *, synced: bool = False) -> None:
     """Publish staged temporary files as the new partitions of their months, atomically.
 
-    Call with the catalog's write lock held.
+    Call with the catalog's write lock held. ``synced``: the caller has already fsynced every
+    staged file (the catalog does it in its encoding threads); otherwise it is done here.
     """
     if not staged:
         return
     manifest = Manifest.load(folder)
     now = time.time_ns() // 1_000_000
     for month, tmp in staged.items():
-        _fsync_path(tmp)
+        if not synced:
+            _fsync_path(tmp)
         name = f"{month}.{uuid.uuid4().hex[:12]}.parquet"
         os.replace(tmp, folder / name)  # a fresh name: never over an existing file
         old = manifest.partitions.get(month)
