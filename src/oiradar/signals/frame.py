@@ -12,7 +12,7 @@ import numpy as np
 import polars as pl
 
 from oiradar.config import Settings, duration_ms
-from oiradar.features.frame import feature_frame, feature_inputs, feature_params, run_features
+from oiradar.features.frame import feature_frame, feature_inputs, feature_params
 from oiradar.features.fused import COL, FEATURE_COLUMNS, INPUTS, PARALLEL_MIN_ROWS
 from oiradar.model import SeriesKey, Timeframe
 from oiradar.signals import kernels as sk
@@ -194,20 +194,23 @@ def analyse_many(
     settings: Sequence[Settings | None] | None = None,
     explain: bool = True,
 ) -> tuple[list[pl.DataFrame], pl.DataFrame]:
-    """Features and events of many bar frames (all of one timeframe) in two parallel kernel calls,
-    without a round trip through frames in between. Returns (features frames, events)."""
+    """Features and events of many bar frames (all of one timeframe) in one parallel kernel pass
+    (features and states of a series back to back: ``sk.many_analyse``), without a round trip
+    through frames in between. Returns (features frames, events)."""
     if not frames:
         return [], empty_events()
     tf = keys[0].timeframe
     settings = list(settings) if settings is not None else [None] * len(frames)
     grids, bars, offsets = feature_inputs(frames, tf)
     fparams = np.stack([feature_params(tf, s) for s in settings])
-    with np.errstate(all="ignore"):
-        feats = run_features(bars, offsets, fparams)
+    sparams = np.stack([signal_params(tf, s) for s in settings])
     ok = np.concatenate([g["complete"].to_numpy().astype(np.bool_) for g in grids])
-    params = [signal_params(tf, s) for s in settings]
+    parallel = ok.size >= PARALLEL_MIN_ROWS and offsets.size > 2
+    run = sk.many_analyse if parallel else sk.serial_analyse
+    with np.errstate(all="ignore"):
+        feats, _sbits, fbits, src = run(bars, ok, offsets, fparams, sparams)
     ts = [g["ts"].to_numpy() for g in grids]
-    events = events_from_matrices(bars, feats, ok, offsets, ts, keys, params, explain)
+    events = events_from_bits(fbits, src, bars, feats, offsets, ts, keys, explain)
     frames_out = [
         g.hstack(feature_frame(feats[:, offsets[i] : offsets[i + 1]])) for i, g in enumerate(grids)
     ]
@@ -225,41 +228,73 @@ def events_from_matrices(
     explain: bool = True,
 ) -> pl.DataFrame:
     """Run the state kernel and turn rising edges (and entries) into event rows with values
-    (and the ``why`` text unless ``explain`` is False: formatting is the costliest part).
-
-    Vectorised over all series at once: one gather per value column, one frame.
-    """
+    (and the ``why`` text unless ``explain`` is False: formatting is the costliest part)."""
     with np.errstate(all="ignore"):
         _sbits, fbits, src = _states(bars, feats, ok, offsets, params)
-    fired = np.flatnonzero(fbits)
-    bits = fbits[fired]
-    hits = [fired[(bits >> j) & 1 == 1] for j in range(len(STATES))]
-    all_ts = np.concatenate(ts) if ts else np.zeros(0, np.int64)
-    idx = np.concatenate(hits)
-    if idx.size == 0:
+    return events_from_bits(fbits, src, bars, feats, offsets, ts, keys, explain)
+
+
+def events_from_bits(
+    fbits: np.ndarray,
+    src: np.ndarray,
+    bars: np.ndarray,
+    feats: np.ndarray,
+    offsets: np.ndarray,
+    ts: Sequence[np.ndarray],
+    keys: Sequence[SeriesKey],
+    explain: bool = True,
+) -> pl.DataFrame:
+    """Event rows from the fired bits of the state kernel, sorted by ``ts``, ``exchange``,
+    ``symbol``, ``signal``, ``side``, with the values that fired them.
+
+    Vectorised over all series at once: the rows are listed and their values gathered by
+    numba kernels in bar order (memory read front to back), then put in order by one stable
+    integer sort over the small event arrays.
+    """
+    counts = sk.count_events(fbits, offsets)
+    n = int(counts.sum())
+    if n == 0:
         return empty_events()
-    code = np.repeat(np.arange(len(STATES), dtype=np.int64), [h.size for h in hits])
-    sid = np.searchsorted(offsets, idx, side="right") - 1
-    # order rows by (ts, exchange, symbol, signal, side) with integer keys: no string sort
-    key_rank = _rank([(k.exchange, k.symbol) for k in keys])
-    order = np.lexsort((_CODE_RANK[code], key_rank[sid], all_ts[idx]))
-    idx, code, sid = idx[order], code[order], sid[order]
-    cols = [pl.Series("ts", all_ts[idx])]
-    for col in VALUE_COLUMNS:
-        row = bars[_BAR_ROW[col]] if col in _BAR_ROW else feats[COL[col]]
-        cols.append(pl.Series(col, row[idx], nan_to_null=True))
-    setup, setup_ts = _setups(fbits, src, idx, code, sid, offsets, all_ts)
+    starts = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
+    idx, code, sid = np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.int64)
+    setup, origin = np.empty(n, np.int64), np.empty(n, np.int64)
+    sk.fill_events(fbits, src, offsets, starts, _CODE_ORDER, idx, code, sid, setup, origin)
+    values = np.empty((len(VALUE_COLUMNS), n))
+    sk.gather_values(bars, feats, _FROM_BARS, _VALUE_ROWS, idx, values)
+    ev_ts, setup_ts = np.empty(n, np.int64), np.zeros(n, np.int64)
+    for s in range(len(ts)):  # series-local gathers: no concatenated copy of every ts
+        a, b, base = starts[s], starts[s + 1], offsets[s]
+        ev_ts[a:b] = ts[s][idx[a:b] - base]
+        has = origin[a:b] >= 0
+        setup_ts[a:b][has] = ts[s][origin[a:b][has] - base]
+    # order rows by (ts, exchange, symbol) with integer keys (no string sort); a stable sort keeps
+    # each bar's rows in (signal, side) order
+    key_rank = _rank([(k.exchange, k.symbol) for k in keys])[sid]
+    order = _order(ev_ts, key_rank, len(keys))
+    code, sid, setup = code[order], sid[order], setup[order]
+    cols = [pl.Series("ts", ev_ts[order])]
+    values = values[:, order]
+    cols += [pl.Series(c, values[i], nan_to_null=True) for i, c in enumerate(VALUE_COLUMNS)]
     out = pl.DataFrame(cols).with_columns(
         pl.Series("signal", [a for a, _ in STATE_SIGNALS], dtype=pl.String).gather(code),
         pl.Series("side", [b for _, b in STATE_SIGNALS], dtype=pl.String).gather(code),
         _SETUP_NAMES.gather(setup).alias("setup"),
-        pl.when(pl.Series(setup > 0)).then(pl.Series(setup_ts)).alias("setup_ts"),
+        pl.when(pl.Series(setup > 0)).then(pl.Series(setup_ts[order])).alias("setup_ts"),
         pl.Series("exchange", [k.exchange for k in keys], dtype=pl.String).gather(sid),
         pl.Series("symbol", [k.symbol for k in keys], dtype=pl.String).gather(sid),
         pl.Series("timeframe", [k.timeframe.value for k in keys], dtype=pl.String).gather(sid),
     )
     out = _conform(out)
     return with_why(out) if explain else out
+
+
+def _order(ts: np.ndarray, rank: np.ndarray, n_keys: int) -> np.ndarray:
+    """Stable order by (``ts``, ``rank``): ``np.lexsort((rank, ts))``, as one int64 key when
+    ``ts * n_keys + rank`` cannot overflow."""
+    lo, hi = int(ts.min()), int(ts.max())
+    if lo >= 0 and hi < (2**62) // max(n_keys, 1):
+        return np.argsort(ts * n_keys + rank, kind="stable")
+    return np.lexsort((rank, ts))
 
 
 def _rank(items: list) -> np.ndarray:
@@ -271,23 +306,12 @@ def _rank(items: list) -> np.ndarray:
 
 
 _CODE_RANK = _rank(list(STATE_SIGNALS))
+_CODE_ORDER = np.argsort(_CODE_RANK).astype(np.int64)  # state codes in (signal, side) order
+_FROM_BARS = np.array([c in _BAR_ROW for c in VALUE_COLUMNS])
+_VALUE_ROWS = np.array([_BAR_ROW[c] if c in _BAR_ROW else COL[c] for c in VALUE_COLUMNS], np.int64)
 
 
 _SETUP_NAMES = pl.Series("setup", [None, "trigger", "divergence", "trigger+divergence"], pl.String)
-
-
-def _setups(fbits, src, idx, code, sid, offsets, ts) -> tuple[np.ndarray, np.ndarray]:
-    """Per event row: which setup armed an entry (0 none, 1 ``trigger``, 2 ``divergence``,
-    3 both fired on the setup's bar; indices into ``_SETUP_NAMES``) and the setup bar's ts."""
-    setup = np.zeros(idx.size, np.int64)
-    setup_ts = np.zeros(idx.size, np.int64)
-    for name, row, shift in (("entry", 0, 3), ("entry_long", 1, 5)):
-        sel = np.flatnonzero(code == STATES.index(name))
-        if sel.size:
-            origin = src[row, idx[sel]] + offsets[sid[sel]]  # series-local -> global index
-            setup[sel] = (fbits[origin] >> shift) & 3  # bit 0: trigger, bit 1: divergence
-            setup_ts[sel] = ts[origin]
-    return setup, setup_ts
 
 
 def _conform(frame: pl.DataFrame) -> pl.DataFrame:

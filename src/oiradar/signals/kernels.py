@@ -14,10 +14,10 @@ Inputs are the two matrices the feature pass already holds: the bar rows
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit, prange, set_parallel_chunksize
 
 from oiradar.features import kernels as fk
-from oiradar.features.fused import COL
+from oiradar.features.fused import COL, FEATURE_COLUMNS, series_features
 
 # Bar rows (features.fused.INPUTS order) and feature rows used here.
 B_HIGH, B_LOW, B_CLOSE, B_VOLUME, B_OI = 1, 2, 3, 4, 6
@@ -246,3 +246,107 @@ def _many_states(bars, feats, ok, offsets, params, sbits, fbits, src) -> None:
 def _serial_states(bars, feats, ok, offsets, params, sbits, fbits, src) -> None:
     for s in range(offsets.size - 1):
         series_states(bars, feats, ok, offsets[s], offsets[s + 1], params[s], sbits, fbits, src)
+
+
+def many_analyse(
+    x: np.ndarray, ok: np.ndarray, offsets: np.ndarray, fparams: np.ndarray, sparams: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Features and signal states of many series in ONE parallel pass: each series' features are
+    computed and its states read back while its columns are still in the CPU cache.
+
+    Equals ``feats = features.fused.many_features(x, offsets, fparams)`` followed by
+    ``many_states(x, feats, ok, offsets, sparams)``. Series are handed to the threads one at a
+    time (chunk size 1), so a thread slowed by another process does not hold up the rest.
+    Returns (features, state bits, fired bits, entry sources).
+    """
+    feats = np.empty((len(FEATURE_COLUMNS), ok.size))
+    sbits, fbits, src = _outputs(ok.size)
+    old = set_parallel_chunksize(1)
+    try:
+        _many_analyse(x, ok, offsets, fparams, sparams, feats, sbits, fbits, src)
+    finally:
+        set_parallel_chunksize(old)
+    return feats, sbits, fbits, src
+
+
+def serial_analyse(
+    x: np.ndarray, ok: np.ndarray, offsets: np.ndarray, fparams: np.ndarray, sparams: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`many_analyse` on one thread (small inputs: no thread-pool start-up)."""
+    feats = np.empty((len(FEATURE_COLUMNS), ok.size))
+    sbits, fbits, src = _outputs(ok.size)
+    _serial_analyse(x, ok, offsets, fparams, sparams, feats, sbits, fbits, src)
+    return feats, sbits, fbits, src
+
+
+@njit(cache=True, parallel=True)
+def _many_analyse(x, ok, offsets, fparams, sparams, feats, sbits, fbits, src) -> None:
+    for s in prange(offsets.size - 1):
+        a, b = offsets[s], offsets[s + 1]
+        series_features(x, a, b, fparams[s], feats)
+        series_states(x, feats, ok, a, b, sparams[s], sbits, fbits, src)
+
+
+@njit(cache=True)
+def _serial_analyse(x, ok, offsets, fparams, sparams, feats, sbits, fbits, src) -> None:
+    for s in range(offsets.size - 1):
+        a, b = offsets[s], offsets[s + 1]
+        series_features(x, a, b, fparams[s], feats)
+        series_states(x, feats, ok, a, b, sparams[s], sbits, fbits, src)
+
+
+@njit(cache=True, parallel=True)
+def count_events(fbits: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Fired bits per series (one event per set bit of ``fbits``)."""
+    counts = np.zeros(offsets.size - 1, np.int64)
+    for s in prange(offsets.size - 1):
+        c = 0
+        for i in range(offsets[s], offsets[s + 1]):
+            v = fbits[i]
+            while v:
+                v &= v - 1
+                c += 1
+        counts[s] = c
+    return counts
+
+
+@njit(cache=True, parallel=True)
+def fill_events(fbits, src, offsets, starts, code_order, idx, code, sid, setup, origin) -> None:
+    """One row per fired bit, series by series from ``starts[s]``: bar index ``idx``, state
+    ``code`` (bars in order, a bar's codes in ``code_order``), series ``sid`` and, for entries,
+    the setup bits that armed them (``setup``: 1 trigger, 2 divergence, 3 both) and the setup's
+    bar (``origin``, a global index; -1 for other signals).
+
+    numpy: ``fired = np.flatnonzero(fbits)`` then one ``fired[(fbits[fired] >> j) & 1 == 1]``
+    per state, regrouped by series and bar.
+    """
+    e_short = 7  # STATES.index("entry"); "entry_long" is 8, the last code
+    for s in prange(offsets.size - 1):
+        a = offsets[s]
+        p = starts[s]
+        for i in range(a, offsets[s + 1]):
+            v = fbits[i]
+            if v == 0:
+                continue
+            for c in code_order:
+                if (v >> c) & 1:
+                    idx[p], code[p], sid[p] = i, c, s
+                    setup[p], origin[p] = 0, -1
+                    if c >= e_short:  # entry or entry_long, the last two codes
+                        row, shift = (0, 3) if c == e_short else (1, 5)
+                        o = src[row, i] + a
+                        setup[p], origin[p] = (fbits[o] >> shift) & 3, o
+                    p += 1
+
+
+@njit(cache=True, parallel=True)
+def gather_values(bars, feats, from_bars, rows, idx, out) -> None:
+    """``out[c] = (bars if from_bars[c] else feats)[rows[c], idx]``, one column per thread."""
+    for c in prange(rows.size):
+        r = rows[c]
+        if from_bars[c]:
+            for k in range(idx.size):
+                out[c, k] = bars[r, idx[k]]
+        else:
+            for k in range(idx.size):
+                out[c, k] = feats[r, idx[k]]
