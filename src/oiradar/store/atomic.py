@@ -33,7 +33,7 @@ def tmp_path_for(final: Path) -> Path:
     return final.with_name(f".{final.name}.{uuid.uuid4().hex}{TMP_SUFFIX}")
 
 
-def _fsync_path(path: Path) -> None:
+def fsync_path(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -49,7 +49,7 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
-    _fsync_path(path.parent)
+    fsync_path(path.parent)
 
 
 @dataclass
@@ -94,14 +94,14 @@ def commit_partitions(folder: Path, staged: dict[str, Path], *, synced: bool = F
     now = time.time_ns() // 1_000_000
     for month, tmp in staged.items():
         if not synced:
-            _fsync_path(tmp)
+            fsync_path(tmp)
         name = f"{month}.{uuid.uuid4().hex[:12]}.parquet"
         os.replace(tmp, folder / name)  # a fresh name: never over an existing file
         old = manifest.partitions.get(month)
         if old is not None:
             manifest.retired.append((old, now))
         manifest.partitions[month] = name
-    _fsync_path(folder)
+    fsync_path(folder)
     write_bytes_atomic(folder / MANIFEST, manifest.dump())  # the commit point
 
 

@@ -48,6 +48,7 @@ from oiradar.store.atomic import (
     Manifest,
     collect_garbage,
     commit_partitions,
+    fsync_path,
     partition_files,
     tmp_path_for,
     write_lock,
@@ -210,12 +211,9 @@ class Catalog:
             pl.lit(key.timeframe.value).alias("timeframe"),
         )
         tmp = tmp_path_for(final)
-        with open(tmp, "wb") as fh:
-            out.write_parquet(
-                fh, compression="zstd", compression_level=_ZSTD_LEVEL, statistics=True
-            )
-            fh.flush()
-            os.fsync(fh.fileno())  # here, in the pool, overlapping the other months' encoding
+        # a path, not a Python file object: polars then writes without taking the GIL
+        out.write_parquet(tmp, compression="zstd", compression_level=_ZSTD_LEVEL, statistics=True)
+        fsync_path(tmp)  # here, in the pool, overlapping the other months' encoding
         return tmp
 
     def write_liquidations(
