@@ -13,6 +13,7 @@ Order of work, and why:
 
 from __future__ import annotations
 
+import stat
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import nullcontext
 from pathlib import Path
@@ -110,10 +111,14 @@ def _plan_files(
 ) -> Iterator[tuple[Path, str]]:
     """(file, format name) for every file to parse; unrecognised files inside folders are skipped."""
     for given in paths:
-        root = Path(given).expanduser()
-        if not root.exists():
-            raise InputError(f"no such file or directory: {root}", file=str(root))
-        if root.is_dir():
+        root = given if isinstance(given, Path) else Path(given)
+        if str(root).startswith("~"):
+            root = root.expanduser()
+        try:  # one stat per path: a year of daily files is 730 of them
+            is_dir = stat.S_ISDIR(root.stat().st_mode)
+        except OSError:
+            raise InputError(f"no such file or directory: {root}", file=str(root)) from None
+        if is_dir:
             for path in sorted(p for p in root.rglob("*") if p.is_file()):
                 if any(part.startswith(".") for part in path.relative_to(root).parts):
                     continue
