@@ -204,10 +204,13 @@ def archive_relpath(name: str) -> str:
 
 
 # ---------------------------------------------------------------------------- bytes and zips
+_SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
+
+
 def check_sha256(data: bytes, checksum_text: str, name: str) -> None:
     """Raise :class:`InputError` unless ``checksum_text`` (``<sha256>  <name>``) matches ``data``."""
     parts = checksum_text.split()
-    if not parts or not re.fullmatch(r"[0-9a-fA-F]{64}", parts[0]):
+    if not parts or not _SHA256_HEX.fullmatch(parts[0]):
         raise InputError(
             f"{name}.CHECKSUM is not '<sha256>  <name>'", file=name, value=checksum_text[:80]
         )
@@ -350,8 +353,7 @@ def load_csv_bytes(
         path = os.fspath(source)
         label = name or os.path.basename(path)
         try:
-            with open(path, "rb") as fh:
-                data = fh.read()
+            data = _read_file(path)
         except OSError as exc:
             raise InputError(f"cannot read: {exc.strerror}", file=path) from None
         verified = verify and _is_zip(data) and _verify_beside(path, data)
@@ -367,12 +369,29 @@ def _is_zip(data: bytes) -> bool:
 
 def _verify_beside(path: str, data: bytes) -> bool:
     try:
-        with open(path + ".CHECKSUM", encoding="utf-8", errors="replace") as fh:
-            text = fh.read()
+        text = _read_file(path + ".CHECKSUM").decode("utf-8", "replace")
     except FileNotFoundError:
         return False
     check_sha256(data, text, os.path.basename(path))
     return True
+
+
+def _read_file(path: str) -> bytes:
+    """The whole file, read with ``os.read``: about half the time of ``open().read()`` for a
+    small file (the buffered reader's set-up dominates), and a year of daily archive files is
+    1,460 of them (zips and checksums)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    try:
+        size = os.fstat(fd).st_size
+        data = os.read(fd, size + 1)
+        if len(data) != size:  # a short read, or a file that grew: read on to the end
+            parts = [data]
+            while chunk := os.read(fd, 1 << 20):
+                parts.append(chunk)
+            data = b"".join(parts)
+        return data
+    finally:
+        os.close(fd)
 
 
 # ---------------------------------------------------------------------------- batched CSV parse
