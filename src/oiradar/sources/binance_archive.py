@@ -105,6 +105,9 @@ FUNDING_COLUMNS = ("calc_time", "funding_interval_hours", "last_funding_rate")
 # 00:00 next day, the snapshot taken at T); files from it on label the START (rows 00:00 ..
 # 23:55, the snapshot taken at T + 5m). Decision 0200.
 METRICS_START_LABELS_FROM = int(datetime(2026, 6, 25, tzinfo=UTC).timestamp() * 1000)
+_METRICS_START_DATE = (
+    datetime.fromtimestamp(METRICS_START_LABELS_FROM / 1000, UTC).date().isoformat()
+)
 _METRICS_STEP = 5 * MINUTE_MS
 _MICROS_FROM = 10**14  # epoch ms stay below 1e14 until the year 5138; epoch us are above it
 _MAX_MEMBER_BYTES = 1 << 30
@@ -663,7 +666,8 @@ def metrics_bodies_to_bars(bodies: list[_Body], *, labels: MetricsLabels = "auto
 
 def _create_time(text: pl.Expr) -> pl.Expr:
     return (
-        text.str.to_datetime("%Y-%m-%d %H:%M:%S", time_unit="ms", strict=False)
+        # cache=False: every time is distinct, so a cache of parsed strings only costs (1.5x)
+        text.str.to_datetime("%Y-%m-%d %H:%M:%S", time_unit="ms", strict=False, cache=False)
         .dt.epoch("ms")
         .alias("_t")
     )
@@ -697,14 +701,18 @@ def _starts_from_name(body: _Body) -> bool | None:
     """Start-of-period labels when the file's date (from its name) is on or after the change."""
     if body.info is None or body.info.monthly:
         return None
-    day = datetime.strptime(body.info.date, "%Y-%m-%d").replace(tzinfo=UTC)
-    return int(day.timestamp() * 1000) >= METRICS_START_LABELS_FROM
+    return body.info.date >= _METRICS_START_DATE  # ISO dates compare as strings (no strptime)
 
 
 def _metrics_frame(parsed: _Parsed, labels: MetricsLabels) -> pl.DataFrame:
     t = _round_to_step(pl.col("_t"))
+    starts = _start_labels(parsed, labels)
+    if isinstance(starts, bool):  # one convention for every row: no per-row choice
+        ts = t if starts else t - _METRICS_STEP
+    else:
+        ts = pl.when(starts).then(t).otherwise(t - _METRICS_STEP)
     out = parsed.frame.select(
-        pl.when(_start_labels(parsed, labels)).then(t).otherwise(t - _METRICS_STEP).alias("ts"),
+        ts.alias("ts"),
         pl.col("sum_open_interest").alias("oi"),
         pl.col("sum_open_interest_value").alias("oi_value"),
         pl.col("count_long_short_ratio").alias("long_short_ratio"),
@@ -722,13 +730,14 @@ def _metrics_frame(parsed: _Parsed, labels: MetricsLabels) -> pl.DataFrame:
     return out.drop("_row")
 
 
-def _start_labels(parsed: _Parsed, labels: MetricsLabels) -> pl.Expr:
-    """Per row: is ``create_time`` the start of its period? (decision 0200)."""
+def _start_labels(parsed: _Parsed, labels: MetricsLabels) -> pl.Expr | bool:
+    """Per row: is ``create_time`` the start of its period? (decision 0200). A bool when the
+    answer is the same for every row."""
     if labels != "auto":
-        return pl.lit(labels == "start")
+        return labels == "start"
     by_name = [_starts_from_name(b) for b in parsed.bodies]
     if by_name and None not in by_name and len(set(by_name)) == 1:
-        return pl.lit(by_name[0])  # the common case: every file named, all on one side
+        return bool(by_name[0])  # the common case: every file named, all on one side
     files = parsed.file_index()
     from_rows = pl.col("_t").min().over(files) >= METRICS_START_LABELS_FROM
     named = pl.Series(by_name, dtype=pl.Boolean).gather(files)
