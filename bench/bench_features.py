@@ -2,8 +2,9 @@
 
 Sides, each in its own process so that each reports its own peak RSS:
 
-* ``kernel``: the numba kernel pass alone (``many_features`` + ``many_states`` on prepared
-  float64 matrices, parallel over series) - the ">= 3e7 rows/s" target;
+* ``kernel``: the numba kernel pass alone (``signals.kernels.many_analyse``: features and
+  signal states of each series back to back, parallel over series, on prepared float64
+  matrices) - the ">= 3e7 rows/s" target;
 * ``oiradar``: the API end to end, polars bar frames in, feature frames and events (with the
   values that fired them) out (``signals.analyse_many``: the path ``oiradar scan`` takes);
   timed without and with the human ``why`` text (pandas builds neither values nor text);
@@ -38,14 +39,15 @@ from oiradar.config import Settings
 from oiradar.features import reference as ref
 from oiradar.features import windows
 from oiradar.features.frame import feature_inputs, feature_params, regular_grid
-from oiradar.features.fused import many_features
+from oiradar.features.fused import FEATURE_COLUMNS
 from oiradar.model import SeriesKey, Timeframe
 from oiradar.signals.frame import analyse_many, signal_params
-from oiradar.signals.kernels import many_states
+from oiradar.signals.kernels import many_analyse
 
-SYMBOLS = 100
+SYMBOLS = int(os.environ.get("OIRADAR_BENCH_SYMBOLS", "100"))  # fewer for quick iterations
 BARS = 365 * 288  # one year of 5-minute bars
 TF = Timeframe.M5
+REPEAT = 5  # timed runs per side: best and median are reported (the machine is shared)
 PANDAS_SYMBOLS = int(os.environ.get("OIRADAR_BENCH_PANDAS", "10"))
 SETTINGS = Settings.model_validate({"signals": {"long_side": True}})  # every signal, both sides
 SCAN_SERIES = 100
@@ -74,39 +76,46 @@ def side_kernel() -> dict[str, Any]:
     fp = np.stack([feature_params(TF, SETTINGS)] * (offsets.size - 1))
     sp = np.stack([signal_params(TF, SETTINGS)] * (offsets.size - 1))
     rss_data = _rss_mb()
-    many_features(x[:, : offsets[1]], offsets[:2], fp[:1])  # load the compiled code
-    best_f = best_s = cpu = float("inf")
-    for _ in range(3):
+    n1 = int(offsets[1])
+    many_analyse(x[:, :n1], ok[:n1], offsets[:2], fp[:1], sp[:1])  # load the compiled code
+    times, cpus = [], []
+    for _ in range(REPEAT):
         c0, t0 = time.process_time(), time.perf_counter()
-        feats = many_features(x, offsets, fp)
-        t1 = time.perf_counter()
-        many_states(x, feats, ok, offsets, sp)
-        t2 = time.perf_counter()
-        cpu = min(cpu, time.process_time() - c0)
-        best_f, best_s = min(best_f, t1 - t0), min(best_s, t2 - t1)
-        del feats
+        out = many_analyse(x, ok, offsets, fp, sp)
+        times.append(time.perf_counter() - t0)
+        cpus.append(time.process_time() - c0)
+        del out
+    feats = np.empty((len(FEATURE_COLUMNS), ok.size))  # allocated once, reused: no page faults
+    reused = []
+    for _ in range(REPEAT):
+        t0 = time.perf_counter()
+        many_analyse(x, ok, offsets, fp, sp, feats)
+        reused.append(time.perf_counter() - t0)
     rows = int(offsets[-1])
-    return {"rows": rows, "features_s": best_f, "signals_s": best_s, "kernel_s": best_f + best_s,
-            "cpu_s": cpu, "rss_data_mb": rss_data, "rss_peak_mb": _rss_mb()}  # fmt: skip
+    return {"rows": rows, "kernel_s": min(times), "kernel_median_s": float(np.median(times)),
+            "reused_s": min(reused), "reused_median_s": float(np.median(reused)),
+            "cpu_s": min(cpus), "rss_data_mb": rss_data, "rss_peak_mb": _rss_mb()}  # fmt: skip
 
 
 def side_oiradar() -> dict[str, Any]:
     data, ks = frames(), keys()
     rss_data = _rss_mb()
     analyse_many(data[:1], ks[:1], [SETTINGS])  # load the compiled code
-    best = {True: float("inf"), False: float("inf")}
-    cpu = float("inf")
+    times: dict[bool, list[float]] = {True: [], False: []}
+    cpus = []
     n_events = 0
-    for explain in (False, True, False, True):
+    for explain in [False] * REPEAT + [True] * 2:
         c0, t0 = time.process_time(), time.perf_counter()
         feats, events = analyse_many(data, ks, [SETTINGS] * len(ks), explain=explain)
-        best[explain] = min(best[explain], time.perf_counter() - t0)
+        times[explain].append(time.perf_counter() - t0)
         if not explain:
-            cpu = min(cpu, time.process_time() - c0)
+            cpus.append(time.process_time() - c0)
         n_events = events.height
         del feats, events
-    return {"rows": sum(f.height for f in data), "total_s": best[False], "with_why_s": best[True], "cpu_s": cpu,
-            "events": n_events, "rss_data_mb": rss_data, "rss_peak_mb": _rss_mb()}  # fmt: skip
+    return {"rows": sum(f.height for f in data), "total_s": min(times[False]),
+            "median_s": float(np.median(times[False])), "with_why_s": min(times[True]),
+            "cpu_s": min(cpus), "events": n_events, "rss_data_mb": rss_data,
+            "rss_peak_mb": _rss_mb()}  # fmt: skip
 
 
 def side_pandas() -> dict[str, Any]:
@@ -114,16 +123,21 @@ def side_pandas() -> dict[str, Any]:
     pdfs = [regular_grid(f, TF).to_pandas() for f in data]
     rss_data = _rss_mb()
     w, p = windows(TF, SETTINGS), _ref_params()
-    c0, t0 = time.process_time(), time.perf_counter()
-    results = []
-    for df in pdfs:
-        f = ref.features(df, w)
-        st = ref.states(df, f, p)
-        results.append(ref.events(st))
-    elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
+    times, cpus = [], []
+    for _ in range(3):
+        c0, t0 = time.process_time(), time.perf_counter()
+        results = []
+        for df in pdfs:
+            f = ref.features(df, w)
+            st = ref.states(df, f, p)
+            results.append(ref.events(st))
+        times.append(time.perf_counter() - t0)
+        cpus.append(time.process_time() - c0)
+    elapsed, cpu = min(times), min(cpus)
     _feats, ours = analyse_many(data, ks, [SETTINGS] * len(ks))
     same = all(_same_events(df, ev, ours, k) for df, ev, k in zip(pdfs, results, ks, strict=True))
-    return {"symbols": len(data), "rows": sum(len(d) for d in pdfs), "total_s": elapsed, "cpu_s": cpu,
+    return {"symbols": len(data), "rows": sum(len(d) for d in pdfs), "total_s": elapsed,
+            "median_s": float(np.median(times)), "cpu_s": cpu,
             "events": int(sum(len(r) for r in results)), "events_equal_oiradar": same,
             "rss_data_mb": rss_data, "rss_peak_mb": _rss_mb()}  # fmt: skip
 
@@ -171,6 +185,8 @@ def side_scan() -> dict[str, Any]:
 
 
 SIDES = {"kernel": side_kernel, "oiradar": side_oiradar, "pandas": side_pandas, "scan": side_scan}
+# OIRADAR_BENCH_SIDES=kernel,oiradar,pandas skips the scan (quick iterations)
+RUN_SIDES = os.environ.get("OIRADAR_BENCH_SIDES", ",".join(SIDES)).split(",")
 
 
 def run_side(name: str) -> dict[str, Any]:
@@ -187,22 +203,31 @@ def run_side(name: str) -> dict[str, Any]:
 def main() -> dict[str, Any]:
     print(f"{SYMBOLS} series x {BARS:,} 5m bars = {SYMBOLS * BARS:,} rows; SPEC default windows "
           f"(30d = 8,640 bars); every signal incl. the long side; {os.cpu_count()} cores")  # fmt: skip
-    res = {name: run_side(name) for name in SIDES}
+    res = {name: run_side(name) for name in SIDES if name in RUN_SIDES}
+    if "scan" not in res:
+        res["scan"] = {"series": 0, "stored_rows": 0, "cold_s": 0.0, "warm_best_s": 0.0,
+                       "warm_median_s": 0.0, "events": 0}  # fmt: skip
     k, o, p, s = res["kernel"], res["oiradar"], res["pandas"], res["scan"]
     scale = SYMBOLS / p["symbols"]
     pandas_full = p["total_s"] * scale
     print(
-        f"kernel pass   : features {k['features_s']:.2f} s + signals {k['signals_s']:.2f} s = "
-        f"{k['kernel_s']:.2f} s -> {k['rows'] / k['kernel_s']:.3g} rows/s; "
+        f"kernel pass   : best {k['kernel_s']:.2f} s (median {k['kernel_median_s']:.2f} s) -> "
+        f"{k['rows'] / k['kernel_s']:.3g} rows/s (median {k['rows'] / k['kernel_median_s']:.3g}); "
         f"peak RSS {k['rss_peak_mb']:.0f} MB (data alone {k['rss_data_mb']:.0f} MB)"
     )
     print(
-        f"oiradar API   : {o['total_s']:.2f} s -> {o['rows'] / o['total_s']:.3g} rows/s, "
+        f"  same, output matrix allocated once and reused: best {k['reused_s']:.2f} s (median "
+        f"{k['reused_median_s']:.2f} s) -> {k['rows'] / k['reused_s']:.3g} rows/s"
+    )
+    print(
+        f"oiradar API   : best {o['total_s']:.2f} s (median {o['median_s']:.2f} s) -> "
+        f"{o['rows'] / o['total_s']:.3g} rows/s, "
         f"{o['events']:,} events with their values ({o['with_why_s']:.2f} s with the `why` text); "
         f"peak RSS {o['rss_peak_mb']:.0f} MB (data {o['rss_data_mb']:.0f} MB)"
     )
     print(
-        f"pandas        : {p['total_s']:.2f} s on {p['symbols']} series ({p['rows']:,} rows) "
+        f"pandas        : best {p['total_s']:.2f} s (median {p['median_s']:.2f} s) on "
+        f"{p['symbols']} series ({p['rows']:,} rows) "
         f"-> {p['rows'] / p['total_s']:.3g} rows/s; x{scale:g} = {pandas_full:.1f} s for {SYMBOLS} "
         f"series (scaled linearly); peak RSS {p['rss_peak_mb']:.0f} MB (data {p['rss_data_mb']:.0f} MB); "
         f"events equal oiradar's: {p['events_equal_oiradar']}"
@@ -211,7 +236,9 @@ def main() -> dict[str, Any]:
     print(
         f"speed-up      : wall: API {pandas_full / o['total_s']:.1f}x pandas "
         f"({pandas_full / o['with_why_s']:.1f}x with `why`), "
-        f"kernel pass {pandas_full / k['kernel_s']:.1f}x pandas"
+        f"kernel pass {pandas_full / k['kernel_s']:.1f}x pandas; medians: API "
+        f"{p['median_s'] * scale / o['median_s']:.1f}x, "
+        f"kernel pass {p['median_s'] * scale / k['kernel_median_s']:.1f}x"
     )
     print(
         f"CPU time      : pandas {pandas_cpu:.1f} s (scaled), API {o['cpu_s']:.2f} s, kernel pass "
@@ -223,6 +250,9 @@ def main() -> dict[str, Any]:
           f"(median {s['warm_median_s']:.2f} s), {s['events']:,} events")  # fmt: skip
     return {
         "kernel_rows_per_s": round(k["rows"] / k["kernel_s"]),
+        "kernel_rows_per_s_median": round(k["rows"] / k["kernel_median_s"]),
+        "kernel_reused_rows_per_s": round(k["rows"] / k["reused_s"]),
+        "speedup_api_median": round(p["median_s"] * scale / o["median_s"], 1),
         "api_s": round(o["total_s"], 2),
         "api_with_why_s": round(o["with_why_s"], 2),
         "pandas_s_scaled": round(pandas_full, 1),

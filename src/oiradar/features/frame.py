@@ -8,7 +8,7 @@ gap shows up as missing feature values instead of silently stretching a window
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import polars as pl
@@ -182,12 +182,15 @@ def compute_features_many(
 
 
 def feature_inputs(
-    frames: Sequence[pl.DataFrame], timeframe: Timeframe | str
+    frames: Sequence[pl.DataFrame],
+    timeframe: Timeframe | str,
+    alloc: Callable[[tuple[int, int]], np.ndarray] = np.empty,
 ) -> tuple[list[pl.DataFrame], np.ndarray, np.ndarray]:
-    """Regular grids of ``frames``, their stacked :data:`INPUTS` matrix and the series offsets."""
+    """Regular grids of ``frames``, their stacked :data:`INPUTS` matrix (from ``alloc(shape)``)
+    and the series offsets."""
     grids = [regular_grid(f, timeframe) for f in frames]
     offsets = np.cumsum([0] + [g.height for g in grids]).astype(np.int64)
-    x = np.empty((len(INPUTS), int(offsets[-1])))
+    x = alloc((len(INPUTS), int(offsets[-1])))
     for i, g in enumerate(grids):
         input_matrix(g, x[:, offsets[i] : offsets[i + 1]])
     return grids, x, offsets

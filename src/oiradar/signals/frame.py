@@ -7,6 +7,7 @@ bars they are given, and an event at bar ``t`` depends on bars ``<= t`` only.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import ExitStack
 
 import numpy as np
 import polars as pl
@@ -14,6 +15,7 @@ import polars as pl
 from oiradar.config import Settings, duration_ms
 from oiradar.features.frame import feature_frame, feature_inputs, feature_params
 from oiradar.features.fused import COL, FEATURE_COLUMNS, INPUTS, PARALLEL_MIN_ROWS
+from oiradar.features.scratch import scratch
 from oiradar.model import SeriesKey, Timeframe
 from oiradar.signals import kernels as sk
 from oiradar.signals.kernels import PHASES, STATES, many_states, serial_states
@@ -201,19 +203,26 @@ def analyse_many(
         return [], empty_events()
     tf = keys[0].timeframe
     settings = list(settings) if settings is not None else [None] * len(frames)
-    grids, bars, offsets = feature_inputs(frames, tf)
-    fparams = np.stack([feature_params(tf, s) for s in settings])
-    sparams = np.stack([signal_params(tf, s) for s in settings])
-    ok = np.concatenate([g["complete"].to_numpy().astype(np.bool_) for g in grids])
-    parallel = ok.size >= PARALLEL_MIN_ROWS and offsets.size > 2
-    run = sk.many_analyse if parallel else sk.serial_analyse
-    with np.errstate(all="ignore"):
-        feats, _sbits, fbits, src = run(bars, ok, offsets, fparams, sparams)
-    ts = [g["ts"].to_numpy() for g in grids]
-    events = events_from_bits(fbits, src, bars, feats, offsets, ts, keys, explain)
-    frames_out = [
-        g.hstack(feature_frame(feats[:, offsets[i] : offsets[i + 1]])) for i, g in enumerate(grids)
-    ]
+    with ExitStack() as stack:  # the input matrix is reused scratch (events copy its values);
+        # the feature matrix is not: polars frames may keep its buffers (no copy)
+
+        def take(shape: tuple[int, int]) -> np.ndarray:
+            return stack.enter_context(scratch(shape))
+
+        grids, bars, offsets = feature_inputs(frames, tf, take)
+        fparams = np.stack([feature_params(tf, s) for s in settings])
+        sparams = np.stack([signal_params(tf, s) for s in settings])
+        ok = np.concatenate([g["complete"].to_numpy().astype(np.bool_) for g in grids])
+        parallel = ok.size >= PARALLEL_MIN_ROWS and offsets.size > 2
+        run = sk.many_analyse if parallel else sk.serial_analyse
+        with np.errstate(all="ignore"):
+            feats, _sbits, fbits, src = run(bars, ok, offsets, fparams, sparams)
+        ts = [g["ts"].to_numpy() for g in grids]
+        events = events_from_bits(fbits, src, bars, feats, offsets, ts, keys, explain)
+        frames_out = [
+            g.hstack(feature_frame(feats[:, offsets[i] : offsets[i + 1]]))
+            for i, g in enumerate(grids)
+        ]
     return frames_out, events
 
 

@@ -249,7 +249,12 @@ def _serial_states(bars, feats, ok, offsets, params, sbits, fbits, src) -> None:
 
 
 def many_analyse(
-    x: np.ndarray, ok: np.ndarray, offsets: np.ndarray, fparams: np.ndarray, sparams: np.ndarray
+    x: np.ndarray,
+    ok: np.ndarray,
+    offsets: np.ndarray,
+    fparams: np.ndarray,
+    sparams: np.ndarray,
+    feats: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Features and signal states of many series in ONE parallel pass: each series' features are
     computed and its states read back while its columns are still in the CPU cache.
@@ -257,9 +262,11 @@ def many_analyse(
     Equals ``feats = features.fused.many_features(x, offsets, fparams)`` followed by
     ``many_states(x, feats, ok, offsets, sparams)``. Series are handed to the threads one at a
     time (chunk size 1), so a thread slowed by another process does not hold up the rest.
-    Returns (features, state bits, fired bits, entry sources).
+    ``feats``, when given, is the (``len(FEATURE_COLUMNS)`` x rows) float64 matrix to write the
+    features into (every cell is written). Returns (features, state bits, fired bits, entry
+    sources).
     """
-    feats = np.empty((len(FEATURE_COLUMNS), ok.size))
+    feats = _feature_out(feats, ok.size)
     sbits, fbits, src = _outputs(ok.size)
     old = set_parallel_chunksize(1)
     try:
@@ -270,13 +277,29 @@ def many_analyse(
 
 
 def serial_analyse(
-    x: np.ndarray, ok: np.ndarray, offsets: np.ndarray, fparams: np.ndarray, sparams: np.ndarray
+    x: np.ndarray,
+    ok: np.ndarray,
+    offsets: np.ndarray,
+    fparams: np.ndarray,
+    sparams: np.ndarray,
+    feats: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """:func:`many_analyse` on one thread (small inputs: no thread-pool start-up)."""
-    feats = np.empty((len(FEATURE_COLUMNS), ok.size))
+    feats = _feature_out(feats, ok.size)
     sbits, fbits, src = _outputs(ok.size)
     _serial_analyse(x, ok, offsets, fparams, sparams, feats, sbits, fbits, src)
     return feats, sbits, fbits, src
+
+
+def _feature_out(feats: np.ndarray | None, n: int) -> np.ndarray:
+    if feats is None:
+        return np.empty((len(FEATURE_COLUMNS), n))
+    # numba does not check bounds: refuse a wrong matrix here
+    if feats.shape != (len(FEATURE_COLUMNS), n) or feats.dtype != np.float64:
+        raise ValueError(
+            f"feature matrix {feats.shape} {feats.dtype}, need ({len(FEATURE_COLUMNS)}, {n})"
+        )
+    return feats
 
 
 @njit(cache=True, parallel=True)

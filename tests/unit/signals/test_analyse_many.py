@@ -56,3 +56,17 @@ def test_analyse_many_equals_the_per_series_path(rows: int, explain: bool) -> No
     assert events.height > 100
     assert set(events["signal"]) >= {"oi_extreme", "watch", "entry"}
     assert_frame_equal(events, want)
+
+
+def test_results_do_not_share_the_reused_scratch_memory() -> None:
+    """The input and feature matrices are pooled between calls: a later call must not change
+    what an earlier one returned (the frames and events are copies)."""
+    key = [SeriesKey(exchange="okx", symbol="BTC/USDT:USDT", timeframe=Timeframe.H1)]
+    s = [_settings(True, 1.5)]
+    a = ref.random_bars(5_000, HOUR_MS, seed=1, null_quote=0.0)
+    want = compute_features(a, "1h", s[0])
+    want_events = detect_signals(want, key[0], s[0])
+    frames, events = analyse_many([a], key, s)
+    analyse_many([ref.random_bars(5_000, HOUR_MS, seed=2, null_quote=0.0)], key, s)
+    assert_frame_equal(frames[0], want)  # polars may share a numpy buffer: not a clone
+    assert_frame_equal(events, want_events)
