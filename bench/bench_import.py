@@ -131,7 +131,15 @@ def main(days: int | None = None, repeats: int | None = None) -> dict[str, objec
     result["ratio pandas/oiradar, median CPU"] = round(cpu_med["pandas"] / cpu_med["oiradar"], 2)
     result["ratio pandas/parsers-only, median wall"] = round(med["pandas"] / med["parsers"], 2)
     result["target"] = ">= 5x pandas"
+    result["oiradar inflates zips with"] = _inflater()
     return result
+
+
+def _inflater() -> str:
+    """Which inflate library oiradar used (ISA-L, zlib-ng or zlib): it changes its read time."""
+    from oiradar.sources import binance_archive
+
+    return str(binance_archive._inflate.__module__)
 
 
 if __name__ == "__main__":
