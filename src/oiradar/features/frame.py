@@ -135,16 +135,32 @@ def _column(frame: pl.DataFrame, name: str) -> np.ndarray | float:
 
 
 def feature_frame(values: np.ndarray) -> pl.DataFrame:
-    """Kernel output (columns x rows) to a typed polars frame: NaN -> null, booleans, counts."""
-    cols = []
-    for i, name in enumerate(FEATURE_COLUMNS):
-        s = pl.Series(name, values[i], nan_to_null=True)
-        if name in BOOL_FEATURES:
-            s = s > 0.5
-        elif name in INT_FEATURES:
-            s = s.cast(pl.Int32)
-        cols.append(s.alias(name))
-    return pl.DataFrame(cols)
+    """Kernel output (columns x rows) to a typed polars frame: NaN -> null, booleans, counts.
+
+    One polars expression per column over the whole matrix (run in parallel by polars)."""
+    raw = pl.DataFrame({name: values[i] for i, name in enumerate(FEATURE_COLUMNS)})
+    return raw.with_columns(_typed(name) for name in FEATURE_COLUMNS)
+
+
+def _typed(name: str) -> pl.Expr:
+    col = pl.col(name).fill_nan(None)
+    if name in BOOL_FEATURES:
+        return col > 0.5
+    if name in INT_FEATURES:
+        return col.cast(pl.Int32)
+    return col
+
+
+def feature_frames(
+    grids: Sequence[pl.DataFrame], values: np.ndarray, offsets: np.ndarray
+) -> list[pl.DataFrame]:
+    """Each grid with its features: one frame over all series (:func:`feature_frame`), sliced
+    (zero-copy) per series, instead of 20 small conversions per series."""
+    feats = feature_frame(values)
+    return [
+        g.hstack(feats.slice(int(offsets[i]), int(offsets[i + 1] - offsets[i])))
+        for i, g in enumerate(grids)
+    ]
 
 
 def compute_features(
@@ -176,9 +192,7 @@ def compute_features_many(
     params = np.stack([feature_params(timeframe, s) for s in settings])
     with np.errstate(all="ignore"):
         values = run_features(x, offsets, params)
-    return [
-        g.hstack(feature_frame(values[:, offsets[i] : offsets[i + 1]])) for i, g in enumerate(grids)
-    ]
+    return feature_frames(grids, values, offsets)
 
 
 def feature_inputs(

@@ -13,7 +13,7 @@ import numpy as np
 import polars as pl
 
 from oiradar.config import Settings, duration_ms
-from oiradar.features.frame import feature_frame, feature_inputs, feature_params
+from oiradar.features.frame import feature_frames, feature_inputs, feature_params
 from oiradar.features.fused import COL, FEATURE_COLUMNS, INPUTS, PARALLEL_MIN_ROWS
 from oiradar.features.scratch import scratch
 from oiradar.model import SeriesKey, Timeframe
@@ -219,10 +219,7 @@ def analyse_many(
             feats, _sbits, fbits, src = run(bars, ok, offsets, fparams, sparams)
         ts = [g["ts"].to_numpy() for g in grids]
         events = events_from_bits(fbits, src, bars, feats, offsets, ts, keys, explain)
-        frames_out = [
-            g.hstack(feature_frame(feats[:, offsets[i] : offsets[i + 1]]))
-            for i, g in enumerate(grids)
-        ]
+        frames_out = feature_frames(grids, feats, offsets)
     return frames_out, events
 
 
