@@ -253,9 +253,9 @@ def events_from_bits(
     """Event rows from the fired bits of the state kernel, sorted by ``ts``, ``exchange``,
     ``symbol``, ``signal``, ``side``, with the values that fired them.
 
-    Vectorised over all series at once: the rows are listed and their values gathered by
-    numba kernels in bar order (memory read front to back), then put in order by one stable
-    integer sort over the small event arrays.
+    Vectorised over all series at once: numba kernels list the rows in bar order, one stable
+    integer sort orders them, and the values are read in bar order (the big matrices front to
+    back) and written straight to their sorted place.
     """
     counts = sk.count_events(fbits, offsets)
     n = int(counts.sum())
@@ -265,8 +265,6 @@ def events_from_bits(
     idx, code, sid = np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.int64)
     setup, origin = np.empty(n, np.int64), np.empty(n, np.int64)
     sk.fill_events(fbits, src, offsets, starts, _CODE_ORDER, idx, code, sid, setup, origin)
-    values = np.empty((len(VALUE_COLUMNS), n))
-    sk.gather_values(bars, feats, _FROM_BARS, _VALUE_ROWS, idx, values)
     ev_ts, setup_ts = np.empty(n, np.int64), np.zeros(n, np.int64)
     for s in range(len(ts)):  # series-local gathers: no concatenated copy of every ts
         a, b, base = starts[s], starts[s + 1], offsets[s]
@@ -277,9 +275,12 @@ def events_from_bits(
     # each bar's rows in (signal, side) order
     key_rank = _rank([(k.exchange, k.symbol) for k in keys])[sid]
     order = _order(ev_ts, key_rank, len(keys))
+    pos = np.empty(n, np.int64)
+    pos[order] = np.arange(n)
+    values = np.empty((len(VALUE_COLUMNS), n))
+    sk.gather_values(bars, feats, _FROM_BARS, _VALUE_ROWS, idx, pos, values)
     code, sid, setup = code[order], sid[order], setup[order]
     cols = [pl.Series("ts", ev_ts[order])]
-    values = values[:, order]
     cols += [pl.Series(c, values[i], nan_to_null=True) for i, c in enumerate(VALUE_COLUMNS)]
     out = pl.DataFrame(cols).with_columns(
         pl.Series("signal", [a for a, _ in STATE_SIGNALS], dtype=pl.String).gather(code),

@@ -363,13 +363,16 @@ def fill_events(fbits, src, offsets, starts, code_order, idx, code, sid, setup, 
 
 
 @njit(cache=True, parallel=True)
-def gather_values(bars, feats, from_bars, rows, idx, out) -> None:
-    """``out[c] = (bars if from_bars[c] else feats)[rows[c], idx]``, one column per thread."""
+def gather_values(bars, feats, from_bars, rows, idx, pos, out) -> None:
+    """``out[c, pos] = (bars if from_bars[c] else feats)[rows[c], idx]``, one column per thread.
+
+    ``idx`` ascending reads the big matrices front to back; the scatter through ``pos`` (the
+    rows' final order) lands in the small output row, which stays in the cache."""
     for c in prange(rows.size):
         r = rows[c]
         if from_bars[c]:
             for k in range(idx.size):
-                out[c, k] = bars[r, idx[k]]
+                out[c, pos[k]] = bars[r, idx[k]]
         else:
             for k in range(idx.size):
-                out[c, k] = feats[r, idx[k]]
+                out[c, pos[k]] = feats[r, idx[k]]
