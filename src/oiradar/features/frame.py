@@ -22,6 +22,7 @@ from oiradar.features.fused import (
     INT_FEATURES,
     N_PARAMS,
     PARALLEL_MIN_ROWS,
+    fill_fallbacks,
     many_features,
     serial_features,
 )
@@ -121,10 +122,7 @@ def input_matrix(grid: pl.DataFrame, out: np.ndarray | None = None) -> np.ndarra
         out = np.empty((len(INPUTS), grid.height))
     for i, name in enumerate(INPUTS):
         out[i] = _column(grid, name)
-    _o, h, lo, c, v, qv, oi, oiv = out
-    with np.errstate(all="ignore"):
-        np.copyto(qv, v * (h + lo + c) / 3, where=np.isnan(qv))
-        np.copyto(oiv, oi * c, where=np.isnan(oiv))
+    fill_fallbacks(out)
     return out
 
 
