@@ -122,24 +122,23 @@ def series_states(
     prev = 0
     for i in range(a, b):
         j = i - a
+        # bitwise & on booleans, not ``and``: no branches to mispredict on noisy data
         good = ok[i]
         z = feats[F_Z, i]
-        watch = good and bars[B_OI, i] > feats[F_MA, i] and feats[F_CHG, i] >= wchg
-        watch = watch and feats[F_RATIO, i] > feats[F_RATIO_MA, i]
-        if watch:
-            last_watch = j
-        if good and feats[F_NEW_HIGH, i] > 0.5:
-            last_nh = j
-        if good and feats[F_NEW_LOW, i] > 0.5:
-            last_nl = j
-        falling = feats[F_DOWN, i] >= dstreak and bars[B_VOLUME, i] < feats[F_VOL_MA, i]
-        base = good and falling and j - last_watch < wback
-        trig = base and j - last_nh < nback
-        div = good and feats[F_DD, i] >= ddmin and feats[F_NEAR_HIGH, i] > 0.5
-        state = (good and z >= zt) * 1 + (good and z <= -zt) * 2 + watch * 4 + trig * 8 + div * 16
+        watch = good & (bars[B_OI, i] > feats[F_MA, i]) & (feats[F_CHG, i] >= wchg)
+        watch = watch & (feats[F_RATIO, i] > feats[F_RATIO_MA, i])
+        last_watch = j if watch else last_watch
+        last_nh = j if good & (feats[F_NEW_HIGH, i] > 0.5) else last_nh
+        last_nl = j if good & (feats[F_NEW_LOW, i] > 0.5) else last_nl
+        falling = (feats[F_DOWN, i] >= dstreak) & (bars[B_VOLUME, i] < feats[F_VOL_MA, i])
+        base = good & falling & (j - last_watch < wback)
+        trig = base & (j - last_nh < nback)
+        dd_ok = good & (feats[F_DD, i] >= ddmin)
+        div = dd_ok & (feats[F_NEAR_HIGH, i] > 0.5)
+        state = (good & (z >= zt)) * 1 + (good & (z <= -zt)) * 2 + watch * 4 + trig * 8 + div * 16
         if long_side:
-            trig_l = base and j - last_nl < nback
-            div_l = good and feats[F_DD, i] >= ddmin and feats[F_NEAR_LOW, i] > 0.5
+            trig_l = base & (j - last_nl < nback)
+            div_l = dd_ok & (feats[F_NEAR_LOW, i] > 0.5)
             state += trig_l * 32 + div_l * 64
         fire = state & ~prev
         rej = good and feats[F_REJ, i] > 0.5
