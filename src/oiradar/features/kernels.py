@@ -44,36 +44,44 @@ def rolling_mean_std_into(x, n, q, mean, sd):
     since = 0
     same = 0
     last = _NAN
+    kinv = 0  # the k that inv1 / inv2 were computed for: divisions only when k changes
+    inv1 = 0.0
+    inv2 = 0.0
     for i in range(m):
+        do = 0.0  # the leaving value's shifted contribution (0: none)
         if i >= n:
             xo = x[i - n]
             if xo == xo:
-                d = xo - shift
-                s1 -= d
-                s2 -= d * d
+                do = xo - shift
                 k -= 1
         xi = x[i]
+        di = 0.0
         if xi == xi:
             if k == 0:
                 shift = xi
                 s1 = 0.0
                 s2 = 0.0
-            d = xi - shift
-            s1 += d
-            s2 += d * d
+                do = 0.0
+            di = xi - shift
             k += 1
             same = same + 1 if xi == last else 1
             last = xi
+        s1 += di - do  # one add on each loop-carried chain, not two
+        s2 += di * di - do * do
         since += 1
         if since >= n and k > 0:
             shift, s1, s2 = _rebase(x, max(0, i - n + 1), i + 1, shift + s1 / k)
             since = 0
+        if k != kinv and k > 0:
+            kinv = k
+            inv1 = 1.0 / k
+            inv2 = 1.0 / (k - 1) if k > 1 else 0.0
         mean[i] = _NAN
         sd[i] = _NAN
         if k >= q and k > 0:
-            mean[i] = shift + s1 / k
+            mean[i] = shift + s1 * inv1
             if k > 1:
-                var = (s2 - s1 * s1 / k) / (k - 1)
+                var = (s2 - s1 * s1 * inv1) * inv2
                 sd[i] = 0.0 if same >= k else np.sqrt(max(var, 0.0))
 
 
@@ -164,12 +172,12 @@ def _block_extremes(x, n, sign, g, h):
         run = -np.inf
         for i in range(b0, b1):
             y = sign * x[i]
-            run = max(run, y) if y == y else run
+            run = y if y > run else run  # a NaN compares False: skipped, branch-free (maxsd)
             g[i] = run
         run = -np.inf
         for i in range(b1 - 1, b0 - 1, -1):
             y = sign * x[i]
-            run = max(run, y) if y == y else run
+            run = y if y > run else run
             h[i] = run
 
 
