@@ -8,7 +8,9 @@ gap shows up as missing feature values instead of silently stretching a window
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import polars as pl
@@ -203,8 +205,18 @@ def feature_inputs(
     grids = [regular_grid(f, timeframe) for f in frames]
     offsets = np.cumsum([0] + [g.height for g in grids]).astype(np.int64)
     x = alloc((len(INPUTS), int(offsets[-1])))
-    for i, g in enumerate(grids):
-        input_matrix(g, x[:, offsets[i] : offsets[i + 1]])
+
+    def fill(i: int) -> None:
+        input_matrix(grids[i], x[:, offsets[i] : offsets[i + 1]])
+
+    if len(grids) > 1 and x.shape[1] >= PARALLEL_MIN_ROWS:
+        # the copies (numpy), casts (polars) and fallbacks (numba, nogil) release the GIL: two
+        # threads fill the 0.7 GB matrix of 100 series x 1 year about twice as fast as one
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+            list(pool.map(fill, range(len(grids))))
+    else:
+        for i in range(len(grids)):
+            fill(i)
     return grids, x, offsets
 
 
