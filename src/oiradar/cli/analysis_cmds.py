@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shlex
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,7 +11,7 @@ import polars as pl
 import typer
 
 from oiradar.cli.context import console, fail, state
-from oiradar.cli.data_cmds import OutFormat, print_frame
+from oiradar.cli.data_cmds import OutFormat, parse_date, print_frame, write_frame
 from oiradar.errors import InputError, OiradarError
 from oiradar.features import FEATURE_COLUMNS, compute_features
 from oiradar.model import SeriesKey, Timeframe
@@ -24,38 +23,10 @@ FEATURE_VIEW = ("ts", "close", "oi", "oi_z_30d", "oi_chg_7d", "oi_vol_ratio", "o
 EVENT_VIEW = ("ts", "exchange", "symbol", "timeframe", "signal", "side", "close", "why")
 
 
-def parse_date(text: str | None) -> int | None:
-    """``2024-01-31`` or ``2024-01-31T12:00`` (UTC) -> epoch ms."""
-    if not text:
-        return None
-    try:
-        dt = datetime.fromisoformat(text)
-    except ValueError:
-        raise InputError(
-            f"invalid date {text!r}; write e.g. 2024-01-31 or 2024-01-31T12:00"
-        ) from None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return int(dt.timestamp() * 1000)
-
-
 def _with_dates(frame: pl.DataFrame, *cols: str) -> pl.DataFrame:
     return frame.with_columns(
         pl.from_epoch(c, time_unit="ms").dt.strftime("%Y-%m-%d %H:%M").alias(c) for c in cols
     )
-
-
-def write_out(frame: pl.DataFrame, out: Path) -> None:
-    """Write ``frame`` to ``.csv``, ``.parquet`` or ``.json`` (records), by the file's suffix."""
-    suffix = out.suffix.lower()
-    if suffix == ".csv":
-        frame.write_csv(out)
-    elif suffix == ".parquet":
-        frame.write_parquet(out)
-    elif suffix == ".json":
-        frame.write_json(out)
-    else:
-        raise InputError(f"--out must end in .csv, .parquet or .json, got {out.name!r}")
 
 
 def _demo_step(run: Any) -> None:
@@ -118,7 +89,7 @@ def register(app: typer.Typer) -> None:
             if start is not None:
                 feats = feats.filter(pl.col("ts") >= start)
             if out is not None:
-                write_out(feats, out)
+                write_frame(feats, out)
                 console.print(
                     f"Wrote {feats.height} bars x {len(FEATURE_COLUMNS)} features to {out}"
                 )
@@ -165,7 +136,7 @@ def register(app: typer.Typer) -> None:
             if signal:
                 events = events.filter(pl.col("signal").is_in(signal))
             if out is not None:
-                write_out(events, out)
+                write_frame(events, out)
         except OiradarError as exc:
             raise fail(exc) from None
         if as_json:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -13,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from oiradar.cli.context import console, fail, state
-from oiradar.errors import OiradarError
+from oiradar.errors import InputError, OiradarError
 from oiradar.model import SeriesKey, Timeframe
 
 
@@ -48,6 +49,34 @@ def print_frame(
         )
     # In a pipe or a file there is no terminal width to respect: never truncate the columns.
     (console if console.is_terminal else Console(width=400)).print(table)
+
+
+def write_frame(frame: pl.DataFrame, path: Path, option: str = "--out") -> None:
+    """Write ``frame`` to ``.csv``, ``.parquet`` or ``.json`` (records), by the file's suffix."""
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        frame.write_csv(path)
+    elif suffix == ".parquet":
+        frame.write_parquet(path)
+    elif suffix == ".json":
+        frame.write_json(path)
+    else:
+        raise InputError(f"{option} must end in .csv, .parquet or .json, got {path.name!r}")
+
+
+def parse_date(text: str | None, option: str = "--since") -> int | None:
+    """``2024-01-31`` or ``2024-01-31T12:00`` (UTC unless an offset is given) -> epoch ms."""
+    if not text:
+        return None
+    try:
+        dt = datetime.fromisoformat(text)
+    except ValueError:
+        raise InputError(
+            f"{option}: invalid date {text!r}; write e.g. 2024-01-31 or 2024-01-31T12:00"
+        ) from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return int(dt.timestamp() * 1000)
 
 
 def _key(exchange: str, symbol: str, timeframe: str) -> SeriesKey:
@@ -131,18 +160,14 @@ def register(app: typer.Typer) -> None:
         exchange: Annotated[str, typer.Option("--exchange", "-e")],
         symbol: Annotated[str, typer.Option("--symbol", "-s")],
         timeframe: Annotated[str, typer.Option("--timeframe", "-t")],
-        out: Annotated[Path, typer.Option("--out", "-o", help="FILE.csv or FILE.parquet")],
+        out: Annotated[
+            Path, typer.Option("--out", "-o", help="FILE.csv, FILE.parquet or FILE.json")
+        ],
     ) -> None:
-        """Write one series (resampled if needed) to CSV or Parquet."""
+        """Write one series (resampled if needed) to CSV, Parquet or JSON."""
         try:
             frame = state(ctx).catalog.read_bars(_key(exchange, symbol, timeframe))
+            write_frame(frame, out)
         except OiradarError as exc:
             raise fail(exc) from None
-        suffix = out.suffix.lower()
-        if suffix == ".csv":
-            frame.write_csv(out)
-        elif suffix == ".parquet":
-            frame.write_parquet(out)
-        else:
-            raise fail(f"--out must end in .csv or .parquet, got {out.name!r}")
         console.print(f"Wrote {frame.height} bars to {out}")

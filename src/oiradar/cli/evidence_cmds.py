@@ -14,7 +14,7 @@ import typer
 
 from oiradar.backtest.sweep import SweepResult, load_grid, run_sweep
 from oiradar.cli.context import console, err_console, fail, state
-from oiradar.cli.data_cmds import OutFormat, print_frame
+from oiradar.cli.data_cmds import OutFormat, print_frame, write_frame
 from oiradar.config import Settings
 from oiradar.errors import InputError, OiradarError
 from oiradar.evidence import pipeline as pl_
@@ -289,9 +289,12 @@ def register(app: typer.Typer) -> None:
             p = pl_.trade_params(st.settings, key.exchange, side=pl_.SIDES.get(side, side), **over)
             prep = pl_.prepare(load_bars(st.catalog, key, prices), key, st.settings)
             res = run_backtest(pl_.backtest_inputs(prep, signal, side), p)
-            for path, frame in ((trades, res.trades), (equity, res.equity)):
+            for path, frame, option in (
+                (trades, res.trades, "--trades"),
+                (equity, res.equity, "--equity"),
+            ):
                 if path is not None:
-                    _write(frame, path)
+                    _write(frame, path, option)
         except OiradarError as exc:
             raise fail(exc) from None
         metrics = {k: _f(float(v)) for k, v in res.metrics.items()}
@@ -418,12 +421,6 @@ def _sweep_json(results, table: pl.DataFrame) -> dict[str, Any]:
     }
 
 
-def _write(frame: pl.DataFrame, path: Path) -> None:
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        frame.write_csv(path)
-    elif suffix == ".parquet":
-        frame.write_parquet(path)
-    else:
-        raise InputError(f"output file must end in .csv or .parquet, got {path.name!r}")
+def _write(frame: pl.DataFrame, path: Path, option: str) -> None:
+    write_frame(frame, path, option)
     err_console.print(f"Wrote {frame.height} rows to {path}")  # stdout may be --json

@@ -16,7 +16,7 @@ import polars as pl
 import typer
 
 from oiradar.cli.context import console, fail, state
-from oiradar.cli.data_cmds import OutFormat, print_frame
+from oiradar.cli.data_cmds import OutFormat, parse_date, print_frame
 from oiradar.errors import InputError, OiradarError
 from oiradar.liquidations.cascade import band, cascade_table, what_if_levels
 from oiradar.liquidations.heatmap import MapSpec
@@ -80,20 +80,6 @@ def liqprice_result(
     out["liq_price"] = lp
     out["distance_pct"] = 100.0 * (lp / entry - 1.0) if math.isfinite(lp) else math.inf
     return out
-
-
-def _parse_at(text: str | None) -> int | None:
-    if not text:
-        return None
-    try:
-        dt = datetime.fromisoformat(text)
-    except ValueError:
-        raise InputError(
-            f"--at {text!r} is not a date; write e.g. 2024-12-20 or 2024-12-20T08:00"
-        ) from None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return int(dt.timestamp() * 1000)
 
 
 def _parse_moves(text: str | None) -> tuple[float, ...]:
@@ -234,7 +220,7 @@ def register(app: typer.Typer) -> None:
             raw = st.catalog.read_bars(key)
             if price_from:
                 raw = with_prices(raw, st.catalog.read_bars(_price_key(price_from, key.timeframe)))
-            bars = _closed_bars(raw, key.timeframe.ms, _parse_at(at))
+            bars = _closed_bars(raw, key.timeframe.ms, parse_date(at, "--at"))
             if score:
                 _score(st.catalog, key, bars, spec, ls.bootstrap, as_json)
                 return
