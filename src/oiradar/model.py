@@ -7,6 +7,7 @@ an OI snapshot stamped ``T`` belongs to the bar that closes at ``T`` (SPEC secti
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -17,6 +18,11 @@ from oiradar.errors import InputError
 MINUTE_MS = 60_000
 HOUR_MS = 60 * MINUTE_MS
 DAY_MS = 24 * HOUR_MS
+
+
+def now_ms() -> int:
+    """The wall clock in epoch milliseconds (UTC)."""
+    return time.time_ns() // 1_000_000
 
 
 class Timeframe(StrEnum):

@@ -179,7 +179,8 @@ def register(app: typer.Typer) -> None:
         ] = False,
     ) -> None:
         """Fetch klines, OI, funding and long/short history into the catalog (resumable, idempotent)."""
-        from oiradar.sources.fetch import FetchRequest, now_ms
+        from oiradar.model import now_ms
+        from oiradar.sources.fetch import FetchRequest
 
         st = state(ctx)
         report = RetryReport()

@@ -22,7 +22,6 @@ or holds incomplete. REST OI is never asked for beyond the venue's depth (Binanc
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -31,7 +30,7 @@ import polars as pl
 
 from oiradar.config import Settings
 from oiradar.errors import InputError, SeriesNotFound, SourceError
-from oiradar.model import DAY_MS, HOUR_MS, SeriesKey, Source, Timeframe
+from oiradar.model import DAY_MS, HOUR_MS, SeriesKey, Source, Timeframe, now_ms
 from oiradar.sources.archive_client import ArchiveClient
 from oiradar.sources.ccxt_client import RestClient
 from oiradar.sources.retry import RetryReport
@@ -129,10 +128,6 @@ class FetchResult:
     @property
     def ok(self) -> bool:
         return not self.failed
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def _day_ms(d: date) -> int:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +28,7 @@ import polars as pl
 
 from oiradar.config import Settings
 from oiradar.errors import SourceError
-from oiradar.model import MarginType, Source, symbol_slug
+from oiradar.model import MarginType, Source, now_ms, symbol_slug
 from oiradar.sources.ccxt_client import RestClient, classify, make_exchange
 from oiradar.sources.retry import RetryEvent, RetryPolicy, RetryReport
 from oiradar.sources.venues import MarketInfo, Venue, venue_for
@@ -65,10 +64,6 @@ class RecordStats:
     liquidations: int = 0
     reconnects: int = 0
     errors: list[str] = field(default_factory=list)
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def polls_dir(home: Path, exchange: str, symbol: str) -> Path:
@@ -177,7 +172,7 @@ class Recorder:
             for market in self.markets.values():
                 try:
                     payload = await rest.call(self.venue.current_oi_call(market))
-                    rows.append(poll_row(self.venue, market, payload, _now_ms()))
+                    rows.append(poll_row(self.venue, market, payload, now_ms()))
                 except SourceError as exc:  # after every retry: report, keep recording
                     self.stats.errors.append(str(exc))
             if rows:

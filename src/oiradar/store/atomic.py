@@ -18,11 +18,12 @@ import contextlib
 import fcntl
 import json
 import os
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from oiradar.model import now_ms
 
 TMP_SUFFIX = ".tmp"
 MANIFEST = "_manifest.json"
@@ -91,7 +92,7 @@ def commit_partitions(folder: Path, staged: dict[str, Path], *, synced: bool = F
     if not staged:
         return
     manifest = Manifest.load(folder)
-    now = time.time_ns() // 1_000_000
+    now = now_ms()
     for month, tmp in staged.items():
         if not synced:
             fsync_path(tmp)
@@ -113,7 +114,7 @@ def collect_garbage(folder: Path, grace_ms: int = GRACE_MS) -> int:
     if not folder.is_dir():
         return 0
     manifest = Manifest.load(folder)
-    now = time.time_ns() // 1_000_000
+    now = now_ms()
     keep = set(manifest.partitions.values())
     still_retired = [(n, t) for n, t in manifest.retired if now - t < grace_ms]
     keep |= {n for n, _ in still_retired}

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import time
 import uuid
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -41,6 +40,7 @@ from oiradar.model import (
     Timeframe,
     conform_bars,
     conform_liquidations,
+    now_ms,
     symbol_slug,
 )
 from oiradar.store.atomic import (
@@ -84,10 +84,6 @@ class WriteResult:
     @property
     def unchanged(self) -> bool:
         return not self.partitions
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def _month_labels(ts: pl.Expr) -> pl.Expr:
@@ -201,7 +197,7 @@ class Catalog:
             dup = frame.filter(pl.col("ts").is_duplicated())["ts"][0]
             raise InputError(f"duplicate ts in bars for {key}", column="ts", value=int(dup))
         return ordered.with_columns(
-            pl.lit(source.value).alias("source"), pl.lit(_now_ms()).alias("ingested_at")
+            pl.lit(source.value).alias("source"), pl.lit(now_ms()).alias("ingested_at")
         )
 
     def _stage(self, merged: pl.DataFrame, key: SeriesKey, final: Path) -> Path:
@@ -225,7 +221,7 @@ class Catalog:
             frame.with_columns(pl.lit(Source(source).value).alias("source"))
             if "source" not in frame.columns
             else frame
-        ).with_columns(pl.lit(_now_ms()).alias("ingested_at"))
+        ).with_columns(pl.lit(now_ms()).alias("ingested_at"))
         result = WriteResult(rows_in=frame.height)
         if frame.is_empty():
             return result
