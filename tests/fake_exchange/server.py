@@ -319,10 +319,13 @@ class FakeExchange:
 
     def _synthetic_archive(self, path: str) -> web.Response:
         # /data/futures/um/daily/metrics/KSMUSDT/KSMUSDT-metrics-2024-01-01.zip[.CHECKSUM]
+        # /data/futures/cm/daily/metrics/BTCUSD_PERP/BTCUSD_PERP-metrics-2024-01-01.zip[.CHECKSUM]
         parts = path.strip("/").split("/")
         if len(parts) != 7 or parts[:2] != ["data", "futures"] or parts[4] != "metrics":
             return web.Response(status=404, text="NoSuchKey")
-        sym, name = parts[5], parts[6]
+        market, sym, name = parts[2], parts[5], parts[6]
+        if market not in ("um", "cm") or (market == "cm") != (sym in _COINM_SIZE):
+            return web.Response(status=404, text="NoSuchKey")
         stem = name.removesuffix(".CHECKSUM")
         day_text = stem.removesuffix(".zip").rsplit("-metrics-", 1)[-1]
         try:
@@ -331,9 +334,11 @@ class FakeExchange:
             return web.Response(status=404, text="NoSuchKey")
         if self.archive_until is None or day >= self.archive_until:
             return web.Response(status=404, text="NoSuchKey")
-        blob = metrics_zip(
-            sym, day, stem.removesuffix(".zip") + ".csv", self.archive_blank.get(day, range(0))
-        )
+        csv_name, blank = stem.removesuffix(".zip") + ".csv", self.archive_blank.get(day, range(0))
+        if market == "cm":
+            blob = coinm_metrics_zip(sym, day, csv_name, blank)
+        else:
+            blob = metrics_zip(sym, day, csv_name, blank)
         if name.endswith(".CHECKSUM"):
             return web.Response(text=f"{hashlib.sha256(blob).hexdigest()}  {stem}\n")
         return web.Response(body=blob, content_type="application/zip")
@@ -530,10 +535,8 @@ def metrics_zip(symbol: str, day: date, csv_name: str, blank: range = range(0)) 
     then on with the start of its 5-minute period (00:00 .. 23:55, the snapshot taken 5 minutes
     later): :data:`oiradar.sources.binance_archive.METRICS_START_LABELS_FROM`, decision 0200.
     """
-    header = ("create_time,symbol,sum_open_interest,sum_open_interest_value,count_toptrader_long_short_ratio,"
-              "sum_toptrader_long_short_ratio,count_long_short_ratio,sum_taker_long_short_vol_ratio")  # fmt: skip
     start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-    lines = [header]
+    lines = [_METRICS_HEADER]
     name = _market_name(symbol)
     start_labels = int(start.timestamp() * 1000) >= METRICS_START_LABELS_FROM
     for i in range(288):
@@ -546,12 +549,49 @@ def metrics_zip(symbol: str, day: date, csv_name: str, blank: range = range(0)) 
         lines.append(
             f"{t:%Y-%m-%d %H:%M:%S},{symbol},{oi},{value},1.2,1.1,{mk.long_short(name, ts):.4f},0.98"
         )
+    return _zip(csv_name, day, "\n".join(lines) + "\n")
+
+
+def coinm_metrics_zip(symbol: str, day: date, csv_name: str, blank: range = range(0)) -> bytes:
+    """A Binance COIN-M ``metrics`` daily zip (decision 0505): 288 snapshots, as real files have.
+
+    - ``create_time`` labels the **start** of each 5-minute period (00:00 .. 23:55; the snapshot
+      is taken 5 minutes later), as COIN-M files always did (decision 0200);
+    - ``sum_open_interest`` counts contracts of ``contractSize`` USD, rounded to whole contracts
+      exactly as the fake's REST ``openInterestHist`` rounds them (the two sources agree);
+    - ``sum_open_interest_value`` is in the base coin (contracts x size / price);
+    - the three long/short ratio columns are empty: written ``""`` on even days and bare on odd
+      days (both forms are in real files), while the taker ratio is filled.
+    """
+    size = _COINM_SIZE[symbol]
+    name = _market_name(symbol)
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    empty = '""' if day.toordinal() % 2 == 0 else ""
+    lines = [_METRICS_HEADER]
+    for i in range(288):
+        t = start + timedelta(minutes=5 * i)  # the label: the period's start
+        ts = int(t.timestamp() * 1000) + 5 * 60_000  # the snapshot: the period's end
+        px = mk.price(name, ts)
+        contracts = round(mk.oi(name, ts) * px / size)
+        oi, value = (
+            (f"{contracts:.8f}", f"{contracts * size / px:.8f}") if i not in blank else ("", "")
+        )
+        lines.append(f"{t:%Y-%m-%d %H:%M:%S},{symbol},{oi},{value},{empty},{empty},{empty},0.98")
+    return _zip(csv_name, day, "\n".join(lines) + "\n")
+
+
+def _zip(csv_name: str, day: date, text: str) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         info = zipfile.ZipInfo(csv_name, date_time=(day.year, day.month, day.day, 0, 0, 0))
-        zf.writestr(info, "\n".join(lines) + "\n")
+        zf.writestr(info, text)
     return buf.getvalue()
 
+
+_METRICS_HEADER = (
+    "create_time,symbol,sum_open_interest,sum_open_interest_value,count_toptrader_long_short_ratio,"
+    "sum_toptrader_long_short_ratio,count_long_short_ratio,sum_taker_long_short_vol_ratio"
+)
 
 _ROUTES: dict[tuple[str, str], Callable[[FakeExchange, web.Request], web.Response]] = {
     ("binanceusdm", "/fapi/v1/exchangeInfo"): lambda s, r: web.json_response(

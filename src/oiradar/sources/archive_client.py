@@ -1,6 +1,6 @@
 """Downloads from Binance's public archive (data.binance.vision) with ``.CHECKSUM`` verification.
 
-Each daily ``metrics`` zip is fetched with the ``.CHECKSUM`` beside it; the zip's SHA-256 must
+USD-M (``um``) and COIN-M (``cm``) ``metrics`` files alike (decision 0505). Each daily zip is fetched with the ``.CHECKSUM`` beside it; the zip's SHA-256 must
 match before :func:`oiradar.sources.binance_archive.parse_metrics` reads it. A mismatch, a 429,
 418 or 5xx, a timeout or a reset is retried with backoff (:mod:`oiradar.sources.retry`); a 404
 means the archive does not have that day (yet): the fetcher then asks REST. Nothing is written
@@ -10,24 +10,29 @@ to disk here: the parsed frame goes straight to the catalog, so a damaged downlo
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import polars as pl
 
 from oiradar.config import Settings
 from oiradar.errors import InputError, SourceError
-from oiradar.sources.binance_archive import check_sha256, parse_metrics
+from oiradar.sources.binance_archive import (
+    METRICS_OI_UNIT,
+    ArchiveMarket,
+    check_sha256,
+    metrics_relpath,
+    parse_metrics,
+)
 from oiradar.sources.retry import Retryable, RetryPolicy, RetryReport, retrying
 
 DEFAULT_ARCHIVE_URL = "https://data.binance.vision"
 
 
-def metrics_path(market_id: str, day: date, market: str = "um") -> str:
-    """``data/futures/um/daily/metrics/KSMUSDT/KSMUSDT-metrics-2024-01-01.zip``."""
-    return (
-        f"data/futures/{market}/daily/metrics/{market_id}/{market_id}-metrics-{day.isoformat()}.zip"
-    )
+def metrics_path(market_id: str, day: date, market: ArchiveMarket = "um") -> str:
+    """``data/futures/um/daily/metrics/KSMUSDT/KSMUSDT-metrics-2024-01-01.zip`` (or ``cm``:
+    ``data/futures/cm/daily/metrics/BTCUSD_PERP/BTCUSD_PERP-metrics-2024-01-01.zip``)."""
+    return metrics_relpath(market_id, day.isoformat(), market)
 
 
 class _NotArchived(Exception):
@@ -65,11 +70,15 @@ class ArchiveClient:
     async def metrics_day(
         self, market_id: str, day: date, market: str = "um"
     ) -> pl.DataFrame | None:
-        """5m ``oi``/``oi_value``/``long_short_ratio`` bars of one day; None if not archived."""
-        path = metrics_path(market_id, day, market)
+        """5m ``oi_raw``/``oi_unit``/``oi_value``/``long_short_ratio`` bars of one day (COIN-M:
+        ``oi`` and ``oi_value`` left to the fetcher's conversion); None if not archived."""
+        if market not in METRICS_OI_UNIT:
+            raise SourceError(f"no archive market {market!r} (known: {', '.join(METRICS_OI_UNIT)})")
+        archive_market = cast(ArchiveMarket, market)
+        path = metrics_path(market_id, day, archive_market)
         try:
             return await retrying(
-                lambda: self._download_metrics(path),
+                lambda: self._download_metrics(path, archive_market),
                 what=f"archive {path}",
                 policy=self.policy,
                 report=self.report,
@@ -78,7 +87,7 @@ class ArchiveClient:
         except _NotArchived:
             return None
 
-    async def _download_metrics(self, path: str) -> pl.DataFrame:
+    async def _download_metrics(self, path: str, market: ArchiveMarket) -> pl.DataFrame:
         name = path.rsplit("/", 1)[-1]
         checksum = await self._get(path + ".CHECKSUM")
         blob = await self._get(path)
@@ -87,7 +96,7 @@ class ArchiveClient:
         except InputError as exc:
             raise Retryable("checksum", str(exc)) from None
         try:
-            return parse_metrics(blob, name=name)
+            return parse_metrics(blob, name=name, market=market)
         except InputError as exc:  # verified but unreadable: retrying cannot help
             raise SourceError(f"archive file {name} cannot be read: {exc}") from None
 

@@ -6,6 +6,10 @@ follow a seeded random walk (deterministic by ``seed``); the formats follow
 https://github.com/binance/binance-public-data (USD-M futures: ``metrics``, ``klines``,
 ``fundingRate``), each zip holding one CSV of the same stem with a ``.CHECKSUM``
 (``<sha256>  <zip name>``) beside it. See :mod:`oiradar.sources.binance_archive`.
+
+COIN-M ``metrics`` files (``market="cm"``, decision 0505) have the same columns: OI in contracts
+of ``contract_size`` USD, its value in the base coin, start-of-period labels, and empty
+long/short ratio cells (written ``""``, as the real files do).
 """
 
 from __future__ import annotations
@@ -27,7 +31,9 @@ from oiradar.sources.binance_archive import (
     KLINE_COLUMNS,
     METRICS_COLUMNS,
     METRICS_START_LABELS_FROM,
+    ArchiveMarket,
     archive_relpath,
+    metrics_relpath,
 )
 
 __all__ = ["MarketPath", "simulate_path", "write_archive_days", "write_funding_months", "write_zip"]
@@ -98,9 +104,8 @@ def write_zip(folder: Path, zip_name: str, csv_bytes: bytes, day: date) -> Path:
 
 def _metrics_csv(day_bars: pl.DataFrame, symbol: str, start_labels: bool) -> bytes:
     """Rows labelled at the period end (T = bar close) or, from 2026-06-25, at its start."""
-    label = pl.col("open_time") + (0 if start_labels else STEP_MS)
     out = day_bars.select(
-        pl.from_epoch(label, time_unit="ms").dt.strftime("%Y-%m-%d %H:%M:%S").alias("create_time"),
+        _create_time(start_labels),
         pl.lit(symbol).alias("symbol"),
         pl.col("oi").alias("sum_open_interest"),
         pl.col("oi_value").alias("sum_open_interest_value"),
@@ -111,6 +116,32 @@ def _metrics_csv(day_bars: pl.DataFrame, symbol: str, start_labels: bool) -> byt
     )
     assert tuple(out.columns) == METRICS_COLUMNS
     return out.write_csv().encode()
+
+
+def _coinm_metrics_csv(day_bars: pl.DataFrame, symbol: str, contract_size: float) -> bytes:
+    """COIN-M rows: start-of-period labels; the base OI as whole contracts of ``contract_size``
+    USD at the snapshot's price (the bar's close); the value in the base coin; empty ratios."""
+    contracts = (pl.col("oi") * pl.col("close") / contract_size).round(0)
+    empty = pl.lit('""')
+    out = day_bars.select(
+        _create_time(True),
+        pl.lit(symbol).alias("symbol"),
+        contracts.alias("sum_open_interest"),
+        (contracts * contract_size / pl.col("close")).round(8).alias("sum_open_interest_value"),
+        empty.alias("count_toptrader_long_short_ratio"),
+        empty.alias("sum_toptrader_long_short_ratio"),
+        empty.alias("count_long_short_ratio"),
+        pl.col("taker_ratio").alias("sum_taker_long_short_vol_ratio"),
+    )
+    assert tuple(out.columns) == METRICS_COLUMNS
+    return out.write_csv(quote_style="never").encode()
+
+
+def _create_time(start_labels: bool) -> pl.Expr:
+    label = pl.col("open_time") + (0 if start_labels else STEP_MS)
+    return (
+        pl.from_epoch(label, time_unit="ms").dt.strftime("%Y-%m-%d %H:%M:%S").alias("create_time")
+    )
 
 
 def _klines_csv(day_bars: pl.DataFrame, header: bool) -> bytes:
@@ -138,13 +169,19 @@ def write_archive_days(
     kline_header: bool | None = None,
     layout: Layout = "flat",
     price0: float = 25.0,
+    market: ArchiveMarket = "um",
+    contract_size: float = 100.0,
 ) -> list[Path]:
     """Daily 5m ``metrics`` and ``klines`` zips (+ ``.CHECKSUM``) for ``days`` days from ``start``.
 
     ``kline_header=None`` alternates the two variants that the archive really has (odd days
     without the header row, even days with it). ``layout="archive"`` nests the files as on
     data.binance.vision (``data/futures/um/daily/...``). Returns the zip paths, day by day.
+    ``market="cm"`` writes COIN-M ``metrics`` files only (``symbol`` like ``BTCUSD_PERP``, OI in
+    contracts of ``contract_size`` USD, under ``data/futures/cm/daily/metrics/...``).
     """
+    if market == "cm" and set(kinds) != {"metrics"}:
+        raise ValueError("market='cm' writes metrics files only: pass kinds=('metrics',)")
     root = Path(folder)
     start_ms = int(datetime(start.year, start.month, start.day, tzinfo=UTC).timestamp() * 1000)
     path = simulate_path(start_ms, days * BARS_PER_DAY, seed, price0=price0).frame
@@ -157,7 +194,12 @@ def write_archive_days(
             header = (i % 2 == 0) if kline_header is None else kline_header
             name = f"{symbol}-5m-{stamp}.zip"
             out.append(write_zip(_folder(root, layout, name), name, _klines_csv(bars, header), day))
-        if "metrics" in kinds:
+        if "metrics" in kinds and market == "cm":
+            csv = _coinm_metrics_csv(bars, symbol, contract_size)
+            name = f"{symbol}-metrics-{stamp}.zip"
+            rel = Path(metrics_relpath(symbol, stamp, "cm")).parent
+            out.append(write_zip(root if layout == "flat" else root / rel, name, csv, day))
+        elif "metrics" in kinds:
             day_ms = start_ms + i * DAY_MS
             csv = _metrics_csv(bars, symbol, day_ms >= METRICS_START_LABELS_FROM)
             name = f"{symbol}-metrics-{stamp}.zip"

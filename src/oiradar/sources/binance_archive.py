@@ -1,5 +1,8 @@
 """Binance public-archive files (data.binance.vision, USD-M futures) -> canonical bar frames.
 
+COIN-M ``metrics`` files (``data/futures/cm/daily/metrics/BTCUSD_PERP/...``) have the same
+columns with other units: :func:`parse_metrics` ``market="cm"`` reads them (decision 0505).
+
 The archive and its formats are described in Binance's README:
 https://github.com/binance/binance-public-data (section "USD-M Futures": klines, metrics,
 fundingRate). Paths: ``data/futures/um/daily/metrics/<SYM>/<SYM>-metrics-YYYY-MM-DD.zip``,
@@ -64,6 +67,7 @@ __all__ = [
     "check_sha256",
     "detect",
     "load_csv_bytes",
+    "metrics_relpath",
     "parse_funding",
     "parse_klines",
     "parse_metrics",
@@ -112,6 +116,12 @@ _METRICS_STEP = 5 * MINUTE_MS
 _MICROS_FROM = 10**14  # epoch ms stay below 1e14 until the year 5138; epoch us are above it
 _MAX_MEMBER_BYTES = 1 << 30
 MetricsLabels = Literal["auto", "end", "start"]
+ArchiveMarket = Literal["um", "cm"]  # USD-M, COIN-M: the path segment of data.binance.vision
+# The unit of ``sum_open_interest`` per market, as the ``OiUnit`` value the REST path stamps
+# (oiradar.sources.venues.base; not imported here: that package imports ccxt, 0.4 s that the
+# file importer does not need). A test pins each to its venue's ``oi_unit``. Decision 0505:
+# USD-M counts one side in base units; COIN-M counts contracts of ``contractSize`` USD.
+METRICS_OI_UNIT: dict[str, str] = {"um": "base", "cm": "contracts_usd"}
 
 
 class ArchiveKind(StrEnum):
@@ -192,6 +202,11 @@ def detect(path_or_name: str | Path) -> ArchiveFile | None:
             name=name,
         )
     return None
+
+
+def metrics_relpath(market_id: str, day: str, market: ArchiveMarket = "um") -> str:
+    """``data/futures/<um|cm>/daily/metrics/<ID>/<ID>-metrics-<YYYY-MM-DD>.zip``."""
+    return f"data/futures/{market}/daily/metrics/{market_id}/{market_id}-metrics-{day}.zip"
 
 
 def archive_relpath(name: str) -> str:
@@ -617,33 +632,55 @@ _METRICS_SCHEMA: dict[str, pl.DataType] = {
     **{c: pl.Float64() for c in METRICS_COLUMNS[2:]},
 }
 _METRICS_VALUES = ("sum_open_interest", "sum_open_interest_value", "count_long_short_ratio")
-_VALUES_METRICS = ["oi", "oi_value", "long_short_ratio"]  # the same, canonical names
+_VALUES_METRICS = ["oi_raw", "oi_value", "long_short_ratio"]  # the same, canonical names
 
 
 def parse_metrics(
-    source: Source, *, name: str | None = None, labels: MetricsLabels = "auto"
+    source: Source,
+    *,
+    name: str | None = None,
+    labels: MetricsLabels = "auto",
+    market: ArchiveMarket = "um",
 ) -> pl.DataFrame:
     """A daily ``metrics`` file -> 5m bars with ``oi``, ``oi_value``, ``long_short_ratio``.
 
-    ``oi`` = ``oi_raw`` = ``sum_open_interest`` (one side, base units: the figure of REST
-    ``openInterestHist.sumOpenInterest``), ``oi_value`` = ``sum_open_interest_value`` (USDT),
+    USD-M (``market="um"``): ``oi`` = ``oi_raw`` = ``sum_open_interest`` (one side, base units:
+    the figure of REST ``openInterestHist.sumOpenInterest``), ``oi_value`` =
+    ``sum_open_interest_value`` (USDT).
+
+    COIN-M (``market="cm"``, decision 0505): ``oi_raw`` = ``sum_open_interest`` in **contracts**
+    of ``contractSize`` USD (``oi_unit = contracts_usd``, as REST ``sumOpenInterest`` "unit:
+    cont"); ``oi`` and ``oi_value`` are null here: the fetcher derives them with the one
+    conversion the REST path uses (:func:`oiradar.sources.venues.base.oi_to_base`: contracts x
+    size / the bar's close), which needs the contract size and the klines.
+    ``sum_open_interest_value`` (base coin, Binance's own conversion) is checked, not kept.
+
     ``long_short_ratio`` = ``count_long_short_ratio`` (all accounts, as REST
     ``globalLongShortAccountRatio.longShortRatio``; the two ``toptrader`` columns are top
-    traders only and the taker ratio is a flow: neither is canonical). An empty cell is missing
-    (null), never zero. ``labels``: see :func:`metrics_bodies_to_bars` and decision 0200.
+    traders only and the taker ratio is a flow: neither is canonical). An empty cell (also
+    written ``""``, as COIN-M files do) is missing (null), never zero. ``labels``: see
+    :func:`metrics_bodies_to_bars` and decision 0200.
     """
     bodies = _load_bodies([source], "create_time", [name])
-    return metrics_bodies_to_bars(bodies, labels=labels)
+    return metrics_bodies_to_bars(bodies, labels=labels, market=market)
 
 
-def metrics_bodies_to_bars(bodies: list[_Body], *, labels: MetricsLabels = "auto") -> pl.DataFrame:
+def metrics_bodies_to_bars(
+    bodies: list[_Body], *, labels: MetricsLabels = "auto", market: ArchiveMarket = "um"
+) -> pl.DataFrame:
     """Parse metrics files together. Bar ``ts`` is the open of the 5-minute bar the snapshot closes.
 
     ``labels="end"``: ``create_time`` T is the snapshot at T (the bar closing at T: ts = T - 5m);
     ``"start"``: T labels the period starting at T (snapshot at T + 5m: ts = T); ``"auto"``:
-    per file, ``"start"`` when its first row is at or after :data:`METRICS_START_LABELS_FROM`.
+    USD-M per file, ``"start"`` when its first row is at or after
+    :data:`METRICS_START_LABELS_FROM`; COIN-M always ``"start"`` (decisions 0200, 0505).
     Identical duplicate rows are dropped; a conflicting duplicate keeps the later row.
     """
+    if market not in METRICS_OI_UNIT:
+        raise InputError(f"archive market {market!r} is not 'um' (USD-M) or 'cm' (COIN-M)")
+    if market == "cm" and labels == "auto":
+        labels = "start"
+    bodies = [_empty_quotes_blank(b) for b in bodies]
     for body in bodies:
         _check_header(body, METRICS_COLUMNS, ("create_time", "sum_open_interest"))
     _check_symbols(bodies)
@@ -661,7 +698,18 @@ def metrics_bodies_to_bars(bodies: list[_Body], *, labels: MetricsLabels = "auto
         *[(_bad_number(c), c, "negative or non-finite value") for c in _METRICS_VALUES],
     ]
     parsed.check(rules)
-    return _metrics_frame(parsed, labels)
+    return _metrics_frame(parsed, labels, market)
+
+
+def _empty_quotes_blank(body: _Body) -> _Body:
+    """``""`` cells (COIN-M files write empty ratios so) -> empty cells: the parse reads no quotes.
+
+    Equals ``pandas.read_csv`` reading ``""`` as NaN. The ``in`` test is one ``memchr``: files
+    without a quote (all USD-M ones) are not copied.
+    """
+    if b'"' not in body.data:
+        return body
+    return _Body(body.name, body.data.replace(b'""', b""), body.header, body.info)
 
 
 def _create_time(text: pl.Expr) -> pl.Expr:
@@ -683,7 +731,7 @@ def _check_symbols(bodies: Sequence[_Body]) -> None:
     Only the first row is read here: parsing the ``symbol`` column of every row would cost a
     third of the parse time for a value that never changes inside a file.
     """
-    expected = next((b.info.raw_symbol for b in bodies if b.info is not None), None)
+    expected = next((sym for b in bodies if (sym := _named_symbol(b)) is not None), None)
     for body in bodies:
         first = body.data[:256].split(b"\n", 1)[0].split(b",")
         at = body.header.index("symbol") if body.header and "symbol" in body.header else 1
@@ -697,6 +745,18 @@ def _check_symbols(bodies: Sequence[_Body]) -> None:
             raise InputError(msg, file=body.name, row=row, column="symbol", value=symbol)
 
 
+_METRICS_NAME = re.compile(r"^(?P<sym>[A-Z0-9_]{2,40})-metrics-\d{4}-\d{2}-\d{2}\b")
+
+
+def _named_symbol(body: _Body) -> str | None:
+    """The symbol a metrics file's name gives: USD-M through :func:`detect`; COIN-M
+    (``BTCUSD_PERP-metrics-...``, which :func:`detect` does not take) by the bare pattern."""
+    if body.info is not None:
+        return body.info.raw_symbol
+    m = _METRICS_NAME.match(body.name)
+    return m["sym"] if m else None
+
+
 def _starts_from_name(body: _Body) -> bool | None:
     """Start-of-period labels when the file's date (from its name) is on or after the change."""
     if body.info is None or body.info.monthly:
@@ -704,20 +764,25 @@ def _starts_from_name(body: _Body) -> bool | None:
     return body.info.date >= _METRICS_START_DATE  # ISO dates compare as strings (no strptime)
 
 
-def _metrics_frame(parsed: _Parsed, labels: MetricsLabels) -> pl.DataFrame:
+def _metrics_frame(parsed: _Parsed, labels: MetricsLabels, market: ArchiveMarket) -> pl.DataFrame:
     t = _round_to_step(pl.col("_t"))
     starts = _start_labels(parsed, labels)
     if isinstance(starts, bool):  # one convention for every row: no per-row choice
         ts = t if starts else t - _METRICS_STEP
     else:
         ts = pl.when(starts).then(t).otherwise(t - _METRICS_STEP)
+    raw = pl.col("sum_open_interest")
+    if market == "um":  # one side in base units already; the value in USDT
+        oi, value = raw, pl.col("sum_open_interest_value")
+    else:  # contracts: the fetcher converts (oi_to_base), as it does REST's contracts
+        oi = value = pl.lit(None, pl.Float64)
     out = parsed.frame.select(
         ts.alias("ts"),
-        pl.col("sum_open_interest").alias("oi"),
-        pl.col("sum_open_interest_value").alias("oi_value"),
+        oi.alias("oi"),
+        value.alias("oi_value"),
         pl.col("count_long_short_ratio").alias("long_short_ratio"),
-        pl.col("sum_open_interest").alias("oi_raw"),
-        pl.lit("base").alias("oi_unit"),
+        raw.alias("oi_raw"),
+        pl.lit(METRICS_OI_UNIT[market]).alias("oi_unit"),
         "_row",
     )
     if out.select(_VALUES_METRICS).null_count().sum_horizontal().item():

@@ -323,11 +323,12 @@ class _ChunkFetcher:
                 )
                 source = Source.ARCHIVE
             # REST rows come after the archive's: on a bar both have, REST's value is kept (they agree)
-            for lo, hi in _ranges(missing, max(chunk.start, self.oi_from), chunk.end):
-                for ds in (Dataset.OI, Dataset.LONG_SHORT):
-                    if ds in self.venue.datasets():
-                        for rc in self.venue.calls(ds, self.market, self.tf, lo, hi):
-                            parts[ds].append(await self._call(rc))
+            for ds, days in missing.items():
+                if ds not in self.venue.datasets():
+                    continue
+                for lo, hi in _ranges(days, max(chunk.start, self.oi_from), chunk.end):
+                    for rc in self.venue.calls(ds, self.market, self.tf, lo, hi):
+                        parts[ds].append(await self._call(rc))
         return _stitch(parts, self.market, chunk), source
 
     async def _call(self, rc: RestCall) -> pl.DataFrame:
@@ -335,15 +336,26 @@ class _ChunkFetcher:
             rc, lambda payload: self.venue.decode(rc, payload, self.market, self.tf)
         )
 
-    async def _archive_days(self, days: Sequence[date]) -> tuple[list[pl.DataFrame], list[date]]:
-        found, missing = [], []
+    async def _archive_days(
+        self, days: Sequence[date]
+    ) -> tuple[list[pl.DataFrame], dict[Dataset, list[date]]]:
+        """The archived days' frames, and per dataset the days REST should fill.
+
+        A day is missing for OI when the archive lacks it or holds fewer than 288 raw OI
+        figures (``oi_raw``: COIN-M files hold contracts, converted later), and missing for the
+        long/short ratio likewise (COIN-M files leave that column empty: decision 0505).
+        """
+        found: list[pl.DataFrame] = []
+        missing: dict[Dataset, list[date]] = {Dataset.OI: [], Dataset.LONG_SHORT: []}
+        full = DAY_MS // METRICS_STEP_MS
         for day in days:
             assert self.archive_market is not None
             frame = await self.archive.metrics_day(self.market.id, day, self.archive_market)
             if frame is not None:
                 found.append(frame)
-            if frame is None or frame["oi"].drop_nulls().len() < DAY_MS // METRICS_STEP_MS:
-                missing.append(day)  # not archived, or incomplete: REST fills what it still has
+            for ds, col in ((Dataset.OI, "oi_raw"), (Dataset.LONG_SHORT, "long_short_ratio")):
+                if frame is None or frame[col].drop_nulls().len() < full:
+                    missing[ds].append(day)  # not archived, or incomplete: REST fills what it has
         return found, missing
 
 

@@ -22,7 +22,8 @@ and the same pages under ``coin-margined-futures``), called through ccxt's impli
 - long/short ``GET /futures/data/globalLongShortAccountRatio``:
   ``{"symbol", "longShortRatio", "longAccount", "shortAccount", "timestamp"}``
 
-The public archive (``data.binance.vision``) holds the OI history beyond 30 days; see
+The public archive (``data.binance.vision``) holds the OI history beyond 30 days, for USD-M
+(``um``, base units) and COIN-M (``cm``, contracts as on REST; decision 0505); see
 :mod:`oiradar.sources.archive_client`.
 """
 
@@ -308,10 +309,11 @@ class BinanceCoinm(BinanceUsdm):
     id = "binancecoinm"
     prefix = "dapi"
     oi_unit = OiUnit.CONTRACTS_QUOTE
-    # The COIN-M archive's metrics files count contracts, not base units as the USD-M parser
-    # assumes: until a parser for them exists, COIN-M OI history is REST only (30 days).
-    archive_market = None
-    oi_history = "30d REST"
+    # The archive's COIN-M metrics files (data/futures/cm/daily/metrics/BTCUSD_PERP/...) count
+    # contracts too, as REST does: the parser keeps them as ``oi_raw`` in this unit and the
+    # fetcher converts both sources with the same ``oi_to_base`` (decision 0505).
+    archive_market = "cm"
+    oi_history = "30d REST + archive (years)"
 
     def _id_params(self, market: MarketInfo) -> dict[str, Any]:
         pair = market.extra.get("pair") or market.id.split("_")[0]
