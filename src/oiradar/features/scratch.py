@@ -1,19 +1,27 @@
-"""Reusable scratch matrices for the batch path (``signals.analyse_many``).
+"""Reusable matrices for the batch path (``signals.analyse_many``).
 
 Why: on the development VM fresh memory is dear: faulting in the 1.7 GB feature matrix of 100
 series x 1 year of 5-minute bars costs 0.2 s of system time at best and 1-4 s while the OS
-compacts memory for huge pages, about as much as the numba kernels take to fill it. The input
-matrix of ``analyse_many`` (0.67 GB there) never leaves it (events copy the values they need),
-so a later call reuses it. The feature matrix is NOT pooled: polars frames built from it may
-keep its buffers without a copy.
+compacts memory for huge pages, about as much as the numba kernels take to fill it.
 
-The pool keeps at most :data:`KEEP` buffers alive between calls (the largest ones; memory the
-process already peaked at); :func:`release` hands them back to the OS. Thread safe: a buffer in
-use is out of the pool, so a concurrent call allocates its own.
+Two pools:
+
+* :func:`scratch`: buffers that never leave a call (the input matrix of ``analyse_many``: events
+  copy the values they need). Checked out for the ``with`` block, then back in the pool.
+* :func:`recycled`: buffers whose views are handed out (the feature matrix: polars frames built
+  from it keep views of it without a copy). A pooled buffer is handed out again only once nothing
+  refers to it any more, i.e. every frame built from it is gone: ``sys.getrefcount`` shows the
+  pool's own reference only. A view keeps its base alive, and polars keeps a view of a numpy
+  array it shares, so a held buffer is never reused.
+
+Each pool keeps at most :data:`KEEP` buffers alive between calls (the largest ones; memory the
+process already peaked at); :func:`release` hands them back to the OS. Thread safe: a checked-out
+or held buffer is never given to a second caller.
 """
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,7 +31,9 @@ import numpy as np
 
 KEEP = 2
 _POOL: list[np.ndarray] = []
+_SHARED: list[np.ndarray] = []
 _LOCK = threading.Lock()
+_FREE_REFS = 2  # sys.getrefcount(_SHARED[i]): the list's reference and the call's argument
 
 
 @contextmanager
@@ -43,11 +53,37 @@ def scratch(shape: tuple[int, ...]) -> Iterator[np.ndarray]:
     finally:
         with _LOCK:
             _POOL.append(buf)
-            _POOL.sort(key=lambda b: b.size, reverse=True)
-            del _POOL[KEEP:]
+            _keep_largest(_POOL)
+
+
+def recycled(shape: tuple[int, ...]) -> np.ndarray:
+    """An uninitialised float64 array of ``shape`` that the caller may hand out (views of it may
+    live on in frames): the memory of an earlier call's array once nothing refers to it, else new.
+
+    The pool keeps the new buffer too, so the next call after its frames are dropped reuses it."""
+    size = prod(shape)
+    with _LOCK:
+        free = [
+            i  # index access: no loop variable holding a reference to the buffer
+            for i in range(len(_SHARED))
+            if _SHARED[i].size >= size and sys.getrefcount(_SHARED[i]) == _FREE_REFS
+        ]
+        best = min(free, key=lambda i: _SHARED[i].size) if free else None
+        if best is None:
+            _SHARED.append(np.empty(size))
+            best = len(_SHARED) - 1
+        view = _SHARED[best][:size].reshape(shape)
+        _keep_largest(_SHARED)
+    return view
+
+
+def _keep_largest(pool: list[np.ndarray]) -> None:
+    pool.sort(key=lambda b: b.size, reverse=True)
+    del pool[KEEP:]
 
 
 def release() -> None:
-    """Drop the pooled buffers (their memory goes back to the OS)."""
+    """Drop the pooled buffers (their memory goes back to the OS once no frame holds it)."""
     with _LOCK:
         _POOL.clear()
+        _SHARED.clear()

@@ -15,7 +15,7 @@ import polars as pl
 from oiradar.config import Settings, duration_ms
 from oiradar.features.frame import feature_frames, feature_inputs, feature_params
 from oiradar.features.fused import COL, FEATURE_COLUMNS, INPUTS, PARALLEL_MIN_ROWS
-from oiradar.features.scratch import scratch
+from oiradar.features.scratch import recycled, scratch
 from oiradar.model import SeriesKey, Timeframe
 from oiradar.signals import kernels as sk
 from oiradar.signals.kernels import PHASES, STATES, many_states, serial_states
@@ -204,7 +204,7 @@ def analyse_many(
     tf = keys[0].timeframe
     settings = list(settings) if settings is not None else [None] * len(frames)
     with ExitStack() as stack:  # the input matrix is reused scratch (events copy its values);
-        # the feature matrix is not: polars frames may keep its buffers (no copy)
+        # the feature matrix is recycled only once no frame holds it: polars keeps views of it
 
         def take(shape: tuple[int, int]) -> np.ndarray:
             return stack.enter_context(scratch(shape))
@@ -215,8 +215,9 @@ def analyse_many(
         ok = np.concatenate([g["complete"].to_numpy().astype(np.bool_) for g in grids])
         parallel = ok.size >= PARALLEL_MIN_ROWS and offsets.size > 2
         run = sk.many_analyse if parallel else sk.serial_analyse
+        feats = recycled((len(FEATURE_COLUMNS), ok.size))
         with np.errstate(all="ignore"):
-            feats, _sbits, fbits, src = run(bars, ok, offsets, fparams, sparams)
+            feats, _sbits, fbits, src = run(bars, ok, offsets, fparams, sparams, feats)
         ts = [g["ts"].to_numpy() for g in grids]
         events = events_from_bits(fbits, src, bars, feats, offsets, ts, keys, explain)
         frames_out = feature_frames(grids, feats, offsets)

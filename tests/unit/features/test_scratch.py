@@ -1,0 +1,57 @@
+"""The recycling pool hands a feature matrix out again only once nothing refers to it."""
+
+from __future__ import annotations
+
+import gc
+
+import numpy as np
+import polars as pl
+import pytest
+
+from oiradar.features import scratch as sc
+
+
+def _address(a: np.ndarray) -> int:
+    return a.__array_interface__["data"][0]
+
+
+@pytest.fixture(autouse=True)
+def _empty_pool():
+    sc.release()
+    yield
+    sc.release()
+
+
+def test_a_dropped_array_is_reused() -> None:
+    a = sc.recycled((3, 1000))
+    first = _address(a)
+    del a
+    b = sc.recycled((3, 1000))
+    assert _address(b) == first
+    c = sc.recycled((2, 500))  # b is held: a smaller request gets memory of its own
+    assert not np.shares_memory(b, c)
+
+
+def test_an_array_held_by_a_polars_frame_is_not_reused() -> None:
+    a = sc.recycled((3, 1000))
+    a[:] = 7.0
+    first = _address(a)
+    frame = pl.DataFrame({"x": a[0]}).with_columns(pl.col("x").fill_nan(None))
+    del a
+    gc.collect()
+    b = sc.recycled((3, 1000))  # the frame keeps a view of the old buffer
+    assert _address(b) != first
+    second = _address(b)
+    b[:] = -1.0
+    assert frame["x"].to_list() == [7.0] * 1000
+    del b, frame
+    gc.collect()
+    assert _address(sc.recycled((3, 1000))) in {first, second}  # both are free again
+
+
+def test_the_pool_keeps_at_most_keep_buffers_and_release_empties_it() -> None:
+    held = [sc.recycled((3, 1000 + i)) for i in range(sc.KEEP + 2)]
+    assert len(sc._SHARED) == sc.KEEP
+    del held
+    sc.release()
+    assert sc._SHARED == []
