@@ -143,12 +143,10 @@ def feature_frame(values: np.ndarray) -> pl.DataFrame:
 
 
 def _typed(name: str) -> pl.Expr:
+    if name in INT_FEATURES:  # a non-strict cast turns NaN into null in one pass
+        return pl.col(name).cast(pl.Int32, strict=False)
     col = pl.col(name).fill_nan(None)
-    if name in BOOL_FEATURES:
-        return col > 0.5
-    if name in INT_FEATURES:
-        return col.cast(pl.Int32)
-    return col
+    return col > 0.5 if name in BOOL_FEATURES else col
 
 
 def feature_frames(

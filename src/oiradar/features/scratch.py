@@ -14,8 +14,9 @@ Two pools:
   pool's own reference only. A view keeps its base alive, and polars keeps a view of a numpy
   array it shares, so a held buffer is never reused.
 
-Each pool keeps at most :data:`KEEP` buffers alive between calls (the largest ones; memory the
-process already peaked at); :func:`release` hands them back to the OS. Thread safe: a checked-out
+Between calls the scratch pool keeps at most :data:`KEEP_SCRATCH` buffers (the input matrix and
+the state bits of ``analyse_many``) and the recycling pool at most :data:`KEEP` (the largest ones;
+memory the process already peaked at); :func:`release` hands them back to the OS. Thread safe: a checked-out
 or held buffer is never given to a second caller.
 """
 
@@ -28,8 +29,10 @@ from contextlib import contextmanager
 from math import prod
 
 import numpy as np
+import numpy.typing as npt
 
 KEEP = 2
+KEEP_SCRATCH = 4
 _POOL: list[np.ndarray] = []
 _SHARED: list[np.ndarray] = []
 _LOCK = threading.Lock()
@@ -37,11 +40,12 @@ _FREE_REFS = 2  # sys.getrefcount(_SHARED[i]): the list's reference and the call
 
 
 @contextmanager
-def scratch(shape: tuple[int, ...]) -> Iterator[np.ndarray]:
-    """An uninitialised float64 array of ``shape``, reused from the pool when one fits.
+def scratch(shape: tuple[int, ...], dtype: npt.DTypeLike = np.float64) -> Iterator[np.ndarray]:
+    """An uninitialised array of ``shape`` and ``dtype``, reused from the pool when one fits.
 
     The caller must not let a view of it outlive the ``with`` block."""
-    size = prod(shape)
+    nbytes = prod(shape) * np.dtype(dtype).itemsize
+    size = -(-nbytes // 8)  # float64 words
     with _LOCK:
         fits = [i for i, b in enumerate(_POOL) if b.size >= size]
         best = min(fits, key=lambda i: _POOL[i].size) if fits else None
@@ -49,11 +53,11 @@ def scratch(shape: tuple[int, ...]) -> Iterator[np.ndarray]:
     if buf is None:
         buf = np.empty(size)
     try:
-        yield buf[:size].reshape(shape)
+        yield buf[:size].view(np.uint8)[:nbytes].view(dtype).reshape(shape)
     finally:
         with _LOCK:
             _POOL.append(buf)
-            _keep_largest(_POOL)
+            _keep_largest(_POOL, KEEP_SCRATCH)
 
 
 def recycled(shape: tuple[int, ...]) -> np.ndarray:
@@ -73,13 +77,13 @@ def recycled(shape: tuple[int, ...]) -> np.ndarray:
             _SHARED.append(np.empty(size))
             best = len(_SHARED) - 1
         view = _SHARED[best][:size].reshape(shape)
-        _keep_largest(_SHARED)
+        _keep_largest(_SHARED, KEEP)
     return view
 
 
-def _keep_largest(pool: list[np.ndarray]) -> None:
+def _keep_largest(pool: list[np.ndarray], keep: int) -> None:
     pool.sort(key=lambda b: b.size, reverse=True)
-    del pool[KEEP:]
+    del pool[keep:]
 
 
 def release() -> None:

@@ -206,8 +206,8 @@ def analyse_many(
     with ExitStack() as stack:  # the input matrix is reused scratch (events copy its values);
         # the feature matrix is recycled only once no frame holds it: polars keeps views of it
 
-        def take(shape: tuple[int, int]) -> np.ndarray:
-            return stack.enter_context(scratch(shape))
+        def take(shape: tuple[int, ...], dtype: type = np.float64) -> np.ndarray:
+            return stack.enter_context(scratch(shape, dtype))
 
         grids, bars, offsets = feature_inputs(frames, tf, take)
         fparams = np.stack([feature_params(tf, s) for s in settings])
@@ -217,7 +217,7 @@ def analyse_many(
         run = sk.many_analyse if parallel else sk.serial_analyse
         feats = recycled((len(FEATURE_COLUMNS), ok.size))
         with np.errstate(all="ignore"):
-            feats, _sbits, fbits, src = run(bars, ok, offsets, fparams, sparams, feats)
+            feats, _sbits, fbits, src = run(bars, ok, offsets, fparams, sparams, feats, take)
         ts = [g["ts"].to_numpy() for g in grids]
         events = events_from_bits(fbits, src, bars, feats, offsets, ts, keys, explain)
         frames_out = feature_frames(grids, feats, offsets)
@@ -278,7 +278,7 @@ def events_from_bits(
     order = _order(ev_ts, key_rank, len(keys))
     pos = np.empty(n, np.int64)
     pos[order] = np.arange(n)
-    values = np.empty((len(VALUE_COLUMNS), n))
+    values = recycled((len(VALUE_COLUMNS), n))  # its rows become the frame's columns
     sk.gather_values(bars, feats, _FROM_BARS, _VALUE_ROWS, idx, pos, values)
     code, sid, setup = code[order], sid[order], setup[order]
     cols = [pl.Series("ts", ev_ts[order])]

@@ -13,6 +13,8 @@ Inputs are the two matrices the feature pass already holds: the bar rows
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from numba import njit, prange, set_parallel_chunksize
 
@@ -231,8 +233,11 @@ def serial_states(
     return sbits, fbits, src
 
 
-def _outputs(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    return np.empty(n, np.uint16), np.empty(n, np.uint16), np.empty((2, n), np.int32)
+def _outputs(
+    n: int, alloc: Callable[[tuple[int, ...], type], np.ndarray] = np.empty
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(state bits, fired bits, entry sources) of ``n`` bars from ``alloc(shape, dtype)``."""
+    return alloc((n,), np.uint16), alloc((n,), np.uint16), alloc((2, n), np.int32)
 
 
 @njit(cache=True, parallel=True)
@@ -254,6 +259,7 @@ def many_analyse(
     fparams: np.ndarray,
     sparams: np.ndarray,
     feats: np.ndarray | None = None,
+    alloc: Callable[[tuple[int, ...], type], np.ndarray] = np.empty,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Features and signal states of many series in ONE parallel pass: each series' features are
     computed and its states read back while its columns are still in the CPU cache.
@@ -262,11 +268,11 @@ def many_analyse(
     ``many_states(x, feats, ok, offsets, sparams)``. Series are handed to the threads one at a
     time (chunk size 1), so a thread slowed by another process does not hold up the rest.
     ``feats``, when given, is the (``len(FEATURE_COLUMNS)`` x rows) float64 matrix to write the
-    features into (every cell is written). Returns (features, state bits, fired bits, entry
+    features into (every cell is written); ``alloc(shape, dtype)`` gives the state outputs. Returns (features, state bits, fired bits, entry
     sources).
     """
     feats = _feature_out(feats, ok.size)
-    sbits, fbits, src = _outputs(ok.size)
+    sbits, fbits, src = _outputs(ok.size, alloc)
     old = set_parallel_chunksize(1)
     try:
         _many_analyse(x, ok, offsets, fparams, sparams, feats, sbits, fbits, src)
@@ -282,10 +288,11 @@ def serial_analyse(
     fparams: np.ndarray,
     sparams: np.ndarray,
     feats: np.ndarray | None = None,
+    alloc: Callable[[tuple[int, ...], type], np.ndarray] = np.empty,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """:func:`many_analyse` on one thread (small inputs: no thread-pool start-up)."""
     feats = _feature_out(feats, ok.size)
-    sbits, fbits, src = _outputs(ok.size)
+    sbits, fbits, src = _outputs(ok.size, alloc)
     _serial_analyse(x, ok, offsets, fparams, sparams, feats, sbits, fbits, src)
     return feats, sbits, fbits, src
 

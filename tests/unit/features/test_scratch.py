@@ -55,3 +55,13 @@ def test_the_pool_keeps_at_most_keep_buffers_and_release_empties_it() -> None:
     del held
     sc.release()
     assert sc._SHARED == []
+
+
+def test_scratch_hands_out_any_dtype_from_the_same_memory() -> None:
+    with sc.scratch((2, 1001), np.int32) as a:
+        assert a.shape == (2, 1001) and a.dtype == np.int32
+        a[:] = 5
+        first = _address(a)
+    with sc.scratch((3, 7), np.uint16) as b:  # fits the pooled buffer: the same memory
+        assert b.shape == (3, 7) and b.dtype == np.uint16
+        assert _address(b) == first
