@@ -165,20 +165,26 @@ def rolling_mean(x, n, q):
 @njit(cache=True, nogil=True)
 def _block_extremes(x, n, sign, g, h):
     """Prefix (``g``) and suffix (``h``) maxima of ``sign * x`` inside blocks of ``n`` values
-    (missing values skipped, ``-inf`` where a block has none yet)."""
+    (missing values skipped, ``-inf`` where a block has none yet). Returns how many values of
+    ``x`` are missing (0: the caller may take its gap-free path)."""
     m = x.size
+    missing = 0
     for b0 in range(0, m, n):
         b1 = min(b0 + n, m)
+        # block slices indexed from 0: numba then skips its negative-index checks (~15 % faster)
+        xb, gb, hb = x[b0:b1], g[b0:b1], h[b0:b1]
         run = -np.inf
-        for i in range(b0, b1):
-            y = sign * x[i]
+        for i in range(b1 - b0):
+            y = sign * xb[i]
+            missing += y != y
             run = y if y > run else run  # a NaN compares False: skipped, branch-free (maxsd)
-            g[i] = run
+            gb[i] = run
         run = -np.inf
-        for i in range(b1 - 1, b0 - 1, -1):
-            y = sign * x[i]
+        for i in range(b1 - b0 - 1, -1, -1):
+            y = sign * xb[i]
             run = y if y > run else run
-            h[i] = run
+            hb[i] = run
+    return missing
 
 
 @njit(cache=True, nogil=True)
@@ -193,7 +199,15 @@ def rolling_max_into(x, n, q, sign, g, h, out):
     Blocks end at or before ``t``, so nothing after ``t`` is read for bar ``t``.
     """
     m = x.size
-    _block_extremes(x, n, sign, g, h)
+    if _block_extremes(x, n, sign, g, h) == 0 and q <= n:  # gap-free: k = min(i + 1, n)
+        for i in range(min(n - 1, m)):
+            out[i] = sign * g[i] if i + 1 >= q else _NAN
+        if m >= n:  # slices, not ``h[i - n + 1]``: no negative-index checks, so it vectorises
+            hh, gg, oo = h[: m - n + 1], g[n - 1 :], out[n - 1 :]
+            for j in range(m - n + 1):
+                a, b = hh[j], gg[j]
+                oo[j] = sign * (a if a > b else b)
+        return
     k = 0
     for i in range(min(n - 1, m)):
         k += x[i] == x[i]
@@ -358,7 +372,17 @@ def breakout_into(x, lookback, q, sign, g, h, out):
     """
     m = x.size
     n = lookback
-    _block_extremes(x, n, sign, g, h)
+    if _block_extremes(x, n, sign, g, h) == 0 and q <= n:  # gap-free: k = min(i, n)
+        if m > 0:
+            out[0] = _NAN
+        for i in range(1, min(n, m)):
+            out[i] = (1.0 if sign * x[i] > g[i - 1] else 0.0) if i >= q else _NAN
+        if m > n:  # slices, not ``h[i - n]``: no negative-index checks, so it vectorises
+            hh, gg, xx, oo = h[: m - n], g[n - 1 : m - 1], x[n:], out[n:]
+            for j in range(m - n):
+                a, b = hh[j], gg[j]
+                oo[j] = np.float64(sign * xx[j] > (a if a > b else b))
+        return
     k = 0  # values in the window of the previous n bars, [i - n, i - 1]
     for i in range(m):
         out[i] = _NAN

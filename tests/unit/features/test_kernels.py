@@ -120,6 +120,33 @@ def test_breakout_and_near_level(lookback: int) -> None:
     _close(k.near_level(c.to_numpy(), ph.to_numpy(), 0.03, 1.0), expected)
 
 
+@pytest.mark.parametrize("m", [0, 1, 5, 19, 20, 21, 400])
+@pytest.mark.parametrize("n", [1, 2, 5, 20])
+@pytest.mark.parametrize("coverage", [1.0, 0.5, 0.01])
+def test_gap_free_paths_of_maxima_and_breakouts(m: int, n: int, coverage: float) -> None:
+    """Without a missing value the maxima and breakouts take a vectorised path: same pandas
+    result, at every length around the window (shorter than it, equal, one more)."""
+    x = _series(3, m=400, nan=0.0)[:m]
+    s = pd.Series(x, dtype=float)
+    q = max(1, int(np.ceil(coverage * n - 1e-9)))
+    _close(k.rolling_max(x, n, q), s.rolling(n, min_periods=q).max())
+    _close(k.rolling_min(x, n, q), s.rolling(n, min_periods=q).min())
+    for sign, prior in ((1.0, s.shift(1).rolling(n, min_periods=q).max()),
+                        (-1.0, s.shift(1).rolling(n, min_periods=q).min())):  # fmt: skip
+        hit = (s > prior) if sign > 0 else (s < prior)
+        _close(k.breakout(x, n, q, sign), hit.astype(float).where(prior.notna() & s.notna()))
+
+
+def test_one_missing_value_switches_to_the_general_path() -> None:
+    x = _series(4, m=300, nan=0.0)
+    x[150] = np.nan
+    s = pd.Series(x)
+    _close(k.rolling_max(x, 20, 20), s.rolling(20, min_periods=20).max())
+    assert np.isnan(k.rolling_max(x, 20, 20)[150:170]).all()
+    prior = s.shift(1).rolling(20, min_periods=20).max()
+    _close(k.breakout(x, 20, 20, 1.0), (s > prior).astype(float).where(prior.notna() & s.notna()))
+
+
 RULE_SETS = [
     ("wick", "engulfing", "close_below_low"),
     ("wick",),
