@@ -446,32 +446,46 @@ def rejection_into(o, h, lo, c, wick, engulf, through, sign, out):
 
     The bullish mirror swaps the wicks, inverts the engulfing and uses ``c > h.shift()``.
     Rules (b) and (c) need the previous bar; where it is missing they do not fire.
+    Branch-free and previous-bar values read through shifted slices: the loop vectorises.
     """
-    for i in range(o.size):
-        oi_, hi, li, ci = o[i], h[i], lo[i], c[i]
-        if oi_ != oi_ or hi != hi or li != li or ci != ci:
-            out[i] = _NAN
-            continue
-        body = abs(ci - oi_)
-        rng = hi - li
-        top = max(oi_, ci)
-        bot = min(oi_, ci)
-        near_wick = hi - top if sign > 0 else bot - li
-        far_wick = bot - li if sign > 0 else hi - top
-        hit = wick and rng > 0 and near_wick >= 2 * body and near_wick >= 0.5 * rng
-        hit = hit and far_wick <= 0.25 * rng
-        if i > 0 and not hit:
-            po = o[i - 1]
-            pc = c[i - 1]
-            if engulf and po == po and pc == pc:
-                bigger = body > abs(pc - po)
-                if sign > 0:
-                    hit = ci < oi_ and pc > po and oi_ >= pc and ci <= po and bigger
-                else:
-                    hit = ci > oi_ and pc < po and oi_ <= pc and ci >= po and bigger
-            if through and not hit:
-                hit = ci < lo[i - 1] if sign > 0 else ci > h[i - 1]
-        out[i] = 1.0 if hit else 0.0
+    m = o.size
+    bull = sign < 0
+    if m == 0:
+        return
+    nan = _NAN  # no previous bar: rules (b) and (c) compare with NaN, which is False
+    out[0] = _rejection_bar(
+        o[0], h[0], lo[0], c[0], nan, nan, nan, nan, wick, engulf, through, bull
+    )
+    o1, h1, l1, c1, oo = o[1:], h[1:], lo[1:], c[1:], out[1:]
+    o0, h0, l0, c0 = o[: m - 1], h[: m - 1], lo[: m - 1], c[: m - 1]
+    for j in range(m - 1):
+        oo[j] = _rejection_bar(
+            o1[j], h1[j], l1[j], c1[j], o0[j], c0[j], l0[j], h0[j], wick, engulf, through, bull
+        )
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _rejection_bar(o_, h_, l_, c_, po, pc, pl, ph, wick, engulf, through, bull):
+    """One bar of :func:`rejection_into` (``po pc pl ph``: the previous bar's open, close, low,
+    high). Every comparison with a missing value is False, so a missing previous bar fires
+    neither (b) nor (c); a missing value on the bar itself makes the result missing."""
+    body = abs(c_ - o_)
+    rng = h_ - l_
+    top = max(o_, c_)
+    bot = min(o_, c_)
+    if bull:
+        near_w, far_w = bot - l_, h_ - top
+        b = (c_ > o_) & (pc < po) & (o_ <= pc) & (c_ >= po)
+        t = c_ > ph
+    else:
+        near_w, far_w = h_ - top, bot - l_
+        b = (c_ < o_) & (pc > po) & (o_ >= pc) & (c_ <= po)
+        t = c_ < pl
+    a = (rng > 0) & (near_w >= 2 * body) & (near_w >= 0.5 * rng) & (far_w <= 0.25 * rng)
+    b = b & (body > abs(pc - po))
+    hit = (wick & a) | (engulf & b) | (through & t)
+    valid = (o_ == o_) & (h_ == h_) & (l_ == l_) & (c_ == c_)
+    return np.float64(hit) if valid else _NAN
 
 
 @njit(cache=True, nogil=True)
