@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import mmap
 
 import numpy as np
 import polars as pl
@@ -13,6 +14,14 @@ from oiradar.features import scratch as sc
 
 def _address(a: np.ndarray) -> int:
     return a.__array_interface__["data"][0]
+
+
+def _mapped(a: np.ndarray) -> bool:
+    """Whether ``a`` is a view of an anonymous ``mmap`` (through numpy views and a memoryview)."""
+    base = a
+    while isinstance(base, np.ndarray):
+        base = base.base
+    return isinstance(base, memoryview) and isinstance(base.obj, mmap.mmap)
 
 
 @pytest.fixture(autouse=True)
@@ -65,3 +74,23 @@ def test_scratch_hands_out_any_dtype_from_the_same_memory() -> None:
     with sc.scratch((3, 7), np.uint16) as b:  # fits the pooled buffer: the same memory
         assert b.shape == (3, 7) and b.dtype == np.uint16
         assert _address(b) == first
+
+
+def test_large_buffers_are_mapped_and_still_recycled(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sc, "_MAP_MIN", 1024)  # map anything from 1 KiB: a small test
+    a = sc.recycled((4, 1000))
+    assert _mapped(a) and a.flags.writeable
+    a[:] = 3.0
+    first = _address(a)
+    frame = pl.DataFrame({"x": a[1]})
+    del a
+    b = sc.recycled((4, 1000))  # the frame still holds the mapped buffer
+    assert _address(b) != first
+    second = _address(b)
+    del b, frame
+    gc.collect()
+    assert _address(sc.recycled((4, 1000))) in {first, second}
+    with sc.scratch((2, 1000), np.uint16) as c:  # the scratch pool maps large buffers too
+        assert _mapped(c)
+    sc.release()
+    assert not _mapped(sc.recycled((2, 10)))  # small new buffers come from numpy
