@@ -237,8 +237,8 @@ class FakeExchange:
         limit = min(cap, _int(request, "limit", default) or default)
         end = _int(request, hi, self.now_ms)
         start = _int(request, lo, None)
-        if start is None:
-            start = end - (limit - 1) * tf
+        if start is None:  # the latest ``limit`` bars up to ``end`` (any clock, aligned or not)
+            start = end - end % tf - (limit - 1) * tf
         return list(mk.grid(start, end, tf))[:limit]
 
     def _too_old(self, request: web.Request) -> web.Response | None:

@@ -30,7 +30,7 @@ VENUES = ("binanceusdm", "bybit", "okx")
 @pytest.fixture(scope="module")
 def day_of_ksm(tmp_path_factory: pytest.TempPathFactory) -> dict[str, pl.DataFrame]:
     home = tmp_path_factory.mktemp("live")
-    settings = load_settings(environ={})
+    settings = load_settings()
     end = now_ms() // DAY_MS * DAY_MS - DAY_MS  # yesterday, closed and inside every venue's depth
     out = {}
     for exchange in VENUES:
@@ -67,9 +67,7 @@ def test_record_polls_live(tmp_path: Path, exchange: str) -> None:
     opts = RecordOptions(
         exchange=exchange, symbols=(SYMBOL,), poll_s=2, duration_s=5, liquidations=False
     )
-    stats = asyncio.run(
-        Recorder(opts, Catalog(tmp_path), load_settings(environ={}), RetryReport()).run()
-    )
+    stats = asyncio.run(Recorder(opts, Catalog(tmp_path), load_settings(), RetryReport()).run())
     assert stats.polls >= 2 and not stats.errors
     assert read_polls(tmp_path, exchange, SYMBOL).height == stats.polls
 
@@ -80,9 +78,7 @@ def test_binance_archive_has_last_week(tmp_path: Path) -> None:
     req = FetchRequest(
         exchange="binanceusdm", symbol=SYMBOL, timeframe=Timeframe.H4, since=end - DAY_MS, until=end
     )
-    result = asyncio.run(
-        run_fetch(req, Catalog(tmp_path), load_settings(environ={}), RetryReport())
-    )
+    result = asyncio.run(run_fetch(req, Catalog(tmp_path), load_settings(), RetryReport()))
     assert result.ok
     bars = Catalog(tmp_path).read_stored(
         SeriesKey(exchange="binanceusdm", symbol=SYMBOL, timeframe=Timeframe.H4)
