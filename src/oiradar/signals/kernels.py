@@ -119,51 +119,59 @@ def series_states(
     zt, wchg, wback, nback = p[P_Z], p[P_WATCH_CHG], int(p[P_WATCH_BACK]), int(p[P_NEWHIGH_BACK])
     dstreak, ddmin, within = p[P_DOWN_STREAK], p[P_DIV_DD], int(p[P_ENTRY_WITHIN])
     long_side = p[P_LONG] > 0
+    # series-local row slices indexed from 0: no negative-index checks on every read
+    okv, oi, vol = ok[a:b], bars[B_OI, a:b], bars[B_VOLUME, a:b]
+    fz, fma, fchg = feats[F_Z, a:b], feats[F_MA, a:b], feats[F_CHG, a:b]
+    fratio, fratio_ma, fdd = feats[F_RATIO, a:b], feats[F_RATIO_MA, a:b], feats[F_DD, a:b]
+    fdown, fvol_ma = feats[F_DOWN, a:b], feats[F_VOL_MA, a:b]
+    fnh, fnl = feats[F_NEW_HIGH, a:b], feats[F_NEW_LOW, a:b]
+    fnear_h, fnear_l = feats[F_NEAR_HIGH, a:b], feats[F_NEAR_LOW, a:b]
+    frej, frej_l = feats[F_REJ, a:b], feats[F_REJ_BULL, a:b]
+    sb, fb, src_s, src_l = sbits[a:b], fbits[a:b], src[0, a:b], src[1, a:b]
     last_watch = last_nh = last_nl = _FAR
     armed = armed_l = -1
     prev = 0
-    for i in range(a, b):
-        j = i - a
+    for j in range(b - a):
         # bitwise & on booleans, not ``and``: no branches to mispredict on noisy data
-        good = ok[i]
-        z = feats[F_Z, i]
-        watch = good & (bars[B_OI, i] > feats[F_MA, i]) & (feats[F_CHG, i] >= wchg)
-        watch = watch & (feats[F_RATIO, i] > feats[F_RATIO_MA, i])
+        good = okv[j]
+        z = fz[j]
+        watch = good & (oi[j] > fma[j]) & (fchg[j] >= wchg)
+        watch = watch & (fratio[j] > fratio_ma[j])
         last_watch = j if watch else last_watch
-        last_nh = j if good & (feats[F_NEW_HIGH, i] > 0.5) else last_nh
-        last_nl = j if good & (feats[F_NEW_LOW, i] > 0.5) else last_nl
-        falling = (feats[F_DOWN, i] >= dstreak) & (bars[B_VOLUME, i] < feats[F_VOL_MA, i])
+        last_nh = j if good & (fnh[j] > 0.5) else last_nh
+        last_nl = j if good & (fnl[j] > 0.5) else last_nl
+        falling = (fdown[j] >= dstreak) & (vol[j] < fvol_ma[j])
         base = good & falling & (j - last_watch < wback)
         trig = base & (j - last_nh < nback)
-        dd_ok = good & (feats[F_DD, i] >= ddmin)
-        div = dd_ok & (feats[F_NEAR_HIGH, i] > 0.5)
+        dd_ok = good & (fdd[j] >= ddmin)
+        div = dd_ok & (fnear_h[j] > 0.5)
         state = (good & (z >= zt)) * 1 + (good & (z <= -zt)) * 2 + watch * 4 + trig * 8 + div * 16
         if long_side:
             trig_l = base & (j - last_nl < nback)
-            div_l = dd_ok & (feats[F_NEAR_LOW, i] > 0.5)
+            div_l = dd_ok & (fnear_l[j] > 0.5)
             state += trig_l * 32 + div_l * 64
         fire = state & ~prev
-        rej = good and feats[F_REJ, i] > 0.5
+        rej = good and frej[j] > 0.5
         if armed >= 0 and j - armed <= within and rej:
             state |= 128
-            src[0, i] = armed
+            src_s[j] = armed
             armed = -1
         elif armed >= 0 and j - armed > within:
             armed = -1
         if fire & (8 | 16):
             armed = j
         if long_side:
-            rej_l = good and feats[F_REJ_BULL, i] > 0.5
+            rej_l = good and frej_l[j] > 0.5
             if armed_l >= 0 and j - armed_l <= within and rej_l:
                 state |= 256
-                src[1, i] = armed_l
+                src_l[j] = armed_l
                 armed_l = -1
             elif armed_l >= 0 and j - armed_l > within:
                 armed_l = -1
             if fire & (32 | 64):
                 armed_l = j
-        sbits[i] = state
-        fbits[i] = fire | (state & (128 | 256))
+        sb[j] = state
+        fb[j] = fire | (state & (128 | 256))
         prev = state & 127
 
 
