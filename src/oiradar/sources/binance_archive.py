@@ -65,6 +65,7 @@ __all__ = [
     "ArchiveKind",
     "archive_relpath",
     "check_sha256",
+    "coinm_contract_size",
     "detect",
     "load_csv_bytes",
     "metrics_relpath",
@@ -122,6 +123,17 @@ ArchiveMarket = Literal["um", "cm"]  # USD-M, COIN-M: the path segment of data.b
 # file importer does not need). A test pins each to its venue's ``oi_unit``. Decision 0505:
 # USD-M counts one side in base units; COIN-M counts contracts of ``contractSize`` USD.
 METRICS_OI_UNIT: dict[str, str] = {"um": "base", "cm": "contracts_usd"}
+COINM_EXCHANGE = "binancecoinm"
+# COIN-M contract sizes in USD (SPEC section 1; Binance "Contract Specifications": BTCUSD_PERP
+# 100 USD, every other COIN-M contract 10 USD). The fetcher takes ccxt's ``contractSize``; the
+# file importer has no market list, so it uses these.
+COINM_CONTRACT_USD: dict[str, float] = {"BTC": 100.0}
+COINM_DEFAULT_CONTRACT_USD = 10.0
+
+
+def coinm_contract_size(base: str) -> float:
+    """USD per COIN-M contract of ``base`` (``BTC`` -> 100, others -> 10; SPEC section 1)."""
+    return COINM_CONTRACT_USD.get(base, COINM_DEFAULT_CONTRACT_USD)
 
 
 class ArchiveKind(StrEnum):
@@ -140,6 +152,12 @@ class ArchiveFile:
     interval: str | None  # klines only: 5m, 1h, ...
     date: str  # YYYY-MM-DD (daily) or YYYY-MM (monthly)
     name: str
+    market: ArchiveMarket = "um"  # "cm": a COIN-M file (BTCUSD_PERP-...), decision 0506
+
+    @property
+    def exchange(self) -> str:
+        """The ccxt id of the venue the file comes from."""
+        return EXCHANGE if self.market == "um" else COINM_EXCHANGE
 
     @property
     def monthly(self) -> bool:
@@ -163,7 +181,7 @@ class ArchiveFile:
 
 
 _DATE = r"(?P<date>\d{4}-\d{2}(?:-\d{2})?)"
-_SYM = r"(?P<sym>[A-Z0-9]{2,30})"
+_SYM = r"(?P<sym>[A-Z0-9]{2,30}(?:_PERP)?)"  # COIN-M perpetuals: BTCUSD_PERP
 _NAME_RES = (
     (ArchiveKind.METRICS, re.compile(rf"^{_SYM}-metrics-(?P<date>\d{{4}}-\d{{2}}-\d{{2}})$")),
     (ArchiveKind.FUNDING, re.compile(rf"^{_SYM}-fundingRate-(?P<date>\d{{4}}-\d{{2}})$")),
@@ -173,7 +191,13 @@ _QUOTES = ("USDT", "USDC", "FDUSD", "BUSD")
 
 
 def unified_symbol(raw: str) -> str | None:
-    """``BTCUSDT`` -> ``BTC/USDT:USDT`` (USD-M perpetuals settle in their quote); else None."""
+    """``BTCUSDT`` -> ``BTC/USDT:USDT`` (USD-M perpetuals settle in their quote); else None.
+
+    COIN-M perpetuals settle in their base coin: ``BTCUSD_PERP`` -> ``BTC/USD:BTC`` (SPEC 1).
+    """
+    if raw.endswith("USD_PERP"):
+        base = raw.removesuffix("USD_PERP")
+        return f"{base}/USD:{base}" if base else None
     for quote in _QUOTES:
         if raw.endswith(quote) and len(raw) > len(quote):
             return f"{raw[: -len(quote)]}/{quote}:{quote}"
@@ -200,6 +224,7 @@ def detect(path_or_name: str | Path) -> ArchiveFile | None:
             interval=interval,
             date=m["date"],
             name=name,
+            market="cm" if m["sym"].endswith("_PERP") else "um",
         )
     return None
 
@@ -213,12 +238,12 @@ def archive_relpath(name: str) -> str:
     """Where data.binance.vision keeps a file, e.g. ``data/futures/um/daily/metrics/BTCUSDT/<name>``."""
     info = detect(name)
     if info is None:
-        raise InputError("not a Binance USD-M archive file name", file=name)
+        raise InputError("not a Binance USD-M or COIN-M archive file name", file=name)
     period = "monthly" if info.monthly else "daily"
     sub = (
         f"{info.raw_symbol}/{info.interval}" if info.kind is ArchiveKind.KLINES else info.raw_symbol
     )
-    return f"data/futures/um/{period}/{info.kind.value}/{sub}/{info.name}"
+    return f"data/futures/{info.market}/{period}/{info.kind.value}/{sub}/{info.name}"
 
 
 # ---------------------------------------------------------------------------- bytes and zips
@@ -841,22 +866,51 @@ def parse_klines(source: Source, *, name: str | None = None) -> pl.DataFrame:
     return klines_bodies_to_bars(_load_bodies([source], "open_time", [name]))
 
 
-def klines_bodies_to_bars(bodies: list[_Body]) -> pl.DataFrame:
-    """Parse kline files together; across files, a repeated ``ts`` keeps the later file's row."""
+def klines_bodies_to_bars(
+    bodies: list[_Body], *, market: ArchiveMarket = "um", contract_size: float | None = None
+) -> pl.DataFrame:
+    """Parse kline files together; across files, a repeated ``ts`` keeps the later file's row.
+
+    COIN-M (``market="cm"``): the columns are in the same places but count other things
+    (Binance README, "COIN-M Futures" klines: volume in contracts, then "Base asset volume",
+    "Taker buy volume" in contracts, "Taker buy base asset volume"). They are mapped by
+    :func:`oiradar.sources.venues.binance.coinm_kline_volumes`, the mapping of REST
+    ``/dapi/v1/klines``: ``volume`` = base volume, ``quote_volume`` = contracts x
+    ``contract_size`` USD, ``taker_buy_volume`` = taker buy base volume (decision 0506).
+    """
+    if market == "cm" and contract_size is None:
+        raise InputError("COIN-M klines need the contract size (USD per contract)")
     for body in bodies:
         _check_header(body, KLINE_COLUMNS, KLINE_COLUMNS[:6])
-    parsed = _parse_bodies(bodies, _KLINE_SCHEMA, _KLINE_KEEP)
+    if market == "cm":  # COIN-M headers may name columns 7 and 10 otherwise: read by position
+        bodies = [_positional_kline_header(b) for b in bodies]
+    keep = _KLINE_KEEP if market == "um" else (*_KLINE_KEEP, "taker_buy_quote_volume")
+    parsed = _parse_bodies(bodies, _KLINE_SCHEMA, keep)
     parsed.drop_blank_lines()
     parsed.frame = parsed.frame.with_columns(_epoch_ms("open_time"))
     parsed.check(_kline_rules())
     _check_kline_order(parsed)
     f = parsed.frame.select(
         pl.col("open_time").alias("ts"), "open", "high", "low", "close", "volume",
-        "quote_volume", "taker_buy_volume", pl.lit(False).alias("quote_volume_estimated"), "_row",
+        "quote_volume", "taker_buy_volume", pl.lit(False).alias("quote_volume_estimated"),
+        *(["taker_buy_quote_volume"] if market == "cm" else []), "_row",
     )  # fmt: skip
     if not _strictly_increasing(f):
         f = f.sort("ts", "_row").unique(subset="ts", keep="last", maintain_order=True)
-    return f.drop("_row")
+    f = f.drop("_row")
+    if market == "cm":
+        # lazily: the venues package imports ccxt, which USD-M imports never need
+        from oiradar.sources.venues.binance import coinm_kline_volumes
+
+        f = coinm_kline_volumes(f, cast(float, contract_size))
+    return f
+
+
+def _positional_kline_header(body: _Body) -> _Body:
+    """A 12-column header is taken as the documented column order, whatever its names."""
+    if body.header is None or len(body.header) != len(KLINE_COLUMNS):
+        return body
+    return _Body(body.name, body.data, KLINE_COLUMNS, body.info)
 
 
 def _check_kline_order(parsed: _Parsed) -> None:
@@ -974,6 +1028,7 @@ def read_archive_files(
 
     infos = [_detect_or_fail(p) for p in paths]
     groups: dict[tuple[ArchiveKind, str, Timeframe], list[int]] = {}
+    markets = {info.symbol: info.market for info in infos}
     for i, info in enumerate(infos):
         tf = (
             Timeframe.parse(str(funding_timeframe))
@@ -985,15 +1040,23 @@ def read_archive_files(
     with ThreadPoolExecutor(max_workers=1) as parser:
         for (kind, symbol, tf), idx in groups.items():
             bodies = _load_all([paths[i] for i in idx], [infos[i] for i in idx], workers)
-            pending.append((kind, symbol, tf, parser.submit(_parse_group, kind, bodies, tf)))
+            task = parser.submit(_parse_group, kind, bodies, tf, symbol, markets[symbol])
+            pending.append((kind, symbol, tf, task))
         return [(kind, symbol, tf, future.result()) for kind, symbol, tf, future in pending]
 
 
-def _parse_group(kind: ArchiveKind, bodies: list[_Body], tf: Timeframe) -> pl.DataFrame:
+def _parse_group(
+    kind: ArchiveKind,
+    bodies: list[_Body],
+    tf: Timeframe,
+    symbol: str = "",
+    market: ArchiveMarket = "um",
+) -> pl.DataFrame:
     if kind is ArchiveKind.METRICS:
-        return metrics_bodies_to_bars(bodies)
+        return metrics_bodies_to_bars(bodies, market=market)
     if kind is ArchiveKind.KLINES:
-        return klines_bodies_to_bars(bodies)
+        size = coinm_contract_size(symbol.split("/")[0]) if market == "cm" else None
+        return klines_bodies_to_bars(bodies, market=market, contract_size=size)
     return funding_bodies_to_bars(bodies, tf)
 
 
@@ -1003,8 +1066,9 @@ def _detect_or_fail(path: str | Path) -> ArchiveFile:
         raise InputError("a .CHECKSUM file: pass the zip beside it", file=str(path))
     if info is None:
         raise InputError(
-            "not a Binance USD-M archive file name (expected e.g. BTCUSDT-metrics-2025-01-01.zip, "
-            "BTCUSDT-5m-2025-01-01.zip or BTCUSDT-fundingRate-2025-01.zip)",
+            "not a Binance USD-M or COIN-M archive file name (expected e.g. "
+            "BTCUSDT-metrics-2025-01-01.zip, BTCUSDT-5m-2025-01-01.zip, "
+            "BTCUSDT-fundingRate-2025-01.zip or BTCUSD_PERP-metrics-2025-01-01.zip)",
             file=str(path),
         )
     return info

@@ -59,7 +59,7 @@ def test_detect_reads_the_file_name(name, kind, symbol, interval, day):
     "name",
     [
         "prices.csv",
-        "BTCUSD_PERP-metrics-2025-01-01.zip",
+        "BTCUSD_250627-metrics-2025-01-01.zip",  # a COIN-M delivery contract: not stored
         "BTCUSDT-metrics-2025-01.zip",
         "BTCUSDT-5x-2025-01-01.zip",
     ],

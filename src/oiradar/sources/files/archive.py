@@ -1,16 +1,23 @@
 """Binance public-archive files (``metrics``, ``klines``, ``fundingRate``; zip or csv).
 
-The parsing lives in :mod:`oiradar.sources.binance_archive`; this module only turns its output
-into import batches. All archive files of one import are parsed together (one ``read_csv`` per
-kind and symbol), which is what makes a year of daily files fast.
+USD-M files (``BTCUSDT-...``) go to exchange ``binanceusdm``, COIN-M files (``BTCUSD_PERP-...``)
+to ``binancecoinm`` with the inverse symbol ``BTC/USD:BTC``. The parsing lives in
+:mod:`oiradar.sources.binance_archive`; this module turns its output into import batches and
+derives COIN-M ``oi`` from contracts and the bar's close (:func:`fill_coinm_oi`). All archive
+files of one import are parsed together (one ``read_csv`` per kind and symbol), which is what
+makes a year of daily files fast.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import polars as pl
+
+from oiradar.errors import InputError
 from oiradar.model import SeriesKey, Source, Timeframe
 from oiradar.sources.files.base import BarBatch, FundingEvents, ImportOptions, ParsedFile
+from oiradar.store import Catalog
 
 EXCHANGE = "binanceusdm"
 
@@ -24,7 +31,8 @@ def parse_archive_files(paths: list[Path], opts: ImportOptions) -> list[ParsedFi
     """Every archive file of the import at once; one ParsedFile per (kind, symbol, timeframe)."""
     from oiradar.sources import binance_archive as ba
 
-    exchange = opts.exchange or EXCHANGE
+    infos = [ba.detect(p) for p in paths]
+    venues = {info.symbol: info.exchange for info in infos if info is not None}
     label = f"{len(paths)} archive file(s) from {paths[0].parent}" if paths else ""
     # Funding lands on 5m bars: every timeframe is a multiple of 5m, so these are the raw
     # settlements, re-bucketed later into the timeframes the import writes.
@@ -32,6 +40,8 @@ def parse_archive_files(paths: list[Path], opts: ImportOptions) -> list[ParsedFi
     out = []
     for kind, symbol, tf, frame in groups:
         name = f"{label} ({kind.value} {symbol})"
+        _check_symbol(opts, symbol, paths, infos)
+        exchange = opts.exchange or venues.get(symbol, EXCHANGE)
         if kind is ba.ArchiveKind.FUNDING:
             events = FundingEvents(exchange=exchange, symbol=symbol, frame=frame, file=name)
             out.append(ParsedFile(file=name, fmt="binance-archive", funding=[events]))
@@ -40,3 +50,105 @@ def parse_archive_files(paths: list[Path], opts: ImportOptions) -> list[ParsedFi
         batch = BarBatch(key=key, frame=frame, file=name, source=Source.ARCHIVE)
         out.append(ParsedFile(file=name, fmt="binance-archive", bars=[batch]))
     return out
+
+
+def _check_symbol(opts: ImportOptions, symbol: str, paths: list[Path], infos: list) -> None:
+    """``--symbol`` cannot rename archive files: their names say the symbol (and its units)."""
+    if opts.symbol is None or opts.symbol == symbol:
+        return
+    file = next(str(p) for p, i in zip(paths, infos, strict=True) if i and i.symbol == symbol)
+    raise InputError(
+        f"--symbol {opts.symbol} does not match the file's symbol {symbol}: archive file names "
+        "say their symbol; leave --symbol out",
+        file=file,
+        value=opts.symbol,
+    )
+
+
+# ---------------------------------------------------------------------------- COIN-M oi
+def fill_coinm_oi(
+    series: dict[SeriesKey, tuple[pl.DataFrame, Source]], catalog: Catalog
+) -> list[str]:
+    """Derive ``oi`` of ``binancecoinm`` bars from contracts and the bar's close, in place.
+
+    Why here and not in the parser: the contracts (``metrics``) and the close (``klines``) come
+    from different files that may arrive in different imports. For each COIN-M series the
+    incoming frame is joined, on ``ts``, with the bars already stored, so either half may come
+    first; the one conversion of the REST path, :func:`oiradar.sources.venues.base.oi_to_base`
+    (contracts x contract size / close), fills ``oi`` and ``oi_value`` (decisions 0505, 0506).
+    Bars that have contracts but no close keep ``oi_raw``/``oi_unit`` with ``oi`` null: one
+    note per series says how many, for the import report.
+    """
+    from oiradar.sources.binance_archive import COINM_EXCHANGE
+
+    notes = []
+    for key, (frame, source) in series.items():
+        if key.exchange != COINM_EXCHANGE or "ts" not in frame.columns or frame.is_empty():
+            continue
+        filled, missing = _coinm_oi(key, frame, catalog)
+        series[key] = (filled, source)
+        if missing:
+            notes.append(
+                f"{key}: {missing} bar(s) keep oi_raw (contracts) with oi empty: no close for "
+                f"them; import the {key.timeframe.value} klines of those days (now or later) "
+                "to fill oi"
+            )
+    return notes
+
+
+_OI_INPUTS = ("close", "oi_raw", "oi_unit")
+
+
+def _coinm_oi(key: SeriesKey, frame: pl.DataFrame, catalog: Catalog) -> tuple[pl.DataFrame, int]:
+    """``(frame with oi/oi_value filled, bars still without oi)`` for one COIN-M series."""
+    from oiradar.model import MarginType
+    from oiradar.sources.binance_archive import METRICS_OI_UNIT, coinm_contract_size
+    from oiradar.sources.venues.base import MarketInfo, oi_to_base
+
+    base = key.symbol.split("/")[0]
+    market = MarketInfo(
+        symbol=key.symbol,
+        id=f"{base}USD_PERP",
+        margin=MarginType.INVERSE,
+        contract_size=coinm_contract_size(base),
+    )
+    view = _with_stored(key, frame, catalog)
+    derived = oi_to_base(view.select("ts", *_OI_INPUTS), market)
+    contracts = pl.col("oi_unit") == METRICS_OI_UNIT["cm"]
+    derived = derived.select(
+        "ts",
+        pl.when(contracts).then(pl.col("oi")).alias("_oi"),
+        pl.when(contracts).then(pl.col("oi_value")).alias("_oi_value"),
+        (contracts & pl.col("oi").is_null()).alias("_missing"),
+    )
+    out = frame.join(derived, on="ts", how="left", maintain_order="left")
+    cols = [c for c in ("oi", "oi_value") if c in frame.columns]
+    out = out.with_columns(
+        pl.coalesce("_oi", *cols[:1]).alias("oi"),
+        pl.coalesce("_oi_value", *cols[1:]).alias("oi_value"),
+    )
+    missing = int(out["_missing"].fill_null(False).sum())
+    return out.drop("_oi", "_oi_value", "_missing").select(frame.columns + _new(cols)), missing
+
+
+def _new(cols: list[str]) -> list[str]:
+    return [c for c in ("oi", "oi_value") if c not in cols]
+
+
+def _with_stored(key: SeriesKey, frame: pl.DataFrame, catalog: Catalog) -> pl.DataFrame:
+    """``ts`` + close/oi_raw/oi_unit of the incoming bars, stored values where incoming are null."""
+    incoming = frame.select(
+        "ts",
+        *[
+            pl.col(c)
+            if c in frame.columns
+            else pl.lit(None, pl.String if c == "oi_unit" else pl.Float64).alias(c)
+            for c in _OI_INPUTS
+        ],
+    )
+    if not catalog.has_series(key):
+        return incoming
+    lo, hi = incoming["ts"].min(), incoming["ts"].max()
+    stored = catalog.read_stored(key, int(lo), int(hi) + 1).select("ts", *_OI_INPUTS)
+    joined = incoming.join(stored, on="ts", how="left", suffix="_stored", maintain_order="left")
+    return joined.select("ts", *[pl.coalesce(c, f"{c}_stored").alias(c) for c in _OI_INPUTS])

@@ -12,9 +12,10 @@ from pathlib import Path
 from oiradar.sources.files.reading import head_line, json_first_keys
 
 # Binance public archive: BTCUSDT-metrics-2024-01-01.zip, BTCUSDT-5m-2024-01.zip,
-# BTCUSDT-fundingRate-2024-01.zip (and the .csv inside each zip).
+# BTCUSDT-fundingRate-2024-01.zip (and the .csv inside each zip); COIN-M perpetuals the same
+# with BTCUSD_PERP (decision 0506).
 ARCHIVE_RE = re.compile(
-    r"^[A-Z0-9]+-(metrics|fundingRate|\d+[mhdwM])-\d{4}-\d{2}(-\d{2})?\.(zip|csv)$"
+    r"^[A-Z0-9]+(_PERP)?-(metrics|fundingRate|\d+[mhdwM])-\d{4}-\d{2}(-\d{2})?\.(zip|csv)$"
 )
 # freqtrade: XRP_USDT_USDT-5m-futures.feather, BTC_USDT-1h.feather, XRP_USDT_USDT-8h-funding_rate.parquet
 FREQTRADE_RE = re.compile(

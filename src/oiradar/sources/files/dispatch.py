@@ -82,6 +82,8 @@ def import_paths(
     progress: bool = False,
 ) -> ImportReport:
     """Import files and directories into ``catalog``; all-or-nothing on bad input."""
+    from oiradar.sources.files.archive import fill_coinm_oi
+
     if fmt not in FORMAT_NAMES:
         raise InputError(f"unknown format {fmt!r}; use one of: {', '.join(FORMAT_NAMES)}")
     tf = Timeframe.parse(str(timeframe)) if timeframe else None
@@ -98,6 +100,7 @@ def import_paths(
             if p.skipped:
                 report.skipped[p.file] = p.skipped
         series = merge_batches(parsed, catalog, opts)
+        report.notes.extend(fill_coinm_oi(series, catalog))  # decision 0506
         _write(series, parsed, catalog, report, bar)
     return report
 

@@ -320,20 +320,33 @@ class BinanceCoinm(BinanceUsdm):
         return {"pair": pair, "contractType": "PERPETUAL"}
 
     def _klines(self, rows: list[Kline], market: MarketInfo) -> pl.DataFrame:
-        # COIN-M volume is in contracts; base volume is field 7; quote (USD) = contracts x size.
-        frame = super()._klines(rows, market)
-        return frame.with_columns(
-            pl.Series("volume", [r.quote_asset_volume for r in rows], pl.Float64),
-            pl.Series("quote_volume", [r.volume * market.contract_size for r in rows], pl.Float64),
-            pl.Series(
-                "taker_buy_volume", [r.taker_buy_quote_asset_volume for r in rows], pl.Float64
-            ),
-        )
+        # USD-M names first (volume = contracts here), then the one COIN-M mapping
+        frame = super()._klines(rows, market).with_columns(
+            pl.Series("taker_buy_quote_volume", [r.taker_buy_quote_asset_volume for r in rows],
+                      pl.Float64)
+        )  # fmt: skip
+        return coinm_kline_volumes(frame, market.contract_size)
 
     def _oi_frame(self, recs: list[OpenInterestHist]) -> pl.DataFrame:
         # sumOpenInterestValue is in the base coin here, not USD: oi_value is derived instead.
         frame = super()._oi_frame(recs)
         return frame.with_columns(pl.lit(None, pl.Float64).alias("oi_value"))
+
+
+def coinm_kline_volumes(frame: pl.DataFrame, contract_size: float) -> pl.DataFrame:
+    """COIN-M klines, columns named by their USD-M position -> canonical volumes.
+
+    The REST path (``/dapi/v1/klines``) and the archive's COIN-M kline files (same 12 columns)
+    both go through here. By position: ``volume`` is in contracts, ``quote_volume`` is the
+    base-asset volume, ``taker_buy_volume`` taker buys in contracts, ``taker_buy_quote_volume``
+    taker buys in the base asset. Canonical: ``volume`` = base volume, ``quote_volume`` =
+    contracts x ``contract_size`` (USD), ``taker_buy_volume`` = taker buy base volume.
+    """
+    return frame.with_columns(
+        pl.col("quote_volume").alias("volume"),
+        (pl.col("volume") * contract_size).alias("quote_volume"),
+        pl.col("taker_buy_quote_volume").alias("taker_buy_volume"),
+    ).drop("taker_buy_quote_volume")
 
 
 _KLINE_SCHEMA = {
