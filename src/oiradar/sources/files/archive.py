@@ -11,6 +11,7 @@ makes a year of daily files fast.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
@@ -18,6 +19,9 @@ from oiradar.errors import InputError
 from oiradar.model import SeriesKey, Source, Timeframe
 from oiradar.sources.files.base import BarBatch, FundingEvents, ImportOptions, ParsedFile
 from oiradar.store import Catalog
+
+if TYPE_CHECKING:
+    from oiradar.sources.binance_archive import ArchiveFile
 
 EXCHANGE = "binanceusdm"
 
@@ -52,7 +56,9 @@ def parse_archive_files(paths: list[Path], opts: ImportOptions) -> list[ParsedFi
     return out
 
 
-def _check_symbol(opts: ImportOptions, symbol: str, paths: list[Path], infos: list) -> None:
+def _check_symbol(
+    opts: ImportOptions, symbol: str, paths: list[Path], infos: list[ArchiveFile | None]
+) -> None:
     """``--symbol`` cannot rename archive files: their names say the symbol (and its units)."""
     if opts.symbol is None or opts.symbol == symbol:
         return
@@ -122,33 +128,25 @@ def _coinm_oi(key: SeriesKey, frame: pl.DataFrame, catalog: Catalog) -> tuple[pl
         (contracts & pl.col("oi").is_null()).alias("_missing"),
     )
     out = frame.join(derived, on="ts", how="left", maintain_order="left")
-    cols = [c for c in ("oi", "oi_value") if c in frame.columns]
     out = out.with_columns(
-        pl.coalesce("_oi", *cols[:1]).alias("oi"),
-        pl.coalesce("_oi_value", *cols[1:]).alias("oi_value"),
+        pl.coalesce("_oi", _col_or_null(frame, "oi")).alias("oi"),
+        pl.coalesce("_oi_value", _col_or_null(frame, "oi_value")).alias("oi_value"),
     )
     missing = int(out["_missing"].fill_null(False).sum())
-    return out.drop("_oi", "_oi_value", "_missing").select(frame.columns + _new(cols)), missing
+    return out.drop("_oi", "_oi_value", "_missing"), missing
 
 
-def _new(cols: list[str]) -> list[str]:
-    return [c for c in ("oi", "oi_value") if c not in cols]
+def _col_or_null(frame: pl.DataFrame, name: str, dtype: type[pl.DataType] = pl.Float64) -> pl.Expr:
+    return pl.col(name) if name in frame.columns else pl.lit(None, dtype).alias(name)
 
 
 def _with_stored(key: SeriesKey, frame: pl.DataFrame, catalog: Catalog) -> pl.DataFrame:
     """``ts`` + close/oi_raw/oi_unit of the incoming bars, stored values where incoming are null."""
-    incoming = frame.select(
-        "ts",
-        *[
-            pl.col(c)
-            if c in frame.columns
-            else pl.lit(None, pl.String if c == "oi_unit" else pl.Float64).alias(c)
-            for c in _OI_INPUTS
-        ],
-    )
+    types = {"close": pl.Float64, "oi_raw": pl.Float64, "oi_unit": pl.String}
+    incoming = frame.select("ts", *[_col_or_null(frame, c, types[c]) for c in _OI_INPUTS])
     if not catalog.has_series(key):
         return incoming
-    lo, hi = incoming["ts"].min(), incoming["ts"].max()
-    stored = catalog.read_stored(key, int(lo), int(hi) + 1).select("ts", *_OI_INPUTS)
+    lo, hi = incoming.select(pl.col("ts").min().alias("lo"), pl.col("ts").max().alias("hi")).row(0)
+    stored = catalog.read_stored(key, lo, hi + 1).select("ts", *_OI_INPUTS)
     joined = incoming.join(stored, on="ts", how="left", suffix="_stored", maintain_order="left")
     return joined.select("ts", *[pl.coalesce(c, f"{c}_stored").alias(c) for c in _OI_INPUTS])
