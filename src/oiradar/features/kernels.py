@@ -76,13 +76,15 @@ def rolling_mean_std_into(x, n, q, mean, sd):
             kinv = k
             inv1 = 1.0 / k
             inv2 = 1.0 / (k - 1) if k > 1 else 0.0
-        mean[i] = _NAN
-        sd[i] = _NAN
+        mu = _NAN  # one store per output and bar
+        sigma = _NAN
         if k >= q and k > 0:
-            mean[i] = shift + s1 * inv1
+            mu = shift + s1 * inv1
             if k > 1:
                 var = (s2 - s1 * s1 * inv1) * inv2
-                sd[i] = 0.0 if same >= k else np.sqrt(max(var, 0.0))
+                sigma = 0.0 if same >= k else np.sqrt(max(var, 0.0))
+        mean[i] = mu
+        sd[i] = sigma
 
 
 @njit(cache=True, nogil=True)
@@ -243,11 +245,12 @@ def pct_change_lag_into(x, k, out):
     missing or ``x[t-k] == 0``.
     """
     for i in range(x.size):
-        out[i] = _NAN
+        v = _NAN
         if i >= k:
             base = x[i - k]
             if base != 0.0 and base == base and x[i] == x[i]:
-                out[i] = x[i] / base - 1.0
+                v = x[i] / base - 1.0
+        out[i] = v
 
 
 @njit(cache=True, nogil=True)
