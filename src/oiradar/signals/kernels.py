@@ -70,6 +70,9 @@ PHASES: tuple[str, ...] = ("neutral", "accumulation", "breakout", "distribution"
 ) = range(18)
 N_PARAMS = 18
 _FAR = -(1 << 40)  # "never": an index far before any bar
+# Per-bar condition bits of series_states' first pass (z bits equal the state bits 1 and 2).
+_C_ZHI, _C_ZLO, _C_WATCH, _C_NH, _C_NL = 1, 2, 4, 8, 16
+_C_FALL, _C_DIV, _C_DIV_L, _C_REJ, _C_REJ_L = 32, 64, 128, 256, 512
 
 
 @njit(cache=True, nogil=True)
@@ -108,13 +111,15 @@ def series_states(
     fbits: np.ndarray,
     src: np.ndarray,
 ) -> None:
-    """One pass over bars ``a:b``. Bit ``j`` of ``sbits[i]`` is state ``STATES[j]`` on bar ``i``;
+    """Bars ``a:b`` in two passes. Bit ``j`` of ``sbits[i]`` is state ``STATES[j]`` on bar ``i``;
     bit ``j`` of ``fbits[i]`` says that signal fired there (a rising edge; entries as they are).
     At an entry, ``src`` holds the series-local index of the setup that armed it (rows: short,
     long; other cells are left untouched).
 
-    The recent-``watch`` / recent-``new_high`` conditions keep the index of their last True bar;
-    setups are rising edges of ``trigger`` / ``divergence``; an entry disarms its setup.
+    The first pass (no loop-carried state, vectorised) stores each bar's conditions as bits in
+    ``sbits``; the second reads them back in bar order: the recent-``watch`` /
+    recent-``new_high`` conditions keep the index of their last True bar; setups are rising
+    edges of ``trigger`` / ``divergence``; an entry disarms its setup.
     """
     zt, wchg, wback, nback = p[P_Z], p[P_WATCH_CHG], int(p[P_WATCH_BACK]), int(p[P_NEWHIGH_BACK])
     dstreak, ddmin, within = p[P_DOWN_STREAK], p[P_DIV_DD], int(p[P_ENTRY_WITHIN])
@@ -128,30 +133,41 @@ def series_states(
     fnear_h, fnear_l = feats[F_NEAR_HIGH, a:b], feats[F_NEAR_LOW, a:b]
     frej, frej_l = feats[F_REJ, a:b], feats[F_REJ_BULL, a:b]
     sb, fb, src_s, src_l = sbits[a:b], fbits[a:b], src[0, a:b], src[1, a:b]
+    n = b - a
+    # pass 1, vectorised: every per-bar condition as a bit of sb[j] (overwritten by pass 2)
+    for j in range(n):
+        good = okv[j]
+        dd_ok = good & (fdd[j] >= ddmin)
+        sb[j] = (
+            (good & (fz[j] >= zt)) * _C_ZHI
+            | (good & (fz[j] <= -zt)) * _C_ZLO
+            | (good & (oi[j] > fma[j]) & (fchg[j] >= wchg) & (fratio[j] > fratio_ma[j])) * _C_WATCH
+            | (good & (fnh[j] > 0.5)) * _C_NH
+            | (good & (fnl[j] > 0.5)) * _C_NL
+            | (good & (fdown[j] >= dstreak) & (vol[j] < fvol_ma[j])) * _C_FALL
+            | (dd_ok & (fnear_h[j] > 0.5)) * _C_DIV
+            | (dd_ok & (fnear_l[j] > 0.5)) * _C_DIV_L
+            | (good & (frej[j] > 0.5)) * _C_REJ
+            | (good & (frej_l[j] > 0.5)) * _C_REJ_L
+        )
+    # pass 2, sequential: recency windows, rising edges and entries from those bits
     last_watch = last_nh = last_nl = _FAR
     armed = armed_l = -1
     prev = 0
-    for j in range(b - a):
-        # bitwise & on booleans, not ``and``: no branches to mispredict on noisy data
-        good = okv[j]
-        z = fz[j]
-        watch = good & (oi[j] > fma[j]) & (fchg[j] >= wchg)
-        watch = watch & (fratio[j] > fratio_ma[j])
+    for j in range(n):
+        c = sb[j]
+        watch = (c & _C_WATCH) != 0
         last_watch = j if watch else last_watch
-        last_nh = j if good & (fnh[j] > 0.5) else last_nh
-        last_nl = j if good & (fnl[j] > 0.5) else last_nl
-        falling = (fdown[j] >= dstreak) & (vol[j] < fvol_ma[j])
-        base = good & falling & (j - last_watch < wback)
+        last_nh = j if c & _C_NH else last_nh
+        last_nl = j if c & _C_NL else last_nl
+        base = ((c & _C_FALL) != 0) & (j - last_watch < wback)
         trig = base & (j - last_nh < nback)
-        dd_ok = good & (fdd[j] >= ddmin)
-        div = dd_ok & (fnear_h[j] > 0.5)
-        state = (good & (z >= zt)) * 1 + (good & (z <= -zt)) * 2 + watch * 4 + trig * 8 + div * 16
+        state = (c & (_C_ZHI | _C_ZLO)) + watch * 4 + trig * 8 + ((c & _C_DIV) != 0) * 16
         if long_side:
             trig_l = base & (j - last_nl < nback)
-            div_l = dd_ok & (fnear_l[j] > 0.5)
-            state += trig_l * 32 + div_l * 64
+            state += trig_l * 32 + ((c & _C_DIV_L) != 0) * 64
         fire = state & ~prev
-        rej = good and frej[j] > 0.5
+        rej = (c & _C_REJ) != 0
         if armed >= 0 and j - armed <= within and rej:
             state |= 128
             src_s[j] = armed
@@ -161,7 +177,7 @@ def series_states(
         if fire & (8 | 16):
             armed = j
         if long_side:
-            rej_l = good and frej_l[j] > 0.5
+            rej_l = (c & _C_REJ_L) != 0
             if armed_l >= 0 and j - armed_l <= within and rej_l:
                 state |= 256
                 src_l[j] = armed_l
