@@ -1,0 +1,85 @@
+"""Per-kernel timings on one series (the figures of bench/README.md's "what changed" table).
+
+One seeded year of 5-minute bars (105,120), SPEC default windows, every signal incl. the long
+side; each kernel is called 20-50 times in a row on one thread (columns in the CPU cache) and the
+best of 7 repeats is printed in ms. Run: ``.venv/bin/python bench/profile_kernels.py``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from oiradar.config import Settings
+from oiradar.features import kernels as k
+from oiradar.features import reference as ref
+from oiradar.features.frame import feature_inputs, feature_params
+from oiradar.features.fused import (
+    P_ATR,
+    P_CHG,
+    P_NEAR,
+    P_NEWHIGH,
+    P_PEAK,
+    P_TURN,
+    P_VOL,
+    P_Z,
+    series_features,
+)  # fmt: skip
+from oiradar.model import Timeframe
+from oiradar.signals.frame import signal_params
+from oiradar.signals.kernels import serial_analyse, serial_states
+
+TF = Timeframe.M5
+SETTINGS = Settings.model_validate({"signals": {"long_side": True}})
+
+
+def best_ms(f: Callable[[], object], reps: int = 30, rounds: int = 7) -> float:
+    f()
+    best = float("inf")
+    for _ in range(rounds):
+        t = time.perf_counter()
+        for _ in range(reps):
+            f()
+        best = min(best, (time.perf_counter() - t) / reps)
+    return best * 1e3
+
+
+def main() -> dict[str, float]:
+    grids, x, off = feature_inputs([ref.random_bars(365 * 288, TF.ms, seed=1, null_quote=0.0)], TF)
+    n = int(off[1])
+    o, h, lo, c, v, qv, oi, _oiv = x
+    p = feature_params(TF, SETTINGS)
+    sp = signal_params(TF, SETTINGS)
+    ok = grids[0]["complete"].to_numpy()
+    out, sa, sb = np.empty((20, n)), np.empty(n), np.empty(n)
+    nz, npk, nt, nv, nh = (int(p[i]) for i in (P_Z, P_PEAK, P_TURN, P_VOL, P_NEWHIGH))
+    feats = np.empty((20, n))
+    series_features(x, 0, n, p, feats)
+    cases: dict[str, Callable[[], object]] = {
+        "rolling mean/std 30d": lambda: k.rolling_mean_std_into(oi, nz, nz, out[0], out[1]),
+        "pct change 7d": lambda: k.pct_change_lag_into(oi, int(p[P_CHG]), out[3]),
+        "rolling sum 24h": lambda: k.rolling_sum_into(qv, nt, nt, False, out[4]),
+        "rolling mean 20d": lambda: k.rolling_sum_into(v, nv, nv, True, out[10]),
+        "rolling max 7d": lambda: k.rolling_max_into(h, npk, npk, 1.0, sa, sb, out[11]),
+        "breakout 20 bars": lambda: k.breakout_into(h, nh, nh, 1.0, sa, sb, out[12]),
+        "streaks": lambda: k.streaks_into(oi, out[8], out[9]),
+        "near level": lambda: k.near_level_into(c, out[11], p[P_NEAR], 1.0, out[13]),
+        "wilder atr": lambda: k.wilder_atr_into(h, lo, c, int(p[P_ATR]), out[14]),
+        "rejection": lambda: k.rejection_into(o, h, lo, c, True, True, True, 1.0, out[15]),
+        "all features (series_features)": lambda: series_features(x, 0, n, p, out),
+        "signal states": lambda: serial_states(x, feats, ok, off, sp[None]),
+        "features + states (serial_analyse)": lambda: serial_analyse(
+            x, ok, off, p[None], sp[None], out
+        ),
+    }
+    res = {}
+    for name, f in cases.items():
+        res[name] = best_ms(f, reps=10 if "(" in name else 30)
+        print(f"{name:36s} {res[name]:7.3f} ms")
+    return res
+
+
+if __name__ == "__main__":
+    main()
