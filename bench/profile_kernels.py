@@ -3,10 +3,16 @@
 One seeded year of 5-minute bars (105,120), SPEC default windows, every signal incl. the long
 side; each kernel is called 20-50 times in a row on one thread (columns in the CPU cache) and the
 best of 7 repeats is printed in ms. Run: ``.venv/bin/python bench/profile_kernels.py``.
+
+``--footprint`` instead times the parallel kernel pass on the same number of rows cut two ways:
+100 series x 105,120 bars (25 MB of columns per series) and 2,000 series x 5,256 bars (1.3 MB, it
+fits the L2 cache): the evidence for cache blocking in bench/README.md. The short series do
+somewhat less work (their 30-day windows never fill), so the ratio is an upper bound.
 """
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 
@@ -27,9 +33,10 @@ from oiradar.features.fused import (
     P_Z,
     series_features,
 )  # fmt: skip
+from oiradar.features.scratch import recycled, release
 from oiradar.model import Timeframe
 from oiradar.signals.frame import signal_params
-from oiradar.signals.kernels import serial_analyse, serial_states
+from oiradar.signals.kernels import many_analyse, serial_analyse, serial_states
 
 TF = Timeframe.M5
 SETTINGS = Settings.model_validate({"signals": {"long_side": True}})
@@ -81,5 +88,25 @@ def main() -> dict[str, float]:
     return res
 
 
+def footprint(rounds: int = 2) -> None:
+    for _ in range(rounds):
+        for series, bars in ((100, 105_120), (2_000, 5_256)):
+            frames = [ref.random_bars(bars, TF.ms, seed=i, null_quote=0.0) for i in range(series)]
+            grids, x, offsets = feature_inputs(frames, TF)
+            ok = np.concatenate([g["complete"].to_numpy() for g in grids])
+            fp = np.stack([feature_params(TF, SETTINGS)] * series)
+            sp = np.stack([signal_params(TF, SETTINGS)] * series)
+            times = []
+            for _ in range(6):  # the first call allocates the output: not counted
+                t = time.perf_counter()
+                res = many_analyse(x, ok, offsets, fp, sp, recycled((20, ok.size)))
+                times.append(time.perf_counter() - t)
+                del res
+            release()
+            best = min(times[1:])
+            print(f"{series:5d} series x {bars:7,d} bars: best {best:.3f} s, median "
+                  f"{np.median(times[1:]):.3f} s -> {ok.size / best:.3g} rows/s")  # fmt: skip
+
+
 if __name__ == "__main__":
-    main()
+    footprint() if "--footprint" in sys.argv else main()
