@@ -8,15 +8,19 @@ best of 7 repeats is printed in ms. Run: ``.venv/bin/python bench/profile_kernel
 100 series x 105,120 bars (25 MB of columns per series) and 2,000 series x 5,256 bars (1.3 MB, it
 fits the L2 cache): the evidence for cache blocking in bench/README.md. The short series do
 somewhat less work (their 30-day windows never fill), so the ratio is an upper bound.
+``--scaling`` times a plain multiply-add loop on one and on two threads (no memory traffic):
+equal times mean the two cores themselves are free.
 """
 
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from collections.abc import Callable
 
 import numpy as np
+from numba import njit
 
 from oiradar.config import Settings
 from oiradar.features import kernels as k
@@ -108,5 +112,30 @@ def footprint(rounds: int = 2) -> None:
                   f"{np.median(times[1:]):.3f} s -> {ok.size / best:.3g} rows/s")  # fmt: skip
 
 
+@njit(nogil=True)
+def _spin(n: int) -> float:
+    acc = 0.0
+    for i in range(n):
+        acc = acc * 0.999999 + i
+    return acc
+
+
+def scaling(n: int = 200_000_000) -> None:
+    _spin(10)
+    for threads in (1, 2, 1, 2):
+        workers = [threading.Thread(target=_spin, args=(n,)) for _ in range(threads)]
+        t = time.perf_counter()
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+        print(f"{threads} thread(s): {time.perf_counter() - t:.3f} s")
+
+
 if __name__ == "__main__":
-    footprint() if "--footprint" in sys.argv else main()
+    if "--footprint" in sys.argv:
+        footprint()
+    elif "--scaling" in sys.argv:
+        scaling()
+    else:
+        main()
