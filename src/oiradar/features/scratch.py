@@ -15,9 +15,9 @@ Two pools:
   array it shares, so a held buffer is never reused.
 
 Between calls the scratch pool keeps at most :data:`KEEP_SCRATCH` buffers (the input matrix and
-the state bits of ``analyse_many``) and the recycling pool at most :data:`KEEP` (the largest ones;
-memory the process already peaked at); :func:`release` hands them back to the OS. Thread safe: a checked-out
-or held buffer is never given to a second caller.
+the state bits of ``analyse_many``) and the recycling pool at most :data:`KEEP` (the largest
+ones; memory the process already peaked at); :func:`release` hands them back to the OS. Thread
+safe: a checked-out or held buffer is never given to a second caller.
 """
 
 from __future__ import annotations
@@ -86,8 +86,8 @@ def recycled(shape: tuple[int, ...]) -> np.ndarray:
 def _fresh(size: int) -> np.ndarray:
     """``size`` uninitialised float64 words. Large buffers are mapped without numpy's huge-page
     hint: on the development VM, faulting in 1.7 GB with the hint made the kernel compact memory
-    synchronously (2.5-3.1 s for the first ``many_analyse`` call) against 0.87-0.90 s with plain
-    4 KiB pages, and later calls, which reuse the buffer, ran as fast (decision 0305)."""
+    synchronously (2.1-3.1 s for the first ``many_analyse`` call) against 0.63-0.90 s with plain
+    4 KiB pages; later calls, which reuse the buffer, are about 5 % slower (decision 0305)."""
     nbytes = size * 8
     if nbytes < _MAP_MIN or not hasattr(mmap, "MAP_ANONYMOUS"):
         return np.empty(size)
