@@ -38,7 +38,19 @@ _POOL: list[np.ndarray] = []
 _SHARED: list[np.ndarray] = []
 _LOCK = threading.Lock()
 _MAP_MIN = 32 << 20  # buffers from 32 MiB up are mapped by _fresh
-_FREE_REFS = 2  # sys.getrefcount(_SHARED[i]): the list's reference and the call's argument
+
+
+def _free_refs() -> int:
+    """``sys.getrefcount(pool[i])`` of a buffer that only the pool holds (2 on CPython 3.11: the
+    list's reference and the call's argument), measured on this interpreter rather than assumed,
+    with the same expression as :func:`recycled` uses."""
+    probe = [np.empty(1)]
+    return sys.getrefcount(probe[0])
+
+
+_FREE_REFS = _free_refs()
+# A free-threaded interpreter defers and splits reference counts: no recycling there.
+_RECYCLE = getattr(sys, "_is_gil_enabled", lambda: True)()
 
 
 @contextmanager
@@ -68,6 +80,8 @@ def recycled(shape: tuple[int, ...]) -> np.ndarray:
 
     The pool keeps the new buffer too, so the next call after its frames are dropped reuses it."""
     size = prod(shape)
+    if not _RECYCLE:
+        return _fresh(size).reshape(shape)
     with _LOCK:
         free = [
             i  # index access: no loop variable holding a reference to the buffer

@@ -94,3 +94,11 @@ def test_large_buffers_are_mapped_and_still_recycled(monkeypatch: pytest.MonkeyP
         assert _mapped(c)
     sc.release()
     assert not _mapped(sc.recycled((2, 10)))  # small new buffers come from numpy
+
+
+def test_without_recycling_every_call_gets_new_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sc, "_RECYCLE", False)  # as on a free-threaded interpreter
+    a = sc.recycled((3, 1000))
+    b = sc.recycled((3, 1000))
+    assert a.shape == b.shape == (3, 1000) and not np.shares_memory(a, b)
+    assert not sc._SHARED  # nothing pooled, so nothing is ever handed out twice
