@@ -33,7 +33,6 @@ from oiradar.sources.binance_archive import (
     METRICS_START_LABELS_FROM,
     ArchiveMarket,
     archive_relpath,
-    metrics_relpath,
 )
 
 __all__ = ["MarketPath", "simulate_path", "write_archive_days", "write_funding_months", "write_zip"]
@@ -194,15 +193,13 @@ def write_archive_days(
             header = (i % 2 == 0) if kline_header is None else kline_header
             name = f"{symbol}-5m-{stamp}.zip"
             out.append(write_zip(_folder(root, layout, name), name, _klines_csv(bars, header), day))
-        if "metrics" in kinds and market == "cm":
-            csv = _coinm_metrics_csv(bars, symbol, contract_size)
-            name = f"{symbol}-metrics-{stamp}.zip"
-            rel = Path(metrics_relpath(symbol, stamp, "cm")).parent
-            out.append(write_zip(root if layout == "flat" else root / rel, name, csv, day))
-        elif "metrics" in kinds:
-            day_ms = start_ms + i * DAY_MS
-            csv = _metrics_csv(bars, symbol, day_ms >= METRICS_START_LABELS_FROM)
-            name = f"{symbol}-metrics-{stamp}.zip"
+        if "metrics" in kinds:
+            if market == "cm":
+                csv = _coinm_metrics_csv(bars, symbol, contract_size)
+            else:
+                start_labels = start_ms + i * DAY_MS >= METRICS_START_LABELS_FROM
+                csv = _metrics_csv(bars, symbol, start_labels)
+            name = f"{symbol}-metrics-{stamp}.zip"  # _folder knows um from cm by the name
             out.append(write_zip(_folder(root, layout, name), name, csv, day))
     return out
 
