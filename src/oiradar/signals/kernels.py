@@ -167,28 +167,32 @@ def series_states(
             trig_l = base & (j - last_nl < nback)
             state += trig_l * 32 + ((c & _C_DIV_L) != 0) * 64
         fire = state & ~prev
-        rej = (c & _C_REJ) != 0
-        if armed >= 0 and j - armed <= within and rej:
+        taken, after = _entry(armed, j, within, (c & _C_REJ) != 0, (fire & (8 | 16)) != 0)
+        if taken:
             state |= 128
             src_s[j] = armed
-            armed = -1
-        elif armed >= 0 and j - armed > within:
-            armed = -1
-        if fire & (8 | 16):
-            armed = j
+        armed = after
         if long_side:
-            rej_l = (c & _C_REJ_L) != 0
-            if armed_l >= 0 and j - armed_l <= within and rej_l:
+            taken, after = _entry(armed_l, j, within, (c & _C_REJ_L) != 0, (fire & 96) != 0)
+            if taken:
                 state |= 256
                 src_l[j] = armed_l
-                armed_l = -1
-            elif armed_l >= 0 and j - armed_l > within:
-                armed_l = -1
-            if fire & (32 | 64):
-                armed_l = j
+            armed_l = after
         sb[j] = state
         fb[j] = fire | (state & (128 | 256))
         prev = state & 127
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _entry(armed: int, j: int, within: int, rej: bool, setup_fired: bool) -> tuple[bool, int]:
+    """One side's entry on bar ``j``: (taken, the armed setup's bar after ``j``). A rejection
+    candle within ``within`` bars of the armed setup (``armed``; -1: none) takes it; taken or
+    expired, the setup disarms; a setup firing on ``j`` (trigger or divergence edge) re-arms."""
+    if armed >= 0 and j - armed <= within and rej:
+        return True, j if setup_fired else -1
+    if armed >= 0 and j - armed > within:
+        armed = -1
+    return False, j if setup_fired else armed
 
 
 @njit(cache=True, nogil=True)
