@@ -41,7 +41,7 @@ from oiradar.features import reference as ref
 from oiradar.features import windows
 from oiradar.features.frame import feature_inputs, feature_params, regular_grid
 from oiradar.features.fused import FEATURE_COLUMNS
-from oiradar.features.scratch import recycled, scratch
+from oiradar.features.scratch import recycled, scratch_in
 from oiradar.model import SeriesKey, Timeframe
 from oiradar.signals.frame import analyse_many, signal_params
 from oiradar.signals.kernels import many_analyse
@@ -84,12 +84,8 @@ def side_kernel() -> dict[str, Any]:
     for _ in range(REPEAT + 1):  # the first call allocates the outputs; later ones reuse them
         c0, t0 = time.process_time(), time.perf_counter()
         with ExitStack() as stack:  # as analyse_many does: state bits from the scratch pool
-
-            def take(shape: tuple[int, ...], dtype: type) -> np.ndarray:
-                return stack.enter_context(scratch(shape, dtype))
-
             feats = recycled((len(FEATURE_COLUMNS), ok.size))
-            out = many_analyse(x, ok, offsets, fp, sp, feats, take)
+            out = many_analyse(x, ok, offsets, fp, sp, feats, scratch_in(stack))
         times.append(time.perf_counter() - t0)
         cpus.append(time.process_time() - c0)
         del out, feats

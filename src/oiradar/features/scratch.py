@@ -25,8 +25,8 @@ from __future__ import annotations
 import mmap
 import sys
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from math import prod
 
 import numpy as np
@@ -72,6 +72,16 @@ def scratch(shape: tuple[int, ...], dtype: npt.DTypeLike = np.float64) -> Iterat
         with _LOCK:
             _POOL.append(buf)
             _keep_largest(_POOL, KEEP_SCRATCH)
+
+
+def scratch_in(stack: ExitStack) -> Callable[..., np.ndarray]:
+    """``alloc(shape, dtype=float64)``: :func:`scratch` arrays that go back to the pool when
+    ``stack`` closes (the ``alloc`` argument of ``feature_inputs`` and ``many_analyse``)."""
+
+    def alloc(shape: tuple[int, ...], dtype: npt.DTypeLike = np.float64) -> np.ndarray:
+        return stack.enter_context(scratch(shape, dtype))
+
+    return alloc
 
 
 def recycled(shape: tuple[int, ...]) -> np.ndarray:

@@ -15,7 +15,7 @@ import polars as pl
 from oiradar.config import Settings, duration_ms
 from oiradar.features.frame import feature_frames, feature_inputs, feature_params
 from oiradar.features.fused import COL, FEATURE_COLUMNS, INPUTS, PARALLEL_MIN_ROWS
-from oiradar.features.scratch import recycled, scratch
+from oiradar.features.scratch import recycled, scratch_in
 from oiradar.model import SeriesKey, Timeframe
 from oiradar.signals import kernels as sk
 from oiradar.signals.kernels import PHASES, STATES, many_states, serial_states
@@ -205,10 +205,7 @@ def analyse_many(
     settings = list(settings) if settings is not None else [None] * len(frames)
     with ExitStack() as stack:  # the input matrix is reused scratch (events copy its values);
         # the feature matrix is recycled only once no frame holds it: polars keeps views of it
-
-        def take(shape: tuple[int, ...], dtype: type = np.float64) -> np.ndarray:
-            return stack.enter_context(scratch(shape, dtype))
-
+        take = scratch_in(stack)
         grids, bars, offsets = feature_inputs(frames, tf, take)
         fparams = np.stack([feature_params(tf, s) for s in settings])
         sparams = np.stack([signal_params(tf, s) for s in settings])
