@@ -11,6 +11,7 @@ import numpy as np
 from numba import njit, prange
 
 from oiradar.features import kernels as k
+from oiradar.features.scratch import fresh
 
 FEATURE_COLUMNS: tuple[str, ...] = (
     "oi_ma_30d",
@@ -157,20 +158,24 @@ def many_features(x: np.ndarray, offsets: np.ndarray, params: np.ndarray) -> np.
     """Features of many series stacked along axis 1 (series ``s`` is ``offsets[s]:offsets[s+1]``).
 
     ``params[s]`` is series ``s``'s parameter vector, so per-symbol settings apply per series.
-    Returns a (len(FEATURE_COLUMNS) x total) matrix. The output is allocated by numpy, which asks
-    the kernel for huge pages on large arrays: a 1.7 GB result then costs hundreds, not hundreds
-    of thousands, of page faults.
+    Returns a (len(FEATURE_COLUMNS) x total) matrix, allocated by :func:`oiradar.features.scratch.fresh` (large
+    ones without the huge-page hint: decision 0305).
     """
-    out = np.empty((len(FEATURE_COLUMNS), x.shape[1]))
+    out = feature_output(x.shape[1])
     _many_features(x, offsets, params, out)
     return out
 
 
 def serial_features(x: np.ndarray, offsets: np.ndarray, params: np.ndarray) -> np.ndarray:
     """:func:`many_features` on one thread: no thread-pool start-up for one small series."""
-    out = np.empty((len(FEATURE_COLUMNS), x.shape[1]))
+    out = feature_output(x.shape[1])
     _serial_features(x, offsets, params, out)
     return out
+
+
+def feature_output(n: int) -> np.ndarray:
+    """A new (features x ``n``) float64 matrix, mapped like every large kernel output."""
+    return fresh(len(FEATURE_COLUMNS) * n).reshape(len(FEATURE_COLUMNS), n)
 
 
 @njit(cache=True, parallel=True)

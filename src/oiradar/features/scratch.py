@@ -37,7 +37,7 @@ KEEP_SCRATCH = 4
 _POOL: list[np.ndarray] = []
 _SHARED: list[np.ndarray] = []
 _LOCK = threading.Lock()
-_MAP_MIN = 32 << 20  # buffers from 32 MiB up are mapped by _fresh
+_MAP_MIN = 32 << 20  # buffers from 32 MiB up are mapped by fresh
 
 
 def _free_refs() -> int:
@@ -65,7 +65,7 @@ def scratch(shape: tuple[int, ...], dtype: npt.DTypeLike = np.float64) -> Iterat
         best = min(fits, key=lambda i: _POOL[i].size) if fits else None
         buf = _POOL.pop(best) if best is not None else None
     if buf is None:
-        buf = _fresh(size)
+        buf = fresh(size)
     try:
         yield buf[:size].view(np.uint8)[:nbytes].view(dtype).reshape(shape)
     finally:
@@ -91,7 +91,7 @@ def recycled(shape: tuple[int, ...]) -> np.ndarray:
     The pool keeps the new buffer too, so the next call after its frames are dropped reuses it."""
     size = prod(shape)
     if not _RECYCLE:
-        return _fresh(size).reshape(shape)
+        return fresh(size).reshape(shape)
     with _LOCK:
         free = [
             i  # index access: no loop variable holding a reference to the buffer
@@ -100,15 +100,15 @@ def recycled(shape: tuple[int, ...]) -> np.ndarray:
         ]
         best = min(free, key=lambda i: _SHARED[i].size) if free else None
         if best is None:
-            _SHARED.append(_fresh(size))
+            _SHARED.append(fresh(size))
             best = len(_SHARED) - 1
         view = _SHARED[best][:size].reshape(shape)
         _keep_largest(_SHARED, KEEP)
     return view
 
 
-def _fresh(size: int) -> np.ndarray:
-    """``size`` uninitialised float64 words. Large buffers are mapped without numpy's huge-page
+def fresh(size: int) -> np.ndarray:
+    """``size`` uninitialised float64 words (a new buffer, not pooled). Large buffers are mapped without numpy's huge-page
     hint: on the development VM, faulting in 1.7 GB with the hint made the kernel compact memory
     synchronously (2.1-3.1 s for the first ``many_analyse`` call) against 0.63-0.90 s with plain
     4 KiB pages; later calls, which reuse the buffer, are about 5 % slower (decision 0305)."""

@@ -19,7 +19,7 @@ import numpy as np
 from numba import njit, prange, set_parallel_chunksize
 
 from oiradar.features import kernels as fk
-from oiradar.features.fused import COL, FEATURE_COLUMNS, series_features
+from oiradar.features.fused import COL, FEATURE_COLUMNS, feature_output, series_features
 
 # Bar rows (features.fused.INPUTS order) and feature rows used here.
 B_HIGH, B_LOW, B_CLOSE, B_VOLUME, B_OI = 1, 2, 3, 4, 6
@@ -327,7 +327,7 @@ def serial_analyse(
 
 def _feature_out(feats: np.ndarray | None, n: int) -> np.ndarray:
     if feats is None:
-        return np.empty((len(FEATURE_COLUMNS), n))
+        return feature_output(n)
     # numba does not check bounds: refuse a wrong matrix here
     if feats.shape != (len(FEATURE_COLUMNS), n) or feats.dtype != np.float64:
         raise ValueError(
