@@ -69,10 +69,10 @@ def main() -> dict[str, float]:
     feats = np.empty((20, n))
     series_features(x, 0, n, p, feats)
     cases: dict[str, Callable[[], object]] = {
-        "rolling mean/std 30d": lambda: k.rolling_mean_std_into(oi, nz, nz, out[0], out[1]),
+        "rolling mean/std 30d": lambda: k.rolling_mean_std_into(oi, nz, nz, out[0], out[1], sa, sb),
         "pct change 7d": lambda: k.pct_change_lag_into(oi, int(p[P_CHG]), out[3]),
-        "rolling sum 24h": lambda: k.rolling_sum_into(qv, nt, nt, False, out[4]),
-        "rolling mean 20d": lambda: k.rolling_sum_into(v, nv, nv, True, out[10]),
+        "rolling sum 24h": lambda: k.rolling_sum_into(qv, nt, nt, False, out[4], sa, sb),
+        "rolling mean 20d": lambda: k.rolling_sum_into(v, nv, nv, True, out[10], sa, sb),
         "rolling max 7d": lambda: k.rolling_max_into(h, npk, npk, 1.0, sa, sb, out[11]),
         "breakout 20 bars": lambda: k.breakout_into(h, nh, nh, 1.0, sa, sb, out[12]),
         "streaks": lambda: k.streaks_into(oi, out[8], out[9]),

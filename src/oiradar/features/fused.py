@@ -85,7 +85,7 @@ def series_features(x: np.ndarray, a: int, b: int, p: np.ndarray, out: np.ndarra
     o, h, lo, c = x[0, a:b], x[1, a:b], x[2, a:b], x[3, a:b]
     v, qv, oi, oiv = x[4, a:b], x[5, a:b], x[6, a:b], x[7, a:b]
     f = [out[j, a:b] for j in range(20)]
-    sa = np.empty(b - a)  # scratch for the rolling maxima
+    sa = np.empty(b - a)  # scratch for the rolling sums and maxima
     sb = np.empty(b - a)
     cover = p[P_COVER]
     nz, npk, nt, nv, nh = (
@@ -95,16 +95,16 @@ def series_features(x: np.ndarray, a: int, b: int, p: np.ndarray, out: np.ndarra
         int(p[P_VOL]),
         int(p[P_NEWHIGH]),
     )
-    k.rolling_mean_std_into(oi, nz, need(nz, cover), f[0], f[1])
+    k.rolling_mean_std_into(oi, nz, need(nz, cover), f[0], f[1], sa, sb)
     k.safe_div_into(oi, f[1], f[0], f[2])  # (oi - ma) / sd
     k.pct_change_lag_into(oi, int(p[P_CHG]), f[3])
-    k.rolling_sum_into(qv, nt, need(nt, cover), False, f[4])
+    k.rolling_sum_into(qv, nt, need(nt, cover), False, f[4], sa, sb)
     _ratio(oiv, f[4])
-    k.rolling_sum_into(f[4], nz, need(nz, cover), True, f[5])
+    k.rolling_sum_into(f[4], nz, need(nz, cover), True, f[5], sa, sb)
     k.rolling_max_into(oi, npk, need(npk, cover), 1.0, sa, sb, f[6])
     _drawdown(oi, f[6], f[7])
     k.streaks_into(oi, f[8], f[9])
-    k.rolling_sum_into(v, nv, need(nv, cover), True, f[10])
+    k.rolling_sum_into(v, nv, need(nv, cover), True, f[10], sa, sb)
     k.rolling_max_into(h, npk, need(npk, cover), 1.0, sa, sb, f[11])
     k.breakout_into(h, nh, need(nh, cover), 1.0, sa, sb, f[12])
     k.near_level_into(c, f[11], p[P_NEAR], 1.0, f[13])

@@ -25,16 +25,119 @@ _NAN = np.nan
 
 
 @njit(cache=True, nogil=True)
-def rolling_mean_std_into(x, n, q, mean, sd):
+def rolling_mean_std_into(x, n, q, mean, sd, g, h):
     """Rolling mean and standard deviation (ddof=1) over the last ``n`` bars, including ``t``,
-    where at least ``q`` of them hold a value (``q = n``: the window must be full).
+    where at least ``q`` of them hold a value (``q = n``: the window must be full); ``g`` and
+    ``h`` are float64 scratch arrays (the block path takes ``2 * (min(n, x.size) + 1)`` values of
+    each when they are that long, else allocates its own).
 
     pandas: ``s.rolling(n, min_periods=q).mean()`` and ``s.rolling(n, min_periods=q).std(ddof=1)``.
 
+    A series with no missing value after its first one takes :func:`_block_mean_std` (block
+    sums, no add/remove chain); any other takes :func:`_chain_mean_std`. Both shift the values
+    by one that lies in the window, so the cancellation error stays at rounding level relative
+    to the window's spread, not its level, and a window whose values are all identical has a
+    standard deviation of exactly 0.
+    """
+    m = x.size
+    f0 = _first_value(x)
+    if q <= n and f0 < m:
+        mean[:f0] = _NAN
+        sd[:f0] = _NAN
+        s = min(n, m - f0) + 1
+        p1, n1 = _scratch_pair(g, s)
+        p2, n2 = _scratch_pair(h, s)
+        if _block_mean_std(x[f0:], n, q, p1, p2, n1, n2, mean[f0:], sd[f0:]) == 0:
+            return
+    _chain_mean_std(x, n, q, mean, sd)
+
+
+@njit(cache=True, nogil=True)
+def _first_value(x):
+    """Index of the first value that is not missing (``x.size`` when there is none)."""
+    for i in range(x.size):
+        if x[i] == x[i]:
+            return i
+    return x.size
+
+
+@njit(cache=True, nogil=True)
+def _scratch_pair(g, s):
+    """Two scratch arrays of ``s`` values: the two halves of ``g`` when it is long enough."""
+    if 2 * s <= g.size:
+        return g[:s], g[s : 2 * s]
+    return np.empty(s), np.empty(s)
+
+
+@njit(cache=True, nogil=True)
+def _block_mean_std(x, n, q, p1, p2, n1, n2, mean, sd):
+    """:func:`rolling_mean_std_into` of a series without missing values (first value present),
+    or the number of missing values it met (then its output is void and the caller falls back).
+
+    Blocks of ``n`` bars: the window ending at ``t`` is a prefix of ``t``'s block plus a suffix
+    of the block before (the whole block when ``t`` ends it). One loop per block runs both
+    the prefix sums of this block and the suffix sums of it for the next block (four
+    independent add chains, not one long one); ``p*`` hold the previous block's suffix sums,
+    ``n*`` receive this block's (``min(n, x.size) + 1`` values each, the last one 0). Every
+    sum is of ``x - x[b0]``, ``b0`` the first bar of the output's block: a value in the window.
+    """
+    m = x.size
+    bad = 0
+    p1[:] = 0.0
+    p2[:] = 0.0
+    for b0 in range(0, m, n):
+        b1 = min(b0 + n, m)
+        w = b1 - b0
+        xb, mb, sb = x[b0:b1], mean[b0:b1], sd[b0:b1]
+        here = xb[0]  # the shift of this block's outputs
+        nxt = x[b1] if b1 < m else 0.0  # the next block's: its suffix sums are kept in that one
+        f1 = 0.0
+        f2 = 0.0
+        r1 = 0.0
+        r2 = 0.0
+        n1[w] = 0.0
+        n2[w] = 0.0
+        for i in range(w):
+            v = xb[i]
+            bad += v != v
+            d = v - here
+            f1 += d
+            f2 += d * d
+            mb[i] = f1 + p1[i + 1]  # sums for now; the finishing loop makes them mean and sd
+            sb[i] = f2 + p2[i + 1]
+            j = w - 1 - i
+            e = xb[j] - nxt
+            r1 += e
+            r2 += e * e
+            n1[j] = r1
+            n2[j] = r2
+        p1, n1 = n1, p1
+        p2, n2 = n2, p2
+        if b0 == 0:  # windows still filling: i + 1 values
+            for i in range(w):
+                k = i + 1
+                s1 = mb[i]
+                sigma = _NAN
+                if k >= q and k > 1:
+                    sigma = np.sqrt(max((sb[i] - s1 * s1 / k) / (k - 1), 0.0))
+                mb[i] = here + s1 / k if k >= q else _NAN
+                sb[i] = sigma
+        else:
+            inv1 = 1.0 / n
+            inv2 = 1.0 / (n - 1) if n > 1 else 0.0
+            for i in range(w):
+                s1 = mb[i]
+                mb[i] = here + s1 * inv1
+                sb[i] = np.sqrt(max((sb[i] - s1 * s1 * inv1) * inv2, 0.0)) if n > 1 else _NAN
+    return bad
+
+
+@njit(cache=True, nogil=True)
+def _chain_mean_std(x, n, q, mean, sd):
+    """:func:`rolling_mean_std_into` of any series (missing values anywhere).
+
     Sums of ``x - K`` and ``(x - K)**2`` with add/remove updates, where the shift ``K`` is moved to
-    the window's mean and the sums recomputed exactly every ``n`` bars (O(1) amortised): the
-    cancellation error stays at rounding level relative to the window's spread, not its level.
-    A window whose values are all identical has a standard deviation of exactly 0.
+    the window's mean and the sums recomputed exactly every ``n`` bars (O(1) amortised).
     """
     m = x.size
     k = 0
@@ -92,7 +195,8 @@ def rolling_mean_std(x, n, q):
     """Allocating form of :func:`rolling_mean_std_into`."""
     mean = np.empty(x.size)
     sd = np.empty(x.size)
-    rolling_mean_std_into(x, n, q, mean, sd)
+    s = 2 * (min(n, x.size) + 1)  # the block path's scratch
+    rolling_mean_std_into(x, n, q, mean, sd, np.empty(s), np.empty(s))
     return mean, sd
 
 
@@ -110,12 +214,23 @@ def _rebase(x, a, b, shift):
 
 
 @njit(cache=True, nogil=True)
-def rolling_sum_into(x, n, q, mean_not_sum, out):
-    """Rolling sum (or mean, ``mean_not_sum``) over the last ``n`` bars with at least ``q`` values.
+def rolling_sum_into(x, n, q, mean_not_sum, out, g, h):
+    """Rolling sum (or mean, ``mean_not_sum``) over the last ``n`` bars with at least ``q`` values;
+    ``g`` and ``h`` are float64 scratch arrays (the block path takes ``min(n, x.size) + 1`` values
+    of each when they are that long, else allocates its own).
 
-    pandas: ``s.rolling(n, min_periods=q).sum()`` / ``.mean()``. Neumaier-compensated add/remove.
+    pandas: ``s.rolling(n, min_periods=q).sum()`` / ``.mean()``. A series with no missing value
+    after its first one takes :func:`_block_sums`; any other a Neumaier-compensated add/remove.
     """
     m = x.size
+    f0 = _first_value(x)
+    if q <= n and f0 < m:
+        out[:f0] = _NAN
+        s = min(n, m - f0) + 1
+        hp = g[:s] if s <= g.size else np.empty(s)
+        hn = h[:s] if s <= h.size else np.empty(s)
+        if _block_sums(x[f0:], n, q, mean_not_sum, hp, hn, out[f0:]) == 0:
+            return
     k = 0
     s = 0.0
     comp = 0.0
@@ -138,6 +253,46 @@ def rolling_sum_into(x, n, q, mean_not_sum, out):
             out[i] = _NAN
 
 
+@njit(cache=True, nogil=True)
+def _block_sums(x, n, q, mean_not_sum, hp, hn, out):
+    """:func:`rolling_sum_into` of a series without missing values, or the number of missing
+    values it met (then its output is void and the caller falls back).
+
+    The blocks of :func:`_block_mean_std`: the window ending at ``t`` is a prefix of ``t``'s
+    block of ``n`` bars plus a suffix of the block before; one loop per block runs this block's
+    prefix sums and its suffix sums for the next (two independent add chains). Each sum adds at
+    most ``n`` values in order, with no subtraction: no drift along the series.
+    """
+    m = x.size
+    bad = 0
+    hp[:] = 0.0
+    for b0 in range(0, m, n):
+        b1 = min(b0 + n, m)
+        w = b1 - b0
+        xb, ob = x[b0:b1], out[b0:b1]
+        rf = 0.0
+        rb = 0.0
+        hn[w] = 0.0
+        for i in range(w):
+            v = xb[i]
+            bad += v != v
+            rf += v
+            ob[i] = rf + hp[i + 1]
+            j = w - 1 - i
+            rb += xb[j]
+            hn[j] = rb
+        hp, hn = hn, hp
+        if b0 == 0:  # windows still filling: i + 1 values
+            for i in range(w):
+                k = i + 1
+                ob[i] = (ob[i] / k if mean_not_sum else ob[i]) if k >= q else _NAN
+        elif mean_not_sum:
+            inv = 1.0 / n
+            for i in range(w):
+                ob[i] *= inv
+    return bad
+
+
 @njit(cache=True, nogil=True, inline="always")
 def _neumaier(s, comp, v):
     t = s + v
@@ -152,7 +307,8 @@ def _neumaier(s, comp, v):
 def rolling_sum(x, n, q):
     """pandas: ``s.rolling(n, min_periods=q).sum()``."""
     out = np.empty(x.size)
-    rolling_sum_into(x, n, q, False, out)
+    s = min(n, x.size) + 1  # the block path's scratch
+    rolling_sum_into(x, n, q, False, out, np.empty(s), np.empty(s))
     return out
 
 
@@ -160,7 +316,8 @@ def rolling_sum(x, n, q):
 def rolling_mean(x, n, q):
     """pandas: ``s.rolling(n, min_periods=q).mean()`` (compensated sum over the values present)."""
     out = np.empty(x.size)
-    rolling_sum_into(x, n, q, True, out)
+    s = min(n, x.size) + 1
+    rolling_sum_into(x, n, q, True, out, np.empty(s), np.empty(s))
     return out
 
 

@@ -120,29 +120,69 @@ def test_breakout_and_near_level(lookback: int) -> None:
     _close(k.near_level(c.to_numpy(), ph.to_numpy(), 0.03, 1.0), expected)
 
 
-@pytest.mark.parametrize("m", [0, 1, 5, 19, 20, 21, 400])
+@pytest.mark.parametrize("m", [0, 1, 5, 19, 20, 21, 39, 40, 41, 400])
 @pytest.mark.parametrize("n", [1, 2, 5, 20])
 @pytest.mark.parametrize("coverage", [1.0, 0.5, 0.01])
-def test_gap_free_paths_of_maxima_and_breakouts(m: int, n: int, coverage: float) -> None:
-    """Without a missing value the maxima and breakouts take a vectorised path: same pandas
-    result, at every length around the window (shorter than it, equal, one more)."""
+@pytest.mark.parametrize("lead", [0, 3])
+def test_gap_free_paths(m: int, n: int, coverage: float, lead: int) -> None:
+    """Without a missing value after the first value (``lead`` missing ones before it), the sums,
+    means, deviations, maxima and breakouts take their block paths: same pandas result at every
+    length around the window and its multiples (shorter, equal, one more)."""
     x = _series(3, m=400, nan=0.0)[:m]
+    x[:lead] = np.nan
     s = pd.Series(x, dtype=float)
     q = max(1, int(np.ceil(coverage * n - 1e-9)))
-    _close(k.rolling_max(x, n, q), s.rolling(n, min_periods=q).max())
-    _close(k.rolling_min(x, n, q), s.rolling(n, min_periods=q).min())
-    for sign, prior in ((1.0, s.shift(1).rolling(n, min_periods=q).max()),
-                        (-1.0, s.shift(1).rolling(n, min_periods=q).min())):  # fmt: skip
-        hit = (s > prior) if sign > 0 else (s < prior)
-        _close(k.breakout(x, n, q, sign), hit.astype(float).where(prior.notna() & s.notna()))
+    r = s.rolling(n, min_periods=q)
+    mean, sd = k.rolling_mean_std(x, n, q)
+    _close(mean, r.mean())
+    _close(sd, r.std(ddof=1), atol=1e-7 * np.nanmedian(x) if m > lead else 1e-9)
+    _close(k.rolling_sum(x, n, q), r.sum())
+    _close(k.rolling_mean(x, n, q), r.mean())
+    if lead == 0:  # the maxima's block path needs no missing value at all
+        _close(k.rolling_max(x, n, q), r.max())
+        _close(k.rolling_min(x, n, q), r.min())
+        for sign, prior in ((1.0, s.shift(1).rolling(n, min_periods=q).max()),
+                            (-1.0, s.shift(1).rolling(n, min_periods=q).min())):  # fmt: skip
+            hit = (s > prior) if sign > 0 else (s < prior)
+            _close(k.breakout(x, n, q, sign), hit.astype(float).where(prior.notna() & s.notna()))
 
 
-def test_one_missing_value_switches_to_the_general_path() -> None:
+def test_block_sums_carry_no_drift_and_flat_windows_stay_exactly_flat() -> None:
+    """A long series whose level dwarfs its moves: the block sums stay at rounding level of the
+    window (no add/remove drift along the series), and a flat run has a deviation of exactly 0."""
+    rng = np.random.default_rng(7)
+    x = 1e9 + np.cumsum(rng.normal(0, 1e5, 30_000))
+    x[12_000:13_000] = x[11_999]
+    n = 500
+    mean, sd = k.rolling_mean_std(x, n, n)
+    exp_mean = np.array([x[max(0, i - n + 1) : i + 1].mean() for i in range(x.size)])
+    # two-pass deviation of the values less the window's first one: exact 0 on a flat window
+    win = [x[i - n + 1 : i + 1] for i in range(n - 1, x.size)]
+    exp_sd = np.r_[np.full(n - 1, np.nan), [np.std(w - w[0], ddof=1) for w in win]]
+    exp_mean[: n - 1] = np.nan
+    np.testing.assert_allclose(mean, exp_mean, rtol=1e-14, equal_nan=True)
+    np.testing.assert_allclose(sd, exp_sd, rtol=1e-8, equal_nan=True)
+    assert (sd[12_498:13_000] == 0.0).all() and sd[12_497] > 0 and sd[13_000] > 0
+    sums = k.rolling_sum(x, n, n)
+    exp_sum = np.array([np.sum(x[i - n + 1 : i + 1]) for i in range(n - 1, x.size)])
+    np.testing.assert_allclose(sums[n - 1 :], exp_sum, rtol=1e-12)
+
+
+@pytest.mark.parametrize("at", [0, 1, 150, 299])
+def test_one_missing_value_switches_to_the_general_path(at: int) -> None:
     x = _series(4, m=300, nan=0.0)
-    x[150] = np.nan
+    x[at] = np.nan
     s = pd.Series(x)
-    _close(k.rolling_max(x, 20, 20), s.rolling(20, min_periods=20).max())
-    assert np.isnan(k.rolling_max(x, 20, 20)[150:170]).all()
+    r = s.rolling(20, min_periods=20)
+    _close(k.rolling_max(x, 20, 20), r.max())
+    _close(k.rolling_sum(x, 20, 20), r.sum())
+    _close(k.rolling_mean(x, 20, 20), r.mean())
+    mean, sd = k.rolling_mean_std(x, 20, 20)
+    _close(mean, r.mean())
+    _close(sd, r.std(ddof=1), atol=1e-7 * np.nanmedian(x))
+    if 0 < at < 280:
+        assert np.isnan(k.rolling_max(x, 20, 20)[at : at + 20]).all()
+        assert np.isnan(mean[at : at + 20]).all()
     prior = s.shift(1).rolling(20, min_periods=20).max()
     _close(k.breakout(x, 20, 20, 1.0), (s > prior).astype(float).where(prior.notna() & s.notna()))
 
