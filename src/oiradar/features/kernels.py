@@ -324,10 +324,8 @@ def rolling_mean(x, n, q):
 @njit(cache=True, nogil=True)
 def _block_extremes(x, n, sign, g, h):
     """Prefix (``g``) and suffix (``h``) maxima of ``sign * x`` inside blocks of ``n`` values
-    (missing values skipped, ``-inf`` where a block has none yet). Returns how many values of
-    ``x`` are missing (0: the caller may take its gap-free path)."""
+    (missing values skipped, ``-inf`` where a block has none yet)."""
     m = x.size
-    missing = 0
     for b0 in range(0, m, n):
         b1 = min(b0 + n, m)
         # block slices indexed from 0: numba then skips its negative-index checks (~15 % faster)
@@ -335,7 +333,6 @@ def _block_extremes(x, n, sign, g, h):
         run = -np.inf
         for i in range(b1 - b0):
             y = sign * xb[i]
-            missing += y != y
             run = y if y > run else run  # a NaN compares False: skipped, branch-free (maxsd)
             gb[i] = run
         run = -np.inf
@@ -343,7 +340,6 @@ def _block_extremes(x, n, sign, g, h):
             y = sign * xb[i]
             run = y if y > run else run
             hb[i] = run
-    return missing
 
 
 @njit(cache=True, nogil=True)
@@ -354,19 +350,14 @@ def rolling_max_into(x, n, q, sign, g, h, out):
     pandas: ``s.rolling(n, min_periods=q).max()`` / ``.min()``.
 
     van Herk / Gil-Werman: prefix maxima ``g`` and suffix maxima ``h`` inside blocks of ``n``
-    bars, then ``max(h[t-n+1], g[t])``: three branch-free passes, O(1) per value whatever ``n``.
-    Blocks end at or before ``t``, so nothing after ``t`` is read for bar ``t``.
+    bars, then ``max(h[t-n+1], g[t])``: O(1) per value whatever ``n``. Blocks end at or before
+    ``t``, so nothing after ``t`` is read for bar ``t``. Without a missing value it is
+    :func:`_block_max`, one loop per block; otherwise three passes.
     """
     m = x.size
-    if _block_extremes(x, n, sign, g, h) == 0 and q <= n:  # gap-free: k = min(i + 1, n)
-        for i in range(min(n - 1, m)):
-            out[i] = sign * g[i] if i + 1 >= q else _NAN
-        if m >= n:  # slices, not ``h[i - n + 1]``: no negative-index checks, so it vectorises
-            hh, gg, oo = h[: m - n + 1], g[n - 1 :], out[n - 1 :]
-            for j in range(m - n + 1):
-                a, b = hh[j], gg[j]
-                oo[j] = sign * (a if a > b else b)
+    if q <= n and _block_max(x, n, q, sign, False, g, h, out) == 0:
         return
+    _block_extremes(x, n, sign, g, h)
     k = 0
     for i in range(min(n - 1, m)):
         k += x[i] == x[i]
@@ -376,6 +367,52 @@ def rolling_max_into(x, n, q, sign, g, h, out):
         if i >= n:
             k -= x[i - n] == x[i - n]
         out[i] = sign * max(h[i - n + 1], g[i]) if (k >= q and k > 0) else _NAN
+
+
+@njit(cache=True, nogil=True)
+def _block_max(x, n, q, sign, breakout, g, h, out):
+    """The gap-free path of :func:`rolling_max_into` (``breakout`` False) and
+    :func:`breakout_into` (True), or the number of missing values it met (then its output is void
+    and the caller falls back to the general path).
+
+    The van Herk blocks, one loop per block: the running maximum of this block's prefix and the
+    previous block's suffix maxima (``p``) give the window's maximum; the same loop stores this
+    block's suffix maxima for the next (``nx``). The suffix arrays take ``min(n, x.size) + 1``
+    values of ``g`` and ``h`` (the last one ``-inf``): no full-length scratch is written.
+    """
+    m = x.size
+    s = min(n, m) + 1
+    p = g[:s] if s <= g.size else np.empty(s)
+    nx = h[:s] if s <= h.size else np.empty(s)
+    bad = 0
+    p[:] = -np.inf
+    prev = -np.inf  # the window maximum of the bar before (breakouts compare with it)
+    for b0 in range(0, m, n):
+        b1 = min(b0 + n, m)
+        w = b1 - b0
+        xb, ob = x[b0:b1], out[b0:b1]
+        run = -np.inf
+        back = -np.inf
+        nx[w] = -np.inf
+        for i in range(w):
+            y = sign * xb[i]
+            bad += y != y
+            run = y if y > run else run
+            a = p[i + 1]
+            cur = a if a > run else run
+            if breakout:
+                ob[i] = np.float64(y > prev)
+                prev = cur
+            else:
+                ob[i] = sign * cur
+            j = w - 1 - i
+            z = sign * xb[j]
+            back = z if z > back else back
+            nx[j] = back
+        p, nx = nx, p
+    first = q if breakout else q - 1  # bars before it have too few values in their window
+    out[: min(first, m)] = _NAN
+    return bad
 
 
 @njit(cache=True, nogil=True)
@@ -528,21 +565,13 @@ def breakout_into(x, lookback, q, sign, g, h, out):
 
     pandas (high): ``(h > h.shift(1).rolling(L, min_periods=q).max()).where(prior.notna() &
     h.notna())``; (low): ``l < l.shift(1).rolling(L, min_periods=q).min()``, missing likewise.
-    The van Herk blocks of :func:`rolling_max_into`, read one bar back, in one final pass.
+    The van Herk blocks of :func:`rolling_max_into`, read one bar back.
     """
     m = x.size
     n = lookback
-    if _block_extremes(x, n, sign, g, h) == 0 and q <= n:  # gap-free: k = min(i, n)
-        if m > 0:
-            out[0] = _NAN
-        for i in range(1, min(n, m)):
-            out[i] = (1.0 if sign * x[i] > g[i - 1] else 0.0) if i >= q else _NAN
-        if m > n:  # slices, not ``h[i - n]``: no negative-index checks, so it vectorises
-            hh, gg, xx, oo = h[: m - n], g[n - 1 : m - 1], x[n:], out[n:]
-            for j in range(m - n):
-                a, b = hh[j], gg[j]
-                oo[j] = np.float64(sign * xx[j] > (a if a > b else b))
+    if q <= n and _block_max(x, n, q, sign, True, g, h, out) == 0:
         return
+    _block_extremes(x, n, sign, g, h)
     k = 0  # values in the window of the previous n bars, [i - n, i - 1]
     for i in range(m):
         out[i] = _NAN
