@@ -186,7 +186,8 @@ def side_scan() -> dict[str, Any]:
 
 
 SIDES = {"kernel": side_kernel, "oiradar": side_oiradar, "pandas": side_pandas, "scan": side_scan}
-# OIRADAR_BENCH_SIDES=kernel,oiradar,pandas skips the scan (quick iterations)
+# OIRADAR_BENCH_SIDES=kernel,oiradar,pandas skips the scan (quick iterations); a side alone
+# (OIRADAR_BENCH_SIDES=kernel) prints its own figures only
 RUN_SIDES = os.environ.get("OIRADAR_BENCH_SIDES", ",".join(SIDES)).split(",")
 
 
@@ -205,6 +206,10 @@ def main() -> dict[str, Any]:
     print(f"{SYMBOLS} series x {BARS:,} 5m bars = {SYMBOLS * BARS:,} rows; SPEC default windows "
           f"(30d = 8,640 bars); every signal incl. the long side; {os.cpu_count()} cores")  # fmt: skip
     res = {name: run_side(name) for name in SIDES if name in RUN_SIDES}
+    if not {"kernel", "oiradar", "pandas"} <= res.keys():  # no comparison: each side's figures
+        for name, figures in res.items():
+            print(f"{name}: {figures}")
+        return {}
     if "scan" not in res:
         res["scan"] = {"series": 0, "stored_rows": 0, "cold_s": 0.0, "warm_best_s": 0.0,
                        "warm_median_s": 0.0, "events": 0}  # fmt: skip
