@@ -33,14 +33,17 @@ def rolling_mean_std_into(x, n, q, mean, sd, g, h):
 
     pandas: ``s.rolling(n, min_periods=q).mean()`` and ``s.rolling(n, min_periods=q).std(ddof=1)``.
 
-    A series with no missing value after its first one takes :func:`_block_mean_std` (block
-    sums, no add/remove chain); any other takes :func:`_chain_mean_std`. Both shift the values
-    by one that lies in the window, so the cancellation error stays at rounding level relative
-    to the window's spread, not its level, and a window whose values are all identical has a
-    standard deviation of exactly 0.
+    From the first value to the first missing value after it, :func:`_block_mean_std` (block
+    sums, no add/remove chain); from that missing value on (or throughout when ``q > n``),
+    :func:`_chain_mean_std`, started from the exact sums of the window before it. So a bar's
+    value never depends on whether a later bar is missing. Both shift the values by one that
+    lies in the window, so the cancellation error stays at rounding level relative to the
+    window's spread, not its level, and a window whose values are all identical has a standard
+    deviation of exactly 0.
     """
     m = x.size
     f0 = _first_value(x)
+    i0 = 0
     if q <= n and f0 < m:
         mean[:f0] = _NAN
         sd[:f0] = _NAN
@@ -49,7 +52,8 @@ def rolling_mean_std_into(x, n, q, mean, sd, g, h):
         p2, n2 = _scratch_pair(h, s)
         if _block_mean_std(x[f0:], n, q, p1, p2, n1, n2, mean[f0:], sd[f0:]) == 0:
             return
-    _chain_mean_std(x, n, q, mean, sd)
+        i0 = _first_missing(x, f0)  # the block path's values before it stand
+    _chain_mean_std(x, n, q, mean, sd, i0)
 
 
 @njit(cache=True, nogil=True)
@@ -57,6 +61,15 @@ def _first_value(x):
     """Index of the first value that is not missing (``x.size`` when there is none)."""
     for i in range(x.size):
         if x[i] == x[i]:
+            return i
+    return x.size
+
+
+@njit(cache=True, nogil=True)
+def _first_missing(x, a):
+    """Index of the first missing value at or after ``a`` (``x.size`` when there is none)."""
+    for i in range(a, x.size):
+        if x[i] != x[i]:
             return i
     return x.size
 
@@ -72,7 +85,8 @@ def _scratch_pair(g, s):
 @njit(cache=True, nogil=True)
 def _block_mean_std(x, n, q, p1, p2, n1, n2, mean, sd):
     """:func:`rolling_mean_std_into` of a series without missing values (first value present),
-    or the number of missing values it met (then its output is void and the caller falls back).
+    or the number of missing values it met (then its outputs from the first missing value on
+    are void: every output reads bars up to its own only).
 
     Blocks of ``n`` bars: the window ending at ``t`` is a prefix of ``t``'s block plus a suffix
     of the block before (the whole block when ``t`` ends it). One loop per block runs both
@@ -133,11 +147,12 @@ def _block_mean_std(x, n, q, p1, p2, n1, n2, mean, sd):
 
 
 @njit(cache=True, nogil=True)
-def _chain_mean_std(x, n, q, mean, sd):
-    """:func:`rolling_mean_std_into` of any series (missing values anywhere).
+def _chain_mean_std(x, n, q, mean, sd, i0):
+    """:func:`rolling_mean_std_into` of any series (missing values anywhere), bars ``i0`` on.
 
     Sums of ``x - K`` and ``(x - K)**2`` with add/remove updates, where the shift ``K`` is moved to
-    the window's mean and the sums recomputed exactly every ``n`` bars (O(1) amortised).
+    the window's mean and the sums recomputed exactly every ``n`` bars (O(1) amortised). Bar
+    ``i0 > 0`` starts from the exact sums of the ``n`` bars before it.
     """
     m = x.size
     k = 0
@@ -145,12 +160,22 @@ def _chain_mean_std(x, n, q, mean, sd):
     s1 = 0.0
     s2 = 0.0
     since = 0
-    same = 0
+    same = 0  # valid values equal to ``last`` in a row (missing ones skipped)
     last = _NAN
+    if i0 > 0:
+        a = max(0, i0 - n)
+        for j in range(a, i0):
+            xj = x[j]
+            if xj == xj:
+                k += 1
+                same = same + 1 if xj == last else 1
+                last = xj
+        if k > 0:  # shifted by the last value: in the window, as everywhere
+            shift, s1, s2 = _rebase(x, a, i0, last)
     kinv = 0  # the k that inv1 / inv2 were computed for: divisions only when k changes
     inv1 = 0.0
     inv2 = 0.0
-    for i in range(m):
+    for i in range(i0, m):
         do = 0.0  # the leaving value's shifted contribution (0: none)
         if i >= n:
             xo = x[i - n]
@@ -219,11 +244,14 @@ def rolling_sum_into(x, n, q, mean_not_sum, out, g, h):
     ``g`` and ``h`` are float64 scratch arrays (the block path takes ``min(n, x.size) + 1`` values
     of each when they are that long, else allocates its own).
 
-    pandas: ``s.rolling(n, min_periods=q).sum()`` / ``.mean()``. A series with no missing value
-    after its first one takes :func:`_block_sums`; any other a Neumaier-compensated add/remove.
+    pandas: ``s.rolling(n, min_periods=q).sum()`` / ``.mean()``. From the first value to the
+    first missing value after it, :func:`_block_sums`; from there on (or throughout when
+    ``q > n``) a Neumaier-compensated add/remove, started from the exact sum of the window before
+    it: a bar's value never depends on whether a later bar is missing.
     """
     m = x.size
     f0 = _first_value(x)
+    i0 = 0
     if q <= n and f0 < m:
         out[:f0] = _NAN
         s = min(n, m - f0) + 1
@@ -231,10 +259,15 @@ def rolling_sum_into(x, n, q, mean_not_sum, out, g, h):
         hn = h[:s] if s <= h.size else np.empty(s)
         if _block_sums(x[f0:], n, q, mean_not_sum, hp, hn, out[f0:]) == 0:
             return
+        i0 = _first_missing(x, f0)  # the block path's values before it stand
     k = 0
     s = 0.0
     comp = 0.0
-    for i in range(m):
+    for j in range(max(0, i0 - n), i0):  # the window before i0
+        if x[j] == x[j]:
+            s, comp = _neumaier(s, comp, x[j])
+            k += 1
+    for i in range(i0, m):
         if i >= n:
             xo = x[i - n]
             if xo == xo:
@@ -256,7 +289,7 @@ def rolling_sum_into(x, n, q, mean_not_sum, out, g, h):
 @njit(cache=True, nogil=True)
 def _block_sums(x, n, q, mean_not_sum, hp, hn, out):
     """:func:`rolling_sum_into` of a series without missing values, or the number of missing
-    values it met (then its output is void and the caller falls back).
+    values it met (then its outputs from the first missing value on are void).
 
     The blocks of :func:`_block_mean_std`: the window ending at ``t`` is a prefix of ``t``'s
     block of ``n`` bars plus a suffix of the block before; one loop per block runs this block's

@@ -168,6 +168,30 @@ def test_block_sums_carry_no_drift_and_flat_windows_stay_exactly_flat() -> None:
     np.testing.assert_allclose(sums[n - 1 :], exp_sum, rtol=1e-12)
 
 
+@pytest.mark.parametrize("gaps", [(150,), (20, 21, 22), (5, 120, 121, 260)])
+@pytest.mark.parametrize("n", [1, 7, 30, 400])
+def test_a_later_gap_changes_no_earlier_value(gaps: tuple[int, ...], n: int) -> None:
+    """The sums, means and deviations take their block path up to the first gap and the chain
+    from it: the value at ``t`` is the same, to the last bit, whatever follows ``t``."""
+    x = _series(5, m=300, nan=0.0)
+    x[list(gaps)] = np.nan
+    full = (k.rolling_sum(x, n, n), k.rolling_mean(x, n, n), *k.rolling_mean_std(x, n, 1))
+    for t in (gaps[0] - 1, gaps[0], gaps[-1] + 3, 200, 299):
+        part = (k.rolling_sum(x[: t + 1], n, n), k.rolling_mean(x[: t + 1], n, n),
+                *k.rolling_mean_std(x[: t + 1], n, 1))  # fmt: skip
+        for a, b in zip(full, part, strict=True):
+            np.testing.assert_array_equal(a[: t + 1], b)
+    s = pd.Series(x)
+    _close(full[0], s.rolling(n, min_periods=n).sum())
+    _close(full[3], s.rolling(n, min_periods=1).std(ddof=1), atol=1e-7 * np.nanmedian(x))
+
+
+def test_a_flat_run_across_a_gap_has_zero_std() -> None:
+    x = np.r_[np.linspace(1e5, 2e5, 40), np.full(6, 123456.789), np.nan, np.full(6, 123456.789)]
+    _mean, sd = k.rolling_mean_std(x, 10, 1)
+    assert (sd[-4:] == 0.0).all() and sd[-5] > 0
+
+
 @pytest.mark.parametrize("at", [0, 1, 150, 299])
 def test_one_missing_value_switches_to_the_general_path(at: int) -> None:
     x = _series(4, m=300, nan=0.0)
