@@ -143,8 +143,8 @@ def feature_frame(values: np.ndarray) -> pl.DataFrame:
 
 
 def _typed(name: str) -> pl.Expr:
-    if name in INT_FEATURES:  # a non-strict cast turns NaN into null in one pass
-        return pl.col(name).cast(pl.Int32, strict=False)
+    if name in INT_FEATURES:  # whole counts: NaN -> null, then a cast without range checks
+        return pl.col(name).fill_nan(None).cast(pl.Int32, wrap_numerical=True)
     col = pl.col(name).fill_nan(None)
     return col > 0.5 if name in BOOL_FEATURES else col
 
