@@ -47,9 +47,9 @@ def rolling_mean_std_into(x, n, q, mean, sd, g, h):
     if q <= n and f0 < m:
         mean[:f0] = _NAN
         sd[:f0] = _NAN
-        s = min(n, m - f0) + 1
-        p1, n1 = _scratch_pair(g, s)
-        p2, n2 = _scratch_pair(h, s)
+        size = min(n, m - f0) + 1
+        p1, n1 = _scratch_pair(g, size)
+        p2, n2 = _scratch_pair(h, size)
         if _block_mean_std(x[f0:], n, q, p1, p2, n1, n2, mean[f0:], sd[f0:]) == 0:
             return
         i0 = _first_missing(x, f0)  # the block path's values before it stand
@@ -72,6 +72,12 @@ def _first_missing(x, a):
         if x[i] != x[i]:
             return i
     return x.size
+
+
+@njit(cache=True, nogil=True)
+def _scratch(g, s):
+    """A scratch array of ``s`` values: the start of ``g`` when it is long enough."""
+    return g[:s] if s <= g.size else np.empty(s)
 
 
 @njit(cache=True, nogil=True)
@@ -254,9 +260,8 @@ def rolling_sum_into(x, n, q, mean_not_sum, out, g, h):
     i0 = 0
     if q <= n and f0 < m:
         out[:f0] = _NAN
-        s = min(n, m - f0) + 1
-        hp = g[:s] if s <= g.size else np.empty(s)
-        hn = h[:s] if s <= h.size else np.empty(s)
+        size = min(n, m - f0) + 1
+        hp, hn = _scratch(g, size), _scratch(h, size)
         if _block_sums(x[f0:], n, q, mean_not_sum, hp, hn, out[f0:]) == 0:
             return
         i0 = _first_missing(x, f0)  # the block path's values before it stand
@@ -414,9 +419,7 @@ def _block_max(x, n, q, sign, breakout, g, h, out):
     values of ``g`` and ``h`` (the last one ``-inf``): no full-length scratch is written.
     """
     m = x.size
-    s = min(n, m) + 1
-    p = g[:s] if s <= g.size else np.empty(s)
-    nx = h[:s] if s <= h.size else np.empty(s)
+    p, nx = _scratch(g, min(n, m) + 1), _scratch(h, min(n, m) + 1)
     bad = 0
     p[:] = -np.inf
     prev = -np.inf  # the window maximum of the bar before (breakouts compare with it)
