@@ -87,6 +87,8 @@ def regular_grid(bars: pl.DataFrame, timeframe: Timeframe | str) -> pl.DataFrame
         bars = bars.with_columns(pl.lit(True).alias("complete"))
     ts = bars["ts"].to_numpy()
     if ts.size and ts[0] % tf.ms == 0 and (np.diff(ts) == tf.ms).all():  # the common case
+        if bars["complete"].null_count() == 0:
+            return bars
         return bars.with_columns(pl.col("complete").fill_null(False))
     bars = bars.sort("ts")
     _check_ts(bars["ts"], tf)
