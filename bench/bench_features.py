@@ -22,6 +22,11 @@ equal oiradar's on its series. Run: ``python bench/run.py features`` or
 
 from __future__ import annotations
 
+# oiradar before polars, as a user's script would: its allocator setting applies (decision 0307)
+# isort: off
+import oiradar  # noqa: F401
+
+# isort: on
 import json
 import os
 import resource
@@ -36,6 +41,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from oiradar._allocator import POLARS_MALLOC_CONF
 from oiradar.config import Settings
 from oiradar.features import reference as ref
 from oiradar.features import windows
@@ -205,6 +211,8 @@ def run_side(name: str) -> dict[str, Any]:
 def main() -> dict[str, Any]:
     print(f"{SYMBOLS} series x {BARS:,} 5m bars = {SYMBOLS * BARS:,} rows; SPEC default windows "
           f"(30d = 8,640 bars); every signal incl. the long side; {os.cpu_count()} cores")  # fmt: skip
+    print(f"polars allocator (_RJEM_MALLOC_CONF): {os.environ.get('_RJEM_MALLOC_CONF')} "
+          f"(oiradar's setting when it ends with {POLARS_MALLOC_CONF}; decision 0307)")  # fmt: skip
     res = {name: run_side(name) for name in SIDES if name in RUN_SIDES}
     if not {"kernel", "oiradar", "pandas"} <= res.keys():  # no comparison: each side's figures
         for name, figures in res.items():

@@ -7,6 +7,7 @@ The public API is small; everything else is reachable through its modules::
     bars = cat.read_bars(SeriesKey(exchange="sim", symbol="KSM/USDT:USDT", timeframe=Timeframe.H4))
 """
 
+from oiradar import _allocator  # noqa: F401  first: it must run before polars loads (decision 0307)
 from oiradar.config import Settings, load_settings
 from oiradar.errors import (
     ConfigError,
