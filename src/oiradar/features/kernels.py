@@ -90,9 +90,10 @@ def _scratch_pair(g, s):
 
 @njit(cache=True, nogil=True)
 def _block_mean_std(x, n, q, p1, p2, n1, n2, mean, sd):
-    """:func:`rolling_mean_std_into` of a series without missing values (first value present),
-    or the number of missing values it met (then its outputs from the first missing value on
-    are void: every output reads bars up to its own only).
+    """:func:`rolling_mean_std_into` of a series without missing values (first value present).
+    Returns 0, or, on meeting missing values, how many its last block held: it stops after that
+    block, and its outputs from the first missing value on are void (every output reads bars
+    up to its own only, so those before it stand).
 
     Blocks of ``n`` bars: the window ending at ``t`` is a prefix of ``t``'s block plus a suffix
     of the block before (the whole block when ``t`` ends it). One loop per block runs both
@@ -149,6 +150,8 @@ def _block_mean_std(x, n, q, p1, p2, n1, n2, mean, sd):
                 s1 = mb[i]
                 mb[i] = here + s1 * inv1
                 sb[i] = np.sqrt(max((sb[i] - s1 * s1 * inv1) * inv2, 0.0)) if n > 1 else _NAN
+        if bad:  # a gap: the caller's chain takes over from it
+            return bad
     return bad
 
 
@@ -293,8 +296,9 @@ def rolling_sum_into(x, n, q, mean_not_sum, out, g, h):
 
 @njit(cache=True, nogil=True)
 def _block_sums(x, n, q, mean_not_sum, hp, hn, out):
-    """:func:`rolling_sum_into` of a series without missing values, or the number of missing
-    values it met (then its outputs from the first missing value on are void).
+    """:func:`rolling_sum_into` of a series without missing values. Returns 0, or, on meeting
+    missing values, how many its last block held: it stops after that block, and its outputs
+    from the first missing value on are void.
 
     The blocks of :func:`_block_mean_std`: the window ending at ``t`` is a prefix of ``t``'s
     block of ``n`` bars plus a suffix of the block before; one loop per block runs this block's
@@ -328,6 +332,8 @@ def _block_sums(x, n, q, mean_not_sum, hp, hn, out):
             inv = 1.0 / n
             for i in range(w):
                 ob[i] *= inv
+        if bad:  # a gap: the caller's chain takes over from it
+            return bad
     return bad
 
 
@@ -410,8 +416,8 @@ def rolling_max_into(x, n, q, sign, g, h, out):
 @njit(cache=True, nogil=True)
 def _block_max(x, n, q, sign, breakout, g, h, out):
     """The gap-free path of :func:`rolling_max_into` (``breakout`` False) and
-    :func:`breakout_into` (True), or the number of missing values it met (then its output is void
-    and the caller falls back to the general path).
+    :func:`breakout_into` (True). Returns 0, or, on meeting missing values, how many its last
+    block held: it stops after that block, and the caller falls back to the general path.
 
     The van Herk blocks, one loop per block: the running maximum of this block's prefix and the
     previous block's suffix maxima (``p``) give the window's maximum; the same loop stores this
@@ -446,6 +452,8 @@ def _block_max(x, n, q, sign, breakout, g, h, out):
             back = z if z > back else back
             nx[j] = back
         p, nx = nx, p
+        if bad:  # a gap: the caller falls back to the general path
+            return bad
     first = q if breakout else q - 1  # bars before it have too few values in their window
     out[: min(first, m)] = _NAN
     return bad
