@@ -50,9 +50,10 @@ def rolling_mean_std_into(x, n, q, mean, sd, g, h):
         size = min(n, m - f0) + 1
         p1, n1 = _scratch_pair(g, size)
         p2, n2 = _scratch_pair(h, size)
-        if _block_mean_std(x[f0:], n, q, p1, p2, n1, n2, mean[f0:], sd[f0:]) == 0:
+        stop = _block_mean_std(x[f0:], n, q, p1, p2, n1, n2, mean[f0:], sd[f0:])
+        if stop == m - f0:
             return
-        i0 = _first_missing(x, f0)  # the block path's values before it stand
+        i0 = f0 + stop  # the first missing value: the block path's values before it stand
     _chain_mean_std(x, n, q, mean, sd, i0)
 
 
@@ -90,10 +91,10 @@ def _scratch_pair(g, s):
 
 @njit(cache=True, nogil=True)
 def _block_mean_std(x, n, q, p1, p2, n1, n2, mean, sd):
-    """:func:`rolling_mean_std_into` of a series without missing values (first value present).
-    Returns 0, or, on meeting missing values, how many its last block held: it stops after that
-    block, and its outputs from the first missing value on are void (every output reads bars
-    up to its own only, so those before it stand).
+    """:func:`rolling_mean_std_into` of a series whose first value is present. Returns the index
+    of the first missing value (``x.size``: none); it stops after the block holding it, and its
+    outputs from there on are void (every output reads bars up to its own only, so those before
+    it stand).
 
     Blocks of ``n`` bars: the window ending at ``t`` is a prefix of ``t``'s block plus a suffix
     of the block before (the whole block when ``t`` ends it). One loop per block runs both
@@ -151,8 +152,8 @@ def _block_mean_std(x, n, q, p1, p2, n1, n2, mean, sd):
                 mb[i] = here + s1 * inv1
                 sb[i] = np.sqrt(max((sb[i] - s1 * s1 * inv1) * inv2, 0.0)) if n > 1 else _NAN
         if bad:  # a gap: the caller's chain takes over from it
-            return bad
-    return bad
+            return _first_missing(x, b0)
+    return m
 
 
 @njit(cache=True, nogil=True)
@@ -265,9 +266,10 @@ def rolling_sum_into(x, n, q, mean_not_sum, out, g, h):
         out[:f0] = _NAN
         size = min(n, m - f0) + 1
         hp, hn = _scratch(g, size), _scratch(h, size)
-        if _block_sums(x[f0:], n, q, mean_not_sum, hp, hn, out[f0:]) == 0:
+        stop = _block_sums(x[f0:], n, q, mean_not_sum, hp, hn, out[f0:])
+        if stop == m - f0:
             return
-        i0 = _first_missing(x, f0)  # the block path's values before it stand
+        i0 = f0 + stop  # the first missing value: the block path's values before it stand
     k = 0
     s = 0.0
     comp = 0.0
@@ -296,9 +298,9 @@ def rolling_sum_into(x, n, q, mean_not_sum, out, g, h):
 
 @njit(cache=True, nogil=True)
 def _block_sums(x, n, q, mean_not_sum, hp, hn, out):
-    """:func:`rolling_sum_into` of a series without missing values. Returns 0, or, on meeting
-    missing values, how many its last block held: it stops after that block, and its outputs
-    from the first missing value on are void.
+    """:func:`rolling_sum_into` of a series whose first value is present. Returns the index of
+    the first missing value (``x.size``: none); it stops after the block holding it, and its
+    outputs from there on are void.
 
     The blocks of :func:`_block_mean_std`: the window ending at ``t`` is a prefix of ``t``'s
     block of ``n`` bars plus a suffix of the block before; one loop per block runs this block's
@@ -333,8 +335,8 @@ def _block_sums(x, n, q, mean_not_sum, hp, hn, out):
             for i in range(w):
                 ob[i] *= inv
         if bad:  # a gap: the caller's chain takes over from it
-            return bad
-    return bad
+            return _first_missing(x, b0)
+    return m
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -399,7 +401,7 @@ def rolling_max_into(x, n, q, sign, g, h, out):
     :func:`_block_max`, one loop per block; otherwise three passes.
     """
     m = x.size
-    if q <= n and _block_max(x, n, q, sign, False, g, h, out) == 0:
+    if q <= n and _block_max(x, n, q, sign, False, g, h, out) == m:
         return
     _block_extremes(x, n, sign, g, h)
     k = 0
@@ -416,8 +418,8 @@ def rolling_max_into(x, n, q, sign, g, h, out):
 @njit(cache=True, nogil=True)
 def _block_max(x, n, q, sign, breakout, g, h, out):
     """The gap-free path of :func:`rolling_max_into` (``breakout`` False) and
-    :func:`breakout_into` (True). Returns 0, or, on meeting missing values, how many its last
-    block held: it stops after that block, and the caller falls back to the general path.
+    :func:`breakout_into` (True). Returns the index of the first missing value (``x.size``:
+    none); it stops after the block holding it, and the caller falls back to the general path.
 
     The van Herk blocks, one loop per block: the running maximum of this block's prefix and the
     previous block's suffix maxima (``p``) give the window's maximum; the same loop stores this
@@ -453,10 +455,10 @@ def _block_max(x, n, q, sign, breakout, g, h, out):
             nx[j] = back
         p, nx = nx, p
         if bad:  # a gap: the caller falls back to the general path
-            return bad
+            return _first_missing(x, b0)
     first = q if breakout else q - 1  # bars before it have too few values in their window
     out[: min(first, m)] = _NAN
-    return bad
+    return m
 
 
 @njit(cache=True, nogil=True)
@@ -613,7 +615,7 @@ def breakout_into(x, lookback, q, sign, g, h, out):
     """
     m = x.size
     n = lookback
-    if q <= n and _block_max(x, n, q, sign, True, g, h, out) == 0:
+    if q <= n and _block_max(x, n, q, sign, True, g, h, out) == m:
         return
     _block_extremes(x, n, sign, g, h)
     k = 0  # values in the window of the previous n bars, [i - n, i - 1]
