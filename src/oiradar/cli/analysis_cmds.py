@@ -49,7 +49,7 @@ def _demo_step(run: Any) -> None:
     )
     home = shlex.quote(str(run.catalog.home))
     run.notes += [
-        "[bold]Signals[/] (docs/analysis.md)",
+        "Signals (docs/analysis.md)",
         f"  oiradar --home {home} scan -t 4h --signal divergence --signal entry",
         f"  oiradar --home {home} features -e {key.exchange} -s {key.symbol} -t 4h",
         f"  oiradar --home {home} scan --mtf -s {key.symbol}",

@@ -7,13 +7,16 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from oiradar.config import Settings, load_settings, resolve_home
 from oiradar.errors import OiradarError
 from oiradar.store import Catalog
 
-console = Console()
-err_console = Console(stderr=True)
+# markup=False: data (CSV cells, SQL results, names) is never read as rich markup (issue 11).
+# Styled text is built with Text objects, never by formatting data into a markup string.
+console = Console(markup=False)
+err_console = Console(stderr=True, markup=False)
 
 
 @dataclass
@@ -48,5 +51,10 @@ def state(ctx: typer.Context) -> AppState:
 
 def fail(exc: OiradarError | str, code: int = 2) -> typer.Exit:
     """Print a clean error (no traceback) and return the Exit to raise."""
-    err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+    err_console.print(styled("error:", "bold red", str(exc)), highlight=False, soft_wrap=True)
     return typer.Exit(code)
+
+
+def styled(label: str, style: str, rest: str = "") -> Text:
+    """``label`` in ``style`` followed by ``rest`` as plain text (never parsed as markup)."""
+    return Text.assemble((label, style), f" {rest}" if rest else "")

@@ -48,7 +48,7 @@ def print_frame(
             *["" if v is None else (f"{v:.6g}" if isinstance(v, float) else str(v)) for v in row]
         )
     # In a pipe or a file there is no terminal width to respect: never truncate the columns.
-    (console if console.is_terminal else Console(width=400)).print(table)
+    (console if console.is_terminal else Console(width=400, markup=False)).print(table)
 
 
 def write_frame(frame: pl.DataFrame, path: Path, option: str = "--out") -> None:

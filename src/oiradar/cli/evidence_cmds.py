@@ -191,7 +191,7 @@ def _demo_step(run: Any) -> None:
     table = verdict_table(judged).drop("claim")
     print_frame(table, OutFormat.TABLE, title=f"The seed's claims on the demo market ({key})")
     run.notes += [
-        "[bold]Evidence[/] (docs/evidence.md)",
+        "Evidence (docs/evidence.md)",
         f"  oiradar --home {home} study -t 4h",
         f"  oiradar --home {home} backtest -t 4h --trades trades.csv",
     ]

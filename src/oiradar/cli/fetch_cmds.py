@@ -18,7 +18,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from oiradar.cli.context import console, err_console, fail, state
+from oiradar.cli.context import console, err_console, fail, state, styled
 from oiradar.cli.data_cmds import OutFormat, print_frame
 from oiradar.config import Settings, duration_ms
 from oiradar.errors import ConfigError, InputError, OiradarError
@@ -220,7 +220,7 @@ def register(app: typer.Typer) -> None:
                 f"{len(res.failed)} failed; {w.rows_added} bars added, {w.rows_changed} changed"
             )
             for chunk, why in res.failed:
-                err_console.print(f"[red]failed[/] {_fmt(chunk.start)} .. {_fmt(chunk.end)}: {why}")
+                err_console.print(styled("failed", "red", f"{_fmt(chunk.start)} .. {_fmt(chunk.end)}: {why}"))
             failed = failed or not res.ok
         if not dry_run:
             _print_report(report)
@@ -279,5 +279,5 @@ def register(app: typer.Typer) -> None:
             f"{stats.polls} OI polls, {stats.liquidations} liquidations, {stats.reconnects} reconnects"
         )
         for err in stats.errors:
-            err_console.print(f"[red]poll failed[/] {err}")
+            err_console.print(styled("poll failed", "red", str(err)))
         _print_report(report)

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import polars as pl
 import typer
 
-from oiradar.cli.context import console, fail, state
+from oiradar.cli.context import console, fail, state, styled
 from oiradar.cli.data_cmds import OutFormat, parse_date, print_frame
 from oiradar.errors import InputError, OiradarError
 from oiradar.liquidations.cascade import band, cascade_table, what_if_levels
@@ -135,7 +135,7 @@ def _demo_step(run: Any) -> None:
     )
     home = shlex.quote(str(run.catalog.home))
     run.notes += [
-        "[bold]Liquidation map[/] (docs/liquidations.md)",
+        "Liquidation map (docs/liquidations.md)",
         f"  oiradar --home {home} liqmap -e {key.exchange} -s {key.symbol} -t 1h",
         f"  oiradar --home {home} liqmap -e {key.exchange} -s {key.symbol} -t 1h --score",
     ]
@@ -169,14 +169,18 @@ def register(app: typer.Typer) -> None:
             _echo_json(res)
             return
         console.print(
-            f"liquidation price [bold]{res['liq_price']:.6g}[/] ({res['distance_pct']:+.2f} % from entry)"
+            styled(
+                "liquidation price",
+                "",
+                f"{res['liq_price']:.6g} ({res['distance_pct']:+.2f} % from entry)",
+            )
         )
         console.print(
             f"tier {res.get('tier', '-')}: mmr {res['mmr']:g}, cum {res['cum']:g} ({res['tiers']})"
         )
         console.print(f"formula: {res['source']}", soft_wrap=True)
         if "warning" in res:
-            console.print(f"[yellow]warning:[/] {res['warning']}")
+            console.print(styled("warning:", "yellow", str(res["warning"])))
 
     @app.command("liqmap")
     def liqmap_cmd(
@@ -270,7 +274,11 @@ def _show(snap: Any, spec: MapSpec, key: SeriesKey, as_json: bool) -> None:
         _echo_json(head | {"clusters": snap.clusters, "cascade": snap.cascade, "band": snap.band})
         return
     console.print(
-        f"[bold]ESTIMATED[/] liquidation map, {key} after the bar of {head['bar']} UTC, price {snap.price:.6g}"
+        styled(
+            "ESTIMATED",
+            "bold",
+            f"liquidation map, {key} after the bar of {head['bar']} UTC, price {snap.price:.6g}",
+        )
     )
     console.print(
         f"leverage mix: {head['mix']}; estimated open notional: long ${snap.open_long_usd:,.0f}, short ${snap.open_short_usd:,.0f}"
@@ -355,7 +363,11 @@ def _what_if(spec: MapSpec, oi_usd: float | None, price: float | None, d: float,
         _echo_json(res)
         return
     console.print(
-        f"[bold]ESTIMATED what-if[/]: OI ${oi_usd:,.0f}, average entry {d:+.1%} from price {price:g}, mix {res['mix']}"
+        styled(
+            "ESTIMATED what-if:",
+            "bold",
+            f"OI ${oi_usd:,.0f}, average entry {d:+.1%} from price {price:g}, mix {res['mix']}",
+        )
     )
     print_frame(_tidy(main.table), OutFormat.TABLE, title="Levels by side and leverage")
     if main.already_liquidated_usd > 0:

@@ -173,7 +173,7 @@ def print_next_steps(run: DemoRun) -> None:
     sym = shlex.quote(run.key.symbol)
     lines = [
         *run.notes,
-        "[bold]Next steps[/]",
+        "Next steps",
         f"  oiradar --home {home} list",
         f'  oiradar --home {home} sql "select timeframe, count(*) as bars, min(close), max(close),'
         " max(oi) from bars where exchange = 'sim' group by 1\"",

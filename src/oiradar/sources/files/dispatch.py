@@ -19,6 +19,7 @@ from contextlib import nullcontext
 from pathlib import Path
 
 import polars as pl
+from rich.markup import escape
 from rich.progress import Progress
 
 from oiradar.errors import InputError
@@ -87,6 +88,8 @@ def import_paths(
     if fmt not in FORMAT_NAMES:
         raise InputError(f"unknown format {fmt!r}; use one of: {', '.join(FORMAT_NAMES)}")
     tf = Timeframe.parse(str(timeframe)) if timeframe else None
+    if exchange is not None:  # before any file is read: the name becomes a catalog folder
+        validate_exchange_name(exchange)
     opts = ImportOptions(
         fmt=fmt, exchange=exchange, symbol=symbol, timeframe=tf, mapping=dict(mapping or {})
     )
@@ -173,7 +176,7 @@ def parse_all(
 
 
 def _parse_one(path: Path, name: str, opts: ImportOptions, bar: Progress | None) -> ParsedFile:
-    task = bar.add_task(f"parse {path.name}", total=None) if bar else None
+    task = bar.add_task(escape(f"parse {path.name}"), total=None) if bar else None
     parsed = _formats()[name](path, opts)
     if bar is not None and task is not None:
         bar.remove_task(task)
