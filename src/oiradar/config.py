@@ -56,11 +56,18 @@ def duration_ms(text: str) -> int:
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+    # allow_inf_nan=False: ``timeout = inf`` or ``nan`` is refused here, naming the key, instead
+    # of failing later inside a client.
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, validate_default=True, allow_inf_nan=False
+    )
 
 
 def _check_duration(v: str) -> str:
-    duration_ms(v)
+    try:
+        duration_ms(v)
+    except ConfigError as exc:  # a ValueError, so that pydantic names the key
+        raise ValueError(str(exc)) from None
     return v
 
 
@@ -126,15 +133,24 @@ class FetchSettings(_Section):
     """How exchange and archive downloads retry (owned by ``oiradar.sources``).
 
     Backoff before retry ``k`` (0-based) is ``min(backoff_max, backoff_base * 2**k)`` scaled by a
-    random jitter in ``[0.5, 1]``; a ``Retry-After`` header, when larger, wins.
+    random jitter in ``[0.5, 1]``; a ``Retry-After`` header, when larger, wins, up to
+    ``max_retry_after`` seconds: a venue asking for longer fails that request at once.
     """
 
     retries: int = Field(6, ge=0)
-    backoff_base: float = Field(1.0, ge=0)
-    backoff_max: float = Field(60.0, ge=0)
-    timeout: float = Field(30.0, gt=0)
+    backoff_base: float = Field(1.0, ge=0, le=3600)
+    backoff_max: float = Field(60.0, ge=0, le=3600)
+    max_retry_after: float = Field(60.0, ge=0, le=86_400)
+    timeout: float = Field(30.0, gt=0, le=3600)
     concurrency: int = Field(4, ge=1)
     rate_limit_ms: int | None = Field(None, ge=0)
+
+
+class CatalogSettings(_Section):
+    """The catalog on disk (``oiradar.store``)."""
+
+    # seconds a writer waits for another writer's lock before giving up (0: do not wait)
+    lock_timeout: float = Field(60.0, ge=0, le=86_400)
 
 
 class SimSettings(_Section):
@@ -214,6 +230,7 @@ class Settings(_Section):
     signals: SignalSettings = SignalSettings()
     venues: dict[str, VenueSettings] = Field(default_factory=dict)
     fetch: FetchSettings = FetchSettings()
+    catalog: CatalogSettings = CatalogSettings()
     sim: SimSettings = SimSettings()
     liquidations: LiquidationSettings = LiquidationSettings()
     evidence: EvidenceSettings = EvidenceSettings()
@@ -262,14 +279,16 @@ def load_settings(
     file = _find_config(path, home)
     if file is not None:
         data = _read_toml(file)
-    source = str(file) if file else "defaults"
-    _merge_env(data, environ)
-    return _validate(data, source=source)
+    origins = _merge_env(data, environ)
+    source = str(file) if file else ("environment" if origins else "defaults")
+    return _validate(data, source=source, origins=origins)
 
 
 def _find_config(path: str | Path | None, home: Path | None) -> Path | None:
     if path is not None:
         p = Path(path)
+        if p.is_dir():
+            raise ConfigError(f"config file {p} is a directory; give the path of an oiradar.toml")
         if not p.is_file():
             raise ConfigError(f"config file {p} does not exist")
         return p
@@ -281,13 +300,23 @@ def _find_config(path: str | Path | None, home: Path | None) -> Path | None:
 
 def _read_toml(file: Path) -> dict[str, Any]:
     try:
-        text = file.read_text(encoding="utf-8")
+        text = file.read_bytes().decode("utf-8")
         data = tomllib.loads(text)
+    except UnicodeDecodeError as exc:
+        raise ConfigError(_not_utf8(file, exc)) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {file}: {exc.strerror or exc}") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{file}: invalid TOML: {exc}") from exc
+        raise ConfigError(f"{file}: invalid TOML: {exc}") from None
     if _holds_secret(data) and file.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise ConfigError(f"{file} holds secrets but others can read it; run: chmod 600 {file}")
     return data
+
+
+def _not_utf8(file: Path, exc: UnicodeDecodeError) -> str:
+    line = exc.object[: exc.start].count(b"\n") + 1
+    bad = exc.object[exc.start : exc.start + 1]
+    return f"{file} is not UTF-8 text (byte {exc.start}, line {line}: {bad!r}); save it as UTF-8"
 
 
 def _holds_secret(data: Any) -> bool:
@@ -300,12 +329,19 @@ def _holds_secret(data: Any) -> bool:
     return False
 
 
-def _merge_env(data: dict[str, Any], environ: Mapping[str, str]) -> None:
-    """``OIRADAR__SIGNALS__OI_Z_ALERT=2.5`` -> ``data['signals']['oi_z_alert'] = '2.5'``."""
+def _merge_env(data: dict[str, Any], environ: Mapping[str, str]) -> dict[str, str]:
+    """``OIRADAR__SIGNALS__OI_Z_ALERT=2.5`` -> ``data['signals']['oi_z_alert'] = '2.5'``.
+
+    Names are case-insensitive except a symbol's:
+    ``OIRADAR__SYMBOLS__KSM/USDT:USDT__SIGNALS__DIVERGENCE_DD`` keeps ``KSM/USDT:USDT`` as written
+    (or as the file spells it, when the file has that symbol in another case).
+    Returns ``{dotted key: variable name}`` so that errors can name the variable.
+    """
+    origins: dict[str, str] = {}
     for name, value in environ.items():
         if not name.startswith(ENV_PREFIX):
             continue
-        parts = [p.lower() for p in name[len(ENV_PREFIX) :].split("__") if p]
+        parts = _env_path(name[len(ENV_PREFIX) :].split("__"), data)
         if not parts:
             continue
         node = data
@@ -314,6 +350,20 @@ def _merge_env(data: dict[str, Any], environ: Mapping[str, str]) -> None:
             if not isinstance(node, dict):
                 raise ConfigError(f"environment variable {name} overrides a non-section key")
         node[parts[-1]] = _env_value(value)
+        origins[".".join(parts)] = name
+    return origins
+
+
+def _env_path(raw: list[str], data: dict[str, Any]) -> list[str]:
+    parts = [p for p in raw if p]
+    keep = len(parts) > 1 and parts[0].lower() == "symbols"  # parts[1] is a case-sensitive symbol
+    path = [p if keep and i == 1 else p.lower() for i, p in enumerate(parts)]
+    if keep:
+        known = data.get("symbols")
+        names = list(known) if isinstance(known, dict) else []
+        same = [k for k in names if str(k).lower() == path[1].lower()]
+        path[1] = same[0] if len(same) == 1 else path[1]
+    return path
 
 
 def _env_value(value: str) -> Any:
@@ -323,19 +373,33 @@ def _env_value(value: str) -> Any:
         return value
 
 
-def _validate(data: dict[str, Any], *, source: str) -> Settings:
-    _check_unknown(data, Settings, path="")
+def _validate(
+    data: dict[str, Any], *, source: str, origins: Mapping[str, str] | None = None
+) -> Settings:
+    origins = origins or {}
+    _check_unknown(data, Settings, path="", origins=origins)
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:
         lines = [f"{source}: invalid configuration"]
         for err in exc.errors():
             loc = ".".join(str(p) for p in err["loc"])
-            lines.append(f"  {loc}: {err['msg']} (got {err.get('input')!r})")
+            got = f"got {err.get('input')!r}{_from_env(loc, origins)}"
+            lines.append(f"  {loc}: {err['msg']} ({got})")
         raise ConfigError("\n".join(lines)) from None
 
 
-def _check_unknown(data: Any, model: type[BaseModel], path: str) -> None:
+def _from_env(where: str, origins: Mapping[str, str]) -> str:
+    """`` from environment variable X`` when ``where`` (or a key below it) was set by X."""
+    for key, name in origins.items():
+        if key == where or key.startswith(where + ".") or where.startswith(key + "."):
+            return f" from environment variable {name}"
+    return ""
+
+
+def _check_unknown(
+    data: Any, model: type[BaseModel], path: str, origins: Mapping[str, str]
+) -> None:
     if not isinstance(data, dict):
         return
     fields = model.model_fields
@@ -345,14 +409,17 @@ def _check_unknown(data: Any, model: type[BaseModel], path: str) -> None:
             close = difflib.get_close_matches(str(key), list(fields), n=1, cutoff=0.5)
             hint = f"; did you mean '{path}{close[0]}'?" if close else ""
             valid = ", ".join(sorted(fields))
-            raise ConfigError(f"unknown configuration key {where!r}{hint} (valid here: {valid})")
+            raise ConfigError(
+                f"unknown configuration key {where!r}{_from_env(where, origins)}{hint} "
+                f"(valid here: {valid})"
+            )
         sub = _section_model(fields[key].annotation)
         if sub is not None:
-            _check_unknown(value, sub, path=f"{path}{key}.")
+            _check_unknown(value, sub, path=f"{path}{key}.", origins=origins)
         elif key in ("venues", "symbols") and isinstance(value, dict):
             inner = VenueSettings if key == "venues" else SymbolOverrides
             for name, section in value.items():
-                _check_unknown(section, inner, path=f"{path}{key}.{name}.")
+                _check_unknown(section, inner, path=f"{path}{key}.{name}.", origins=origins)
 
 
 def _section_model(annotation: Any) -> type[BaseModel] | None:

@@ -12,6 +12,8 @@ class FaultKind(StrEnum):
     BANNED = "418"  # 418 (IP auto-banned after ignoring 429s) with Retry-After
     SERVER_ERROR = "500"
     BAD_REQUEST = "400"  # a refused request (Binance error -1130), not transient
+    FORBIDDEN = "403"  # a WAF / CDN refusing this network
+    GEO_BLOCKED = "451"  # "Unavailable For Legal Reasons": the venue blocks this country
     TIMEOUT = "timeout"  # hold the response longer than the client's timeout
     RESET = "reset"  # drop the connection without an answer
     TRUNCATED = "truncated"  # 200 with the JSON body cut in half

@@ -129,6 +129,9 @@ class FakeExchange:
         asyncio.run_coroutine_threadsafe(_stop(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
+        if not self._thread.is_alive():
+            # an unclosed loop warns from __del__ in a later GC pass, at a random point of a test
+            self._loop.close()
 
     def __enter__(self) -> FakeExchange:
         return self.start()
@@ -174,6 +177,9 @@ class FakeExchange:
             return web.json_response(body, status=400)
         if fault.kind is FaultKind.SERVER_ERROR:
             return web.Response(status=500, text="Internal Server Error")
+        if fault.kind in (FaultKind.FORBIDDEN, FaultKind.GEO_BLOCKED):  # Binance's CloudFront text
+            msg = "Service unavailable from a restricted location according to 'b. Eligibility'"
+            return web.json_response({"code": 0, "msg": msg}, status=int(fault.kind.value))
         if fault.kind is FaultKind.TIMEOUT:
             await asyncio.sleep(self.timeout_hold_s)
             return await handler(request)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -95,3 +96,53 @@ def test_home_resolution_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert resolve_home(None) == tmp_path / "env"
     monkeypatch.delenv("OIRADAR_HOME")
     assert resolve_home(None).name == "oiradar"
+
+
+def test_a_file_that_is_not_utf8_names_the_byte(tmp_path: Path) -> None:
+    path = tmp_path / "oiradar.toml"
+    path.write_bytes(b"[signals]\noi_z_alert = 2.5\n# caf\xe9\n")
+    with pytest.raises(ConfigError, match=r"is not UTF-8 text \(byte 32, line 3: b'\\xe9'\)"):
+        load_settings(path, environ={})
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "got"),
+    [
+        ("[fetch]\ntimeout = inf\n", "fetch.timeout", "inf"),
+        ("[fetch]\ntimeout = nan\n", "fetch.timeout", "nan"),
+        ("[fetch]\ntimeout = -1.0\n", "fetch.timeout", "-1.0"),
+        ("[fetch]\nbackoff_max = inf\n", "fetch.backoff_max", "inf"),
+        ("[fetch]\nmax_retry_after = -5.0\n", "fetch.max_retry_after", "-5.0"),
+        ("[signals]\noi_z_alert = -inf\n", "signals.oi_z_alert", "-inf"),
+        ("[venues.okx]\ntaker_fee = nan\n", "venues.okx.taker_fee", "nan"),
+    ],
+)
+def test_numbers_must_be_finite_and_in_range(tmp_path: Path, text: str, key: str, got: str) -> None:
+    with pytest.raises(ConfigError, match=rf"{re.escape(key)}: .*\(got {got}\)"):
+        load_settings(_write(tmp_path, text), environ={})
+
+
+def test_environment_errors_name_the_variable(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"fetch.timeout: .*finite.*OIRADAR__FETCH__TIMEOUT"):
+        load_settings(home=tmp_path, environ={"OIRADAR__FETCH__TIMEOUT": "inf"})
+    with pytest.raises(ConfigError, match=r"'fetch.timout' from environment variable OIRADAR__"):
+        load_settings(home=tmp_path, environ={"OIRADAR__FETCH__TIMOUT": "3"})
+
+
+def test_environment_per_symbol_override_keeps_the_symbols_case(tmp_path: Path) -> None:
+    var = "OIRADAR__SYMBOLS__KSM/USDT:USDT__SIGNALS__DIVERGENCE_DD"
+    s = load_settings(home=tmp_path, environ={var: "0.2"})
+    assert s.for_symbol("KSM/USDT:USDT").signals.divergence_dd == 0.2
+    # with the symbol in the file, the variable lands in the same section, whatever its case
+    path = _write(tmp_path, '[symbols."KSM/USDT:USDT".signals]\ndivergence_dd = 0.18\n')
+    env = {"OIRADAR__SYMBOLS__ksm/usdt:usdt__SIGNALS__DIVERGENCE_DD": "0.25"}
+    s = load_settings(path, environ=env)
+    assert list(s.symbols) == ["KSM/USDT:USDT"]
+    assert s.for_symbol("KSM/USDT:USDT").signals.divergence_dd == 0.25
+
+
+def test_config_option_must_name_a_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="is a directory"):
+        load_settings(tmp_path, environ={})
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_settings(tmp_path / "nope.toml", environ={})

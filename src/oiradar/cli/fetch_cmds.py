@@ -23,7 +23,7 @@ from oiradar.cli.data_cmds import OutFormat, print_frame
 from oiradar.config import Settings, duration_ms
 from oiradar.errors import ConfigError, InputError, OiradarError
 from oiradar.model import Timeframe
-from oiradar.sources.retry import RetryReport
+from oiradar.sources.retry import RetryEvent, RetryReport
 
 if TYPE_CHECKING:  # the venue clients import ccxt (seconds): load them only when a command runs
     from oiradar.sources.fetch import FetchRequest, FetchResult
@@ -87,6 +87,18 @@ def _print_plan(result: FetchResult) -> None:
         )
 
 
+def _warn(event: RetryEvent) -> None:
+    """A long wait or a refused one, shown as it happens (the report table comes at the end)."""
+    line = event.warning()
+    if line is not None:
+        err_console.print(styled("warning:", "yellow", line), highlight=False, soft_wrap=True)
+
+
+def _check_range(start: int | None, end: int | None) -> None:
+    if start is not None and end is not None and start >= end:
+        raise InputError(f"--since {_fmt(start)} is not before --until {_fmt(end)}: swap them")
+
+
 def _print_report(report: RetryReport) -> None:
     if not report.events:
         console.print("retries: none")
@@ -143,7 +155,7 @@ def register(app: typer.Typer) -> None:
         """The venue's perpetuals and which data it offers (OHLCV, OI history depth, funding, liquidations)."""
         from oiradar.sources.fetch import list_markets
 
-        report = RetryReport()
+        report = RetryReport(on_event=_warn)
         try:
             frame = asyncio.run(list_markets(exchange, state(ctx).settings, report))
         except OiradarError as exc:
@@ -183,12 +195,13 @@ def register(app: typer.Typer) -> None:
         from oiradar.sources.fetch import FetchRequest
 
         st = state(ctx)
-        report = RetryReport()
+        report = RetryReport(on_event=_warn)
         try:
             now = now_ms()
             tf = Timeframe.parse(timeframe)
             start = parse_when(since, now) if since else None
             end = parse_when(until, now) if until else None
+            _check_range(start, end)
             reqs = [
                 FetchRequest(
                     exchange=exchange,
@@ -220,7 +233,9 @@ def register(app: typer.Typer) -> None:
                 f"{len(res.failed)} failed; {w.rows_added} bars added, {w.rows_changed} changed"
             )
             for chunk, why in res.failed:
-                err_console.print(styled("failed", "red", f"{_fmt(chunk.start)} .. {_fmt(chunk.end)}: {why}"))
+                err_console.print(
+                    styled("failed", "red", f"{_fmt(chunk.start)} .. {_fmt(chunk.end)}: {why}")
+                )
             failed = failed or not res.ok
         if not dry_run:
             _print_report(report)
@@ -257,7 +272,7 @@ def register(app: typer.Typer) -> None:
         from oiradar.sources.record import Recorder, RecordOptions
 
         st = state(ctx)
-        report = RetryReport()
+        report = RetryReport(on_event=_warn)
         try:
             opts = RecordOptions(
                 exchange=exchange,

@@ -24,7 +24,13 @@ from oiradar.sources.binance_archive import (
     metrics_relpath,
     parse_metrics,
 )
-from oiradar.sources.retry import Retryable, RetryPolicy, RetryReport, retrying
+from oiradar.sources.retry import (
+    Retryable,
+    RetryPolicy,
+    RetryReport,
+    parse_retry_after,
+    retrying,
+)
 
 DEFAULT_ARCHIVE_URL = "https://data.binance.vision"
 
@@ -44,6 +50,8 @@ def classify_http(exc: BaseException) -> Retryable | None:
         return exc
     if isinstance(exc, httpx.TimeoutException):
         return Retryable("timeout", f"timeout: {exc!r}")
+    if isinstance(exc, httpx.ConnectError):  # refused, unknown host: retried briefly
+        return Retryable("connect", f"cannot connect: {exc!r}")
     if isinstance(exc, httpx.TransportError):
         return Retryable("network", f"connection error: {exc!r}")
     return None
@@ -53,6 +61,7 @@ class ArchiveClient:
     """An httpx client for one archive base URL; use as an async context manager."""
 
     def __init__(self, exchange_id: str, settings: Settings, report: RetryReport) -> None:
+        self.exchange_id = exchange_id
         self.base = (settings.venue(exchange_id).archive_url or DEFAULT_ARCHIVE_URL).rstrip("/")
         self.policy = RetryPolicy.from_settings(settings.fetch)
         self.report = report
@@ -108,14 +117,15 @@ class ArchiveClient:
         if code in (429, 418) or code >= 500:
             kind = {429: "rate_limit", 418: "banned"}.get(code, "server_error")
             raise Retryable(kind, f"{code} from {self.url(path)}", _retry_after(response.headers))
+        if code in (403, 451):
+            raise SourceError(
+                f"the archive refuses this network (HTTP {code}) for URL {self.url(path)}; "
+                f"use a proxy or a mirror via venues.{self.exchange_id}.archive_url"
+            )
         if code >= 400:
             raise SourceError(f"{code} from {self.url(path)}: {response.text[:200]}")
         return response.content
 
 
 def _retry_after(headers: Any) -> float | None:
-    value = headers.get("retry-after")
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
+    return parse_retry_after(headers.get("retry-after"))

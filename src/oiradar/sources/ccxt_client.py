@@ -8,7 +8,9 @@
 - Every HTTP response passes :func:`_check_response` (ccxt's ``on_rest_response`` hook): 429/418/5xx
   become :class:`~oiradar.sources.retry.Retryable` with the ``Retry-After`` they carry, and a body
   that is not valid JSON (truncated, cut off) is a ``bad_payload`` error instead of being handed
-  to ccxt's parsers as text.
+  to ccxt's parsers as text. 404 (a wrong ``rest_url`` path), 403 and 451 (the venue refuses this
+  network: a geo-block) fail at once with a :class:`SourceError` that names the setting to fix;
+  ccxt would call them "exchange not available" and they would be retried for a minute.
 """
 
 from __future__ import annotations
@@ -16,16 +18,24 @@ from __future__ import annotations
 import difflib
 import json
 import re
+import socket
 import types
 from collections.abc import Mapping
 from typing import Any
 
+import aiohttp
 import ccxt
 import ccxt.async_support as ccxt_async
 
 from oiradar.config import Settings
 from oiradar.errors import InputError, SourceError
-from oiradar.sources.retry import Retryable, RetryPolicy, RetryReport, retrying
+from oiradar.sources.retry import (
+    Retryable,
+    RetryPolicy,
+    RetryReport,
+    parse_retry_after,
+    retrying,
+)
 from oiradar.sources.venues.base import MarketInfo, PayloadError, RestCall
 
 _HOST = re.compile(r"^[a-z]+://[^/]+")
@@ -82,8 +92,9 @@ def make_exchange(
     if ws is not None:
         ex.urls["api"]["ws"] = override_urls(ws, venue.ws_url) if venue.ws_url else ws
     original = ex.on_rest_response
+    check = _Checker(exchange_id, custom_url=venue.rest_url is not None)
     ex.on_rest_response = types.MethodType(
-        lambda self, code, reason, url, method, headers, body, *rest: _check_response(
+        lambda self, code, reason, url, method, headers, body, *rest: check(
             code, url, headers, original(code, reason, url, method, headers, body, *rest)
         ),
         ex,
@@ -94,11 +105,32 @@ def make_exchange(
 def _retry_after(headers: Mapping[str, str]) -> float | None:
     for key, value in headers.items():
         if key.lower() == "retry-after":
-            try:
-                return float(value)
-            except ValueError:
-                return None
+            return parse_retry_after(value)
     return None
+
+
+class _Checker:
+    """:func:`_check_response` plus the refusals that name ``venues.<id>.rest_url``."""
+
+    def __init__(self, exchange_id: str, *, custom_url: bool) -> None:
+        self.exchange_id = exchange_id
+        self.custom_url = custom_url
+
+    def __call__(self, code: int, url: str, headers: Mapping[str, str], body: Any) -> Any:
+        if code in (403, 404, 451):
+            raise SourceError(self.refusal(code, url[:200]))
+        return _check_response(code, url, headers, body)
+
+    def refusal(self, code: int, url: str) -> str:
+        setting = f"venues.{self.exchange_id}.rest_url"
+        if code == 404:
+            fix = f"check {setting}" if self.custom_url else "ccxt may be out of date"
+            return f"{self.exchange_id} answered HTTP 404 for URL {url}; {fix}"
+        why = "blocked in this country or region" if code == 451 else "forbidden, often a geo-block"
+        return (
+            f"{self.exchange_id}: the venue refuses this network (HTTP {code}: {why}) for URL "
+            f"{url}; use a proxy or a mirror via {setting}"
+        )
 
 
 def _check_response(code: int, url: str, headers: Mapping[str, str], body: Any) -> Any:
@@ -133,6 +165,15 @@ def classify(exc: BaseException) -> Retryable | None:
         return Retryable("rate_limit", str(exc))
     if isinstance(exc, ccxt.DDoSProtection):
         return Retryable("banned", str(exc))
+    if isinstance(exc, ccxt.NetworkError) and isinstance(
+        exc.__cause__, aiohttp.ClientConnectorError | socket.gaierror
+    ):  # refused, unknown host: retried briefly (see oiradar.sources.retry)
+        venue = str(exc).split(" ", 1)[0]  # ccxt's message starts with the exchange id
+        return Retryable(
+            "connect",
+            f"cannot connect: {exc} ({exc.__cause__}); check the network, or a proxy or mirror "
+            f"in venues.{venue}.rest_url",
+        )
     if isinstance(exc, ccxt.ExchangeNotAvailable | ccxt.NetworkError):
         return Retryable("network", str(exc))
     if isinstance(exc, ccxt.BadResponse):
@@ -157,13 +198,17 @@ class RestClient:
         await self.exchange.close()
 
     async def load_markets(self) -> dict[str, Any]:
-        return await retrying(
-            lambda: self.exchange.load_markets(),
-            what=f"{self.exchange_id} load_markets",
-            policy=self.policy,
-            report=self.report,
-            classify=classify,
+        return await self._retrying(
+            lambda: self.exchange.load_markets(), f"{self.exchange_id} load_markets"
         )
+
+    async def _retrying(self, attempt: Any, what: str) -> Any:
+        try:
+            return await retrying(
+                attempt, what=what, policy=self.policy, report=self.report, classify=classify
+            )
+        except ccxt.BaseError as exc:  # not transient (a 400, a refused parameter)
+            raise SourceError(f"{what}: {type(exc).__name__}: {str(exc)[:300]}") from exc
 
     async def market(self, symbol: str) -> MarketInfo:
         """The market of a unified symbol; an unknown one is refused with the close matches."""
@@ -188,10 +233,6 @@ class RestClient:
             )
             return decode(payload) if decode is not None else payload
 
-        what = f"{self.exchange_id} {rc.method} [{rc.start}, {rc.end})"
-        try:
-            return await retrying(
-                attempt, what=what, policy=self.policy, report=self.report, classify=classify
-            )
-        except ccxt.BaseError as exc:  # not transient (a 400, a refused parameter): the chunk fails
-            raise SourceError(f"{what}: {type(exc).__name__}: {str(exc)[:300]}") from exc
+        return await self._retrying(
+            attempt, f"{self.exchange_id} {rc.method} [{rc.start}, {rc.end})"
+        )
