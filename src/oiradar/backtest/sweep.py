@@ -191,23 +191,66 @@ def evaluate(
     chunks = np.array_split(np.arange(prm.shape[0]), workers * 4)
     chunks = [c for c in chunks if c.size]
     if executor == "ray":
-        return _evaluate_ray(args, entry_idx, prm, windows, chunks, address)
+        return _evaluate_ray(args, entry_idx, prm, windows, chunks, address, workers)
     with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
         futs = [pool.submit(_run_chunk, args, entry_idx[c], prm[c], windows, 1) for c in chunks]
         return np.concatenate([f.result() for f in futs], axis=0)
 
 
-def _evaluate_ray(args, entry_idx, prm, windows, chunks, address) -> NDArray[np.float64]:
+def _evaluate_ray(args, entry_idx, prm, windows, chunks, address, workers) -> NDArray[np.float64]:
+    """Run the chunks as Ray tasks: on the cluster at ``address``, else on a loopback-only local Ray."""
     try:
         import ray
     except ImportError:
         raise ConfigError("the ray executor needs Ray: pip install 'oiradar[ray]'") from None
     if not ray.is_initialized():
-        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+        if address:
+            ray.init(address=address, include_dashboard=False, log_to_driver=False)
+        else:
+            _start_local_ray(ray, workers)
     remote = ray.remote(_run_chunk)
     ref = ray.put(args)
     futs = [remote.remote(ref, entry_idx[c], prm[c], windows, 1) for c in chunks]
     return np.concatenate(ray.get(futs), axis=0)
+
+
+# Whoever reaches a Ray port can run code on this machine, so a local Ray listens on loopback only.
+# Ray binds its GCS, raylet, agents and workers to every interface unless the node address is loopback,
+# and turns a loopback ``_node_ip_address`` back into the network address while its cluster switch is
+# on (read when ray is imported and by every process Ray starts; on by default on Linux).
+_RAY_CLUSTER_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+_LOOPBACK = ("127.0.0.1", "::1")
+
+
+def _start_local_ray(ray: Any, workers: int) -> None:
+    """Start Ray on this machine listening on 127.0.0.1 only (no dashboard, no Ray client server)."""
+    saved = os.environ.get(_RAY_CLUSTER_ENV)
+    os.environ[_RAY_CLUSTER_ENV] = "0"
+    consts: Any = getattr(getattr(ray, "_private", None), "ray_constants", None)
+    was_on = getattr(consts, "ENABLE_RAY_CLUSTER", None)
+    if was_on is not None:  # ray was imported before the switch was set
+        consts.ENABLE_RAY_CLUSTER = False
+    try:
+        ray.init(address="local", num_cpus=workers, include_dashboard=False,
+                 log_to_driver=False, _node_ip_address="127.0.0.1")  # fmt: skip
+    finally:
+        if was_on is not None:
+            consts.ENABLE_RAY_CLUSTER = was_on
+        if saved is None:
+            os.environ.pop(_RAY_CLUSTER_ENV, None)
+        else:
+            os.environ[_RAY_CLUSTER_ENV] = saved
+    _check_loopback(ray)
+
+
+def _check_loopback(ray: Any) -> None:
+    ip = ray.util.get_node_ip_address()
+    if ip not in _LOOPBACK:
+        ray.shutdown()
+        raise ConfigError(
+            f"Ray {ray.__version__} chose the node address {ip}, not loopback: refusing to run a "
+            "sweep the network can reach; pass --address to use a Ray cluster you run yourself"
+        )
 
 
 @dataclass(frozen=True)

@@ -332,7 +332,13 @@ def register(app: typer.Typer) -> None:
         prices: Prices = None,
         executor: Annotated[str, typer.Option(help="local (processes), threads or ray.")] = "local",
         address: Annotated[
-            str | None, typer.Option(help="Ray cluster address (ray executor).")
+            str | None,
+            typer.Option(
+                help="Ray cluster address (ray executor). Without it Ray runs on this machine and "
+                "listens on 127.0.0.1 only; with it the data and the work go to that cluster, and "
+                "this process listens on the network so the cluster can reach it: use only a "
+                "cluster on a network you trust (Ray's ports take commands from anyone)."
+            ),
         ] = None,
         workers: Annotated[
             int | None, typer.Option(help="Worker processes (default: CPU count).")

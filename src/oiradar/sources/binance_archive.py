@@ -45,12 +45,12 @@ import re
 import struct
 import zipfile
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Literal, cast
+from typing import IO, Any, Literal, cast
 
 import numpy as np
 import polars as pl
@@ -321,15 +321,37 @@ def _unzip_fast(data: bytes, name: str, check_crc: bool = True) -> bytes | None:
     if method == zipfile.ZIP_STORED:
         out = raw
     elif method == zipfile.ZIP_DEFLATED:
-        try:
-            out = _inflate(raw, -15, usize)
-        except _INFLATE_ERRORS as exc:
-            raise InputError(f"damaged zip: {exc}", file=name) from None
+        out = _inflate_capped(raw, usize, name)
     else:
         return None
     if len(out) != usize or (check_crc and zlib.crc32(out) != crc):
         raise InputError("damaged zip: size or CRC-32 of the CSV does not match", file=name)
     return out
+
+
+def _inflate_capped(raw: bytes, usize: int, name: str) -> bytes:
+    """Inflate the raw deflate stream ``raw`` into at most ``usize + 1`` bytes.
+
+    ``usize`` is what the zip's header claims (already checked against the limit); a stream that
+    inflates past it, a zip bomb, is refused once one byte more has come out, never inflated whole.
+    """
+    inflater = _inflate(-15)
+    try:
+        out = inflater.decompress(raw, usize + 1)  # max_length 0 would mean no limit: never 0
+    except _INFLATE_ERRORS as exc:
+        raise InputError(f"damaged zip: {exc}", file=name) from None
+    if len(out) > usize:
+        raise InputError(_too_big(f"the {usize} bytes its zip header states"), file=name)
+    if not inflater.eof:
+        raise InputError("damaged zip: the compressed CSV ends too early", file=name)
+    return out
+
+
+def _too_big(limit: str) -> str:
+    return (
+        f"the CSV inflates to more than {limit}; refused (a zip bomb or a damaged file: "
+        "download it again)"
+    )
 
 
 def _unzip_zipfile(data: bytes, name: str) -> bytes:
@@ -354,28 +376,45 @@ def _unzip_zipfile(data: bytes, name: str) -> bytes:
                 f"zip member is {member.file_size} bytes uncompressed; refused", file=name
             )
         try:
-            return zf.read(member)
+            with zf.open(member) as f:
+                return _read_capped(f, name)
         except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:
             raise InputError(f"damaged zip: {exc}", file=name) from None
+
+
+def _read_capped(f: IO[bytes], name: str) -> bytes:
+    """All of ``f`` in 1 MiB reads, refused as soon as more than the limit has been inflated."""
+    chunks: list[bytes] = []
+    total = 0
+    while chunk := f.read(1 << 20):
+        total += len(chunk)
+        if total > _MAX_MEMBER_BYTES:
+            raise InputError(
+                _too_big(f"{_MAX_MEMBER_BYTES} bytes, the most read from one zip"), file=name
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 _EOCD = struct.Struct("<HHHHIIH")
 _CDIR = struct.Struct("<HIIIHHHI")
 _LOCAL = struct.Struct("<HH")
 _INFLATE_ERRORS: tuple[type[Exception], ...] = (zlib.error,)
+# _inflate(wbits) is a decompressor object, so that the output can be capped (_inflate_capped)
+_inflate: Callable[[int], Any]
 try:  # ISA-L inflates these files about 1.3x faster than zlib-ng, 2.5x zlib (bench/README)
     from isal import isal_zlib as _isal
-    from isal.isal_zlib import decompress as _inflate
+    from isal.isal_zlib import decompressobj as _inflate
 
     _INFLATE_ERRORS += (cast(type[Exception], _isal.error),)
 except ImportError:  # pragma: no cover - optional; zlib-ng is installed with ccxt
     try:
         from zlib_ng import zlib_ng as _zng
-        from zlib_ng.zlib_ng import decompress as _inflate
+        from zlib_ng.zlib_ng import decompressobj as _inflate
 
         _INFLATE_ERRORS += (cast(type[Exception], _zng.error),)
     except ImportError:
-        from zlib import decompress as _inflate
+        from zlib import decompressobj as _inflate
 
 
 Source = str | Path | bytes
