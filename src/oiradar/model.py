@@ -90,7 +90,27 @@ class MarginType(StrEnum):
     INVERSE = "inverse"  # coin-margined, contracts worth a fixed USD amount
 
 
-_SYMBOL_RE = re.compile(r"^(?P<base>[A-Z0-9]+)/(?P<quote>[A-Z0-9]+)(?::(?P<settle>[A-Z0-9]+))?$")
+_SYMBOL_RE = re.compile(r"(?P<base>[A-Z0-9]+)/(?P<quote>[A-Z0-9]+)(?::(?P<settle>[A-Z0-9]+))?")
+SYMBOL_MAX_LEN = 64
+# Exchange names become folder names in the catalog: letters, digits, '_' and '-' only (no '.',
+# '/', backslash or control character: no path step), no leading '-' (read as an option), and
+# short enough for any file system.
+NAME_MAX_LEN = 64
+_NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")
+
+
+def validate_exchange_name(name: object) -> str:
+    """``name`` when it is a safe exchange name (e.g. ``binanceusdm``), else :class:`InputError`.
+
+    The one check for every name that becomes part of a path: the catalog, the recorder and
+    every command that takes ``--exchange`` call it before touching the disk.
+    """
+    if isinstance(name, str) and len(name) <= NAME_MAX_LEN and _NAME_RE.fullmatch(name):
+        return name
+    raise InputError(
+        f"invalid exchange name {name!r}: use 1 to {NAME_MAX_LEN} letters, digits, '_' or '-', "
+        "not starting with '-' (e.g. binanceusdm)"
+    )
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -102,8 +122,7 @@ class SeriesKey:
     timeframe: Timeframe
 
     def __post_init__(self) -> None:
-        if not self.exchange or "/" in self.exchange or ".." in self.exchange:
-            raise InputError(f"invalid exchange name {self.exchange!r}")
+        validate_exchange_name(self.exchange)
         parse_symbol(self.symbol)
         if not isinstance(self.timeframe, Timeframe):
             object.__setattr__(self, "timeframe", Timeframe.parse(str(self.timeframe)))
@@ -121,10 +140,11 @@ class SeriesKey:
 
 def parse_symbol(symbol: str) -> tuple[str, str, str | None]:
     """Split a ccxt unified symbol ``BASE/QUOTE[:SETTLE]`` into its parts."""
-    m = _SYMBOL_RE.match(symbol or "")
-    if m is None:
+    m = _SYMBOL_RE.fullmatch(symbol) if isinstance(symbol, str) else None
+    if m is None or len(symbol) > SYMBOL_MAX_LEN:
         raise InputError(
-            f"invalid symbol {symbol!r}; use a ccxt unified symbol such as "
+            f"invalid symbol {symbol!r}; use a ccxt unified symbol of at most {SYMBOL_MAX_LEN} "
+            "characters such as "
             "'KSM/USDT:USDT' (USDT-margined) or 'BTC/USD:BTC' (coin-margined)"
         )
     return m["base"], m["quote"], m["settle"]

@@ -38,7 +38,12 @@ class AppState:
 
     @property
     def catalog(self) -> Catalog:
-        return Catalog(self.home)
+        timeout = self.settings.catalog.lock_timeout
+        return Catalog(self.home, lock_timeout=timeout, on_lock_wait=_tell_waiting)
+
+
+def _tell_waiting(message: str) -> None:
+    err_console.print(message, highlight=False, soft_wrap=True)
 
 
 def state(ctx: typer.Context) -> AppState:

@@ -147,10 +147,20 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         query: Annotated[str, typer.Argument(help="SQL over the views `bars` and `liquidations`.")],
         fmt: Annotated[OutFormat, typer.Option("--format")] = OutFormat.TABLE,
+        allow_files: Annotated[
+            bool,
+            typer.Option(
+                "--allow-files",
+                help="Let the query read files outside the catalog (read_csv, read_parquet...).",
+            ),
+        ] = False,
     ) -> None:
-        """Query the catalog with DuckDB, e.g. `oiradar sql "select symbol, max(oi) from bars group by 1"`."""
+        """Query the catalog with DuckDB, e.g. `oiradar sql "select symbol, max(oi) from bars group by 1"`.
+
+        Read-only: queries only (no COPY, ATTACH, SET, CREATE...), and no file outside the catalog
+        unless --allow-files."""
         try:
-            print_frame(state(ctx).catalog.sql(query), fmt)
+            print_frame(state(ctx).catalog.sql(query, allow_files=allow_files), fmt)
         except OiradarError as exc:
             raise fail(exc) from None
 

@@ -114,15 +114,21 @@ def run_demo(
     fresh: bool = False,
     out: Console | None = None,
 ) -> DemoRun:
-    """Simulate a KSM-like market into ``catalog``, print a summary, then run :data:`DEMO_STEPS`."""
+    """Simulate a KSM-like market into ``catalog``, print a summary, then run :data:`DEMO_STEPS`.
+
+    ``fresh``: empty the catalog and the ground truth first. The wipe and the write hold the
+    catalog's write lock together, so another writer's data lands wholly before the wipe (and is
+    wiped) or wholly after it (and is kept), never in between.
+    """
     out = out or console
     t0 = time.perf_counter()
-    if fresh:
-        for folder in (catalog.root, catalog.home / "sim"):
-            shutil.rmtree(folder, ignore_errors=True)
     result = _simulate(out, "ksm", days, seed)
     key = result.key(DEMO_EXCHANGE, DEMO_SYMBOL)
-    result.write(catalog, DEMO_EXCHANGE, DEMO_SYMBOL, replace=True)
+    with catalog.lock():
+        if fresh:
+            catalog.reset()
+            shutil.rmtree(catalog.home / "sim", ignore_errors=True)
+        result.write(catalog, DEMO_EXCHANGE, DEMO_SYMBOL, replace=True)
     run = DemoRun(
         catalog=catalog, key=key, result=result, console=out,
         summary=summarise(catalog, key, result), seconds=time.perf_counter() - t0,
@@ -221,7 +227,9 @@ def register(app: typer.Typer) -> None:
             t0 = time.perf_counter()
             res = _simulate(console, preset, days, seed, timeframe=timeframe, start=start)
             sim_s = time.perf_counter() - t0
-            written = res.write(st.catalog, exchange, symbol, replace=replace)
+            catalog = st.catalog
+            with catalog.lock():  # the check, the clear and the writes: one step for other writers
+                written = res.write(catalog, exchange, symbol, replace=replace)
         except OiradarError as exc:
             raise fail(exc) from None
         key = res.key(exchange, symbol)

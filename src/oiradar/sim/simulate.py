@@ -27,6 +27,7 @@ from oiradar.model import (
     Timeframe,
     conform_bars,
     symbol_slug,
+    validate_exchange_name,
 )
 from oiradar.sim import engine as E
 from oiradar.sim.params import SimParams, check_linear, resolve_params
@@ -120,7 +121,7 @@ class SimResult:
 
 
 def ground_truth_dir(catalog: Catalog, exchange: str, symbol: str) -> Path:
-    return catalog.home / "sim" / exchange / symbol_slug(symbol)
+    return catalog.home / "sim" / validate_exchange_name(exchange) / symbol_slug(symbol)
 
 
 def clear_simulation(catalog: Catalog, exchange: str, symbol: str) -> None:

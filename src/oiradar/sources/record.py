@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import random
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,14 +29,14 @@ import ccxt
 import polars as pl
 
 from oiradar.config import Settings
-from oiradar.errors import SourceError
-from oiradar.model import MarginType, Source, now_ms, symbol_slug
+from oiradar.errors import SourceError, StoreError
+from oiradar.model import MarginType, Source, now_ms, symbol_slug, validate_exchange_name
 from oiradar.sources.ccxt_client import RestClient, classify, make_exchange
 from oiradar.sources.retry import RetryEvent, RetryPolicy, RetryReport
 from oiradar.sources.venues import MarketInfo, Venue, venue_for
 from oiradar.sources.venues.base import OiUnit
 from oiradar.store import Catalog
-from oiradar.store.atomic import tmp_path_for
+from oiradar.store.atomic import LOCKS_DIR, LockBusy, file_lock, fsync_path, tmp_path_for
 
 POLL_SCHEMA: dict[str, pl.DataType] = {
     "ts_venue": pl.Int64(),
@@ -67,27 +69,67 @@ class RecordStats:
 
 
 def polls_dir(home: Path, exchange: str, symbol: str) -> Path:
-    return Path(home) / "recordings" / "oi_polls" / exchange / symbol_slug(symbol)
+    name = validate_exchange_name(exchange)  # a folder name: no path step can slip in
+    return Path(home) / "recordings" / "oi_polls" / name / symbol_slug(symbol)
 
 
 def read_polls(home: Path, exchange: str, symbol: str) -> pl.DataFrame:
     files = sorted(polls_dir(home, exchange, symbol).glob("*.parquet"))
     if not files:
         return pl.DataFrame(schema=POLL_SCHEMA)
-    return pl.read_parquet(files).sort("ts_received")
+    return pl.concat([_read_day(f) for f in files]).sort("ts_received")
+
+
+def recording_lock(
+    home: Path, exchange: str, symbol: str, *, timeout_s: float = 60.0
+) -> AbstractContextManager[None]:
+    """The lock of one recorded series, ``<home>/catalog/.locks/<exchange>__<symbol>.lock``.
+
+    A :class:`Recorder` holds it for its whole run; :func:`append_polls` takes it (re-entrant in
+    the recorder's process) around each read-extend-replace of a day file.
+    """
+    name = f"{validate_exchange_name(exchange)}__{symbol_slug(symbol)}.lock"
+    path = Catalog(home).root / LOCKS_DIR / name
+    return file_lock(path, timeout_s=timeout_s, what=f"the recording lock of {exchange} {symbol}")
 
 
 def append_polls(home: Path, rows: pl.DataFrame) -> None:
-    """Append polls to their day files (atomic replace: a crash leaves the old file whole)."""
+    """Append polls to their day files (atomic replace: a crash leaves the old file whole).
+
+    Each day file is read, extended and replaced under the series' recording lock: two writers
+    doing it at once would each replace the file with their own rows and lose the other's.
+    """
     day = pl.from_epoch(pl.col("ts_received"), time_unit="ms").dt.strftime("%Y-%m-%d")
     rows = rows.with_columns(day.alias("_d"))
     for (exchange, symbol, d), part in rows.group_by("exchange", "symbol", "_d"):
-        path = polls_dir(home, str(exchange), str(symbol)) / f"{d}.parquet"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        old = pl.read_parquet(path) if path.exists() else pl.DataFrame(schema=POLL_SCHEMA)
-        tmp = tmp_path_for(path)
-        pl.concat([old, part.drop("_d")]).write_parquet(tmp)
-        tmp.replace(path)
+        with recording_lock(home, str(exchange), str(symbol)):
+            path = polls_dir(home, str(exchange), str(symbol)) / f"{d}.parquet"
+            _append_day(path, part.drop("_d"))
+
+
+def _append_day(path: Path, part: pl.DataFrame) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = tmp_path_for(path)
+    pl.concat([_read_day(path), part]).write_parquet(tmp)
+    fsync_path(tmp)  # the rename must not publish a file whose bytes are not on disk yet
+    tmp.replace(path)
+    fsync_path(path.parent)
+
+
+def _read_day(path: Path) -> pl.DataFrame:
+    """A day file, read in one go: polars opens a path more than once, and a recorder replacing
+    the file in between would hand it the footer of one file and the pages of the other."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return pl.DataFrame(schema=POLL_SCHEMA)
+    try:
+        return pl.read_parquet(io.BytesIO(data))
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise StoreError(
+            f"{path} is damaged ({str(exc).splitlines()[0]}); restore it from a backup, or move it "
+            f"out of {path.parent} and record again (a new file is started for that day)"
+        ) from None
 
 
 def poll_row(venue: Venue, market: MarketInfo, payload: Any, received: int) -> dict[str, Any]:
@@ -140,6 +182,32 @@ class Recorder:
         self.markets: dict[str, MarketInfo] = {}
 
     async def run(self) -> RecordStats:
+        """Record until stopped; refuses at once when a series is being recorded already."""
+        with contextlib.ExitStack() as claims:
+            for symbol in self.opts.symbols:
+                claims.enter_context(self._claim(symbol))
+            return await self._record()
+
+    def _claim(self, symbol: str) -> contextlib.ExitStack[bool | None]:
+        """Hold ``symbol``'s recording lock, or a StoreError naming who records it already."""
+        home, exchange = self.catalog.home, self.opts.exchange
+        claim = (Path(home).resolve(), exchange, symbol_slug(symbol))
+        stack = contextlib.ExitStack()
+        try:
+            if claim in _CLAIMED:  # the lock is re-entrant: a second recorder here needs this
+                raise LockBusy("", path=Path(home), holder="this process")
+            stack.enter_context(recording_lock(home, exchange, symbol, timeout_s=0))
+        except LockBusy as exc:
+            raise StoreError(
+                f"{exchange} {symbol} is already being recorded into {home} by {exc.holder}; "
+                f"stop that `oiradar record` first, or record other symbols (two recorders of "
+                f"one series would lose each other's polls)"
+            ) from None
+        _CLAIMED.add(claim)
+        stack.callback(_CLAIMED.discard, claim)
+        return stack
+
+    async def _record(self) -> RecordStats:
         async with RestClient(
             self.opts.exchange, self.settings, self.report, self.venue.ccxt_options
         ) as rest:
@@ -216,6 +284,9 @@ class Recorder:
                 written = self.catalog.write_liquidations(frame, Source.WS)
                 self.stats.liquidations += written.rows_added
                 self.on_event(f"{written.rows_added} liquidations")
+
+
+_CLAIMED: set[tuple[Path, str, str]] = set()  # series recorded by this process
 
 
 def _bind(fn: Callable[[str], Any], arg: str) -> Callable[[], Any]:

@@ -18,11 +18,14 @@ partition with no changed row is not rewritten: importing the same data twice ch
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import shutil
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,12 +45,17 @@ from oiradar.model import (
     conform_liquidations,
     now_ms,
     symbol_slug,
+    validate_exchange_name,
 )
 from oiradar.store.atomic import (
+    DEFAULT_LOCK_TIMEOUT_S,
+    LOCK_FILE,
+    LOCKS_DIR,
     MANIFEST,
     Manifest,
     collect_garbage,
     commit_partitions,
+    damaged,
     fsync_path,
     partition_files,
     tmp_path_for,
@@ -118,18 +126,48 @@ def _month_parts(frame: pl.DataFrame) -> list[tuple[str, pl.DataFrame]]:
 class Catalog:
     """The on-disk store of bars and liquidations under ``<home>/catalog``."""
 
-    def __init__(self, home: str | Path) -> None:
+    def __init__(
+        self,
+        home: str | Path,
+        *,
+        lock_timeout: float = DEFAULT_LOCK_TIMEOUT_S,
+        on_lock_wait: Callable[[str], None] | None = None,
+    ) -> None:
+        """``lock_timeout``: seconds a writer waits for another writer's lock before a StoreError;
+        ``on_lock_wait`` is told once when a writer has to wait (default: a logging warning)."""
         self.home = Path(home).expanduser()
+        self.lock_timeout = lock_timeout
+        self.on_lock_wait = on_lock_wait
         self.root = self.home / "catalog"
         self.bars_dir = self.root / "bars"
         self.liq_dir = self.root / "liquidations"
 
     # ---------------------------------------------------------------- paths
     def series_dir(self, key: SeriesKey) -> Path:
-        return self.bars_dir / key.exchange / symbol_slug(key.symbol) / key.timeframe.value
+        exchange = validate_exchange_name(key.exchange)
+        folder = self.bars_dir / exchange / symbol_slug(key.symbol) / key.timeframe.value
+        return self._contained(folder)
 
     def _liq_series_dir(self, exchange: str, symbol: str) -> Path:
-        return self.liq_dir / exchange / symbol_slug(symbol)
+        folder = self.liq_dir / validate_exchange_name(exchange) / symbol_slug(symbol)
+        return self._contained(folder)
+
+    def _contained(self, path: Path) -> Path:
+        """``path`` if it lies strictly inside the catalog once links are followed, else StoreError.
+
+        Names are validated where they enter; this is the second line of defence, so that nothing
+        is ever written or deleted outside ``<home>/catalog`` (not even through a planted link).
+        """
+        try:
+            root, resolved = self.root.resolve(), path.resolve()
+        except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop
+            raise StoreError(f"cannot resolve catalog path {path}: {exc}") from None
+        if resolved == root or not resolved.is_relative_to(root):
+            raise StoreError(
+                f"refusing to write or delete {path}: it resolves to {resolved}, outside the "
+                f"catalog at {root}; remove the link or folder that leads there"
+            )
+        return path
 
     # ---------------------------------------------------------------- writes
     def write_bars(
@@ -141,7 +179,7 @@ class Catalog:
         if incoming.is_empty():
             return result
         folder = self.series_dir(key)
-        with write_lock(self.root):
+        with self.lock(), _disk_full_guard(folder):
             collect_garbage(folder)
             current = Manifest.load(folder).partitions
             staged: dict[str, Path] = {}
@@ -226,12 +264,16 @@ class Catalog:
         if frame.is_empty():
             return result
         frame = frame.with_columns(_month_labels(pl.col("ts")).alias("_m"))
-        with write_lock(self.root):
+        names = frame.select("exchange", "symbol").unique(maintain_order=True)
+        for exchange, symbol in names.iter_rows():  # all checked before anything is written
+            self._liq_series_dir(exchange, symbol)
+        with self.lock():
             for (exchange, symbol), series in frame.group_by(
                 "exchange", "symbol", maintain_order=True
             ):
                 folder = self._liq_series_dir(str(exchange), str(symbol))
-                self._write_liq_series(folder, series, result)
+                with _disk_full_guard(folder):
+                    self._write_liq_series(folder, series, result)
         return result
 
     def _write_liq_series(self, folder: Path, series: pl.DataFrame, result: WriteResult) -> None:
@@ -261,16 +303,39 @@ class Catalog:
                 tmp.unlink(missing_ok=True)
             raise
 
+    def lock(self) -> AbstractContextManager[None]:
+        """The catalog's write lock (re-entrant in this process): hold it across several writes
+        that other writers must see as one step, e.g. a wipe and the write that follows."""
+        return write_lock(self.root, self.lock_timeout, self.on_lock_wait)
+
+    def reset(self) -> int:
+        """Delete everything in the catalog but its lock files, under the write lock.
+
+        Returns the number of entries removed. Each is renamed away first, so a writer waiting
+        for the lock finds an empty catalog, never a half-deleted one.
+        """
+        with self.lock():
+            if not self.root.is_dir():
+                return 0
+            doomed = [p for p in self.root.iterdir() if p.name not in (LOCK_FILE, LOCKS_DIR)]
+            trash = self.root / f".trash-{uuid.uuid4().hex}"
+            trash.mkdir()
+            for path in doomed:
+                os.replace(path, trash / path.name)
+            shutil.rmtree(trash, ignore_errors=True)
+            return len(doomed)
+
     def delete_series(self, exchange: str, symbol: str) -> int:
         """Delete every timeframe and the liquidations of (exchange, symbol). Returns folders removed.
 
         Each folder is first renamed away (one atomic step: readers see the series or nothing),
         then removed.
         """
-        slug = symbol_slug(symbol)
+        slug, name = symbol_slug(symbol), validate_exchange_name(exchange)
+        folders = [self._contained(d / name / slug) for d in (self.bars_dir, self.liq_dir)]
         removed = 0
-        with write_lock(self.root):
-            for folder in (self.bars_dir / exchange / slug, self.liq_dir / exchange / slug):
+        with self.lock():
+            for folder in folders:
                 if not folder.exists():
                     continue
                 trash = self.root / f".trash-{uuid.uuid4().hex}"
@@ -289,15 +354,9 @@ class Catalog:
             files = partition_files(manifest.parent)
             if not files:
                 continue
-            head = pl.read_parquet(files[0], columns=list(KEY_COLUMNS), n_rows=1)
+            head = _collect(pl.scan_parquet(files[0]).select(KEY_COLUMNS).head(1), files[:1])
             if head.height:
-                keys.append(
-                    SeriesKey(
-                        exchange=head["exchange"][0],
-                        symbol=head["symbol"][0],
-                        timeframe=Timeframe(head["timeframe"][0]),
-                    )
-                )
+                keys.append(_stored_key(head, manifest.parent))
         return keys
 
     def has_series(self, key: SeriesKey) -> bool:
@@ -315,7 +374,7 @@ class Catalog:
             lf = lf.filter(pl.col("ts") >= start)
         if end is not None:
             lf = lf.filter(pl.col("ts") < end)
-        return lf.sort("ts").collect()
+        return _collect(lf.sort("ts"), files)
 
     def read_bars(
         self, key: SeriesKey, start: int | None = None, end: int | None = None
@@ -360,6 +419,8 @@ class Catalog:
         start: int | None = None,
         end: int | None = None,
     ) -> pl.DataFrame:
+        if exchange is not None:
+            validate_exchange_name(exchange)
         pattern = f"{exchange or '*'}/{symbol_slug(symbol) if symbol else '*'}/{MANIFEST}"
         files = [f for m in sorted(self.liq_dir.glob(pattern)) for f in partition_files(m.parent)]
         if not files:
@@ -369,7 +430,7 @@ class Catalog:
             lf = lf.filter(pl.col("ts") >= start)
         if end is not None:
             lf = lf.filter(pl.col("ts") < end)
-        return lf.sort("ts").collect()
+        return _collect(lf.sort("ts"), files)
 
     def _not_found_message(self, key: SeriesKey) -> str:
         stored = self.stored_keys()
@@ -383,12 +444,16 @@ class Catalog:
         """One row per stored series: first/last bar, rows, missing bars."""
         rows = []
         for key in self.stored_keys():
-            ts = pl.scan_parquet(partition_files(self.series_dir(key))).select("ts")
-            stats = ts.select(
-                pl.col("ts").min().alias("first_ts"),
-                pl.col("ts").max().alias("last_ts"),
-                pl.len().alias("rows"),
-            ).collect()
+            files = partition_files(self.series_dir(key))
+            ts = pl.scan_parquet(files).select("ts")
+            stats = _collect(
+                ts.select(
+                    pl.col("ts").min().alias("first_ts"),
+                    pl.col("ts").max().alias("last_ts"),
+                    pl.len().alias("rows"),
+                ),
+                files,
+            )
             first, last, n = stats.row(0)
             expected = (last - first) // key.timeframe.ms + 1
             rows.append(
@@ -414,25 +479,85 @@ class Catalog:
         return find_gaps(ts, key.timeframe.ms)
 
     # ---------------------------------------------------------------- SQL
-    def connect(self) -> duckdb.DuckDBPyConnection:
-        """An in-memory DuckDB connection with the ``bars`` and ``liquidations`` views."""
+    def connect(self, *, allow_files: bool = False) -> duckdb.DuckDBPyConnection:
+        """An in-memory DuckDB connection with the ``bars`` and ``liquidations`` views, locked down:
+        it reaches no file outside the catalog (``allow_files``: any file), installs and loads no
+        extension, and its settings are locked so that no statement can undo that. It can still
+        write inside the catalog: :meth:`sql` is the read-only door."""
         con = duckdb.connect(":memory:")
         con.execute("SET TimeZone = 'UTC'")
-        _create_view(con, "bars", self.bars_dir, _bar_view_schema())
-        _create_view(con, "liquidations", self.liq_dir, LIQUIDATION_SCHEMA)
+        _create_view(con, "bars", self.bars_dir.absolute(), _bar_view_schema())
+        _create_view(con, "liquidations", self.liq_dir.absolute(), LIQUIDATION_SCHEMA)
+        _lock_down(con, self.root.absolute(), allow_files)
         return con
 
-    def sql(self, query: str, params: Iterable[object] | None = None) -> pl.DataFrame:
-        con = self.connect()
+    def sql(
+        self, query: str, params: Iterable[object] | None = None, *, allow_files: bool = False
+    ) -> pl.DataFrame:
+        """The result of a read-only ``query`` (SELECT, WITH, FROM, VALUES, DESCRIBE, SHOW,
+        SUMMARIZE) over the catalog; ``allow_files`` lets it read files outside the catalog too."""
+        _refuse_non_queries(query)
+        con = self.connect(allow_files=allow_files)
         try:
             rel = con.sql(query, params=list(params) if params else None)
-            if rel is None:  # a statement without a result (e.g. SET)
-                return pl.DataFrame()
-            return rel.pl()
+            return pl.DataFrame() if rel is None else rel.pl()
+        except duckdb.PermissionException as exc:
+            raise StoreError(
+                f"SQL refused: {exc}; `sql` reads only the catalog at {self.root} "
+                "(pass --allow-files to read other files)"
+            ) from None
         except duckdb.Error as exc:
             raise StoreError(f"SQL error: {exc}") from None
         finally:
             con.close()
+
+
+# What the catalog's SQL may run. DESCRIBE, SHOW, SUMMARIZE, VALUES and FROM-first queries parse as
+# SELECT; everything else (COPY, EXPORT, ATTACH, INSTALL/LOAD, SET, PRAGMA, CALL, CREATE, INSERT,
+# EXPLAIN ANALYZE of any of them...) could write files or change the settings, and is refused.
+_QUERY_TYPES = (duckdb.StatementType.SELECT,)
+
+
+def _refuse_non_queries(query: str) -> None:
+    try:
+        statements = duckdb.extract_statements(query)
+    except duckdb.Error as exc:
+        raise StoreError(f"SQL error: {exc}") from None
+    for i, st in enumerate(statements, 1):
+        if st.type not in _QUERY_TYPES:
+            kind = st.type.name.replace("_", " ")
+            hint = " (to write a series to a file use `oiradar export`)" if kind in _WRITES else ""
+            raise InputError(
+                f"SQL statement {i} ({st.query.strip()[:60]!r}) is a {kind} statement: `sql` runs "
+                f"read-only queries only: SELECT, WITH, FROM, VALUES, DESCRIBE, SHOW, SUMMARIZE{hint}"
+            )
+
+
+_WRITES = ("COPY", "EXPORT")
+
+
+def _lock_down(con: duckdb.DuckDBPyConnection, root: Path, allow_files: bool) -> None:
+    """No file beyond ``root`` (unless ``allow_files``), no extension downloads, no Python variables
+    read as tables (DuckDB's replacement scans), and settings locked."""
+    con.execute("SET python_enable_replacements = false")
+    con.execute("SET autoinstall_known_extensions = false")
+    con.execute("SET autoload_known_extensions = false")
+    if not allow_files:
+        con.execute(f"SET allowed_directories = [{_sql_str(str(root) + os.sep)}]")
+        con.execute("SET enable_external_access = false")
+    con.execute("SET lock_configuration = true")
+
+
+def _stored_key(head: pl.DataFrame, folder: Path) -> SeriesKey:
+    """The key a stored file names; a name stored before names were checked is reported."""
+    exchange, symbol, timeframe = (head[c][0] for c in KEY_COLUMNS)
+    try:
+        return SeriesKey(exchange=exchange, symbol=symbol, timeframe=Timeframe(timeframe))
+    except (InputError, ValueError) as exc:
+        raise StoreError(
+            f"{folder}: {exc}; move this folder out of the catalog and import the data again "
+            "with a valid --exchange"
+        ) from None
 
 
 def find_gaps(ts: pl.Series, step_ms: int) -> pl.DataFrame:
@@ -485,13 +610,62 @@ def _create_view(
     con.execute(f"CREATE VIEW {name} AS SELECT {cols} WHERE false")
 
 
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+def _is_disk_full(exc: BaseException) -> bool:
+    """ENOSPC / EDQUOT from Python, or from polars' Parquet writer (which only says it in text)."""
+    if isinstance(exc, OSError):
+        return exc.errno in _DISK_FULL
+    return any(f"(os error {code})" in str(exc) for code in _DISK_FULL)
+
+
+@contextlib.contextmanager
+def _disk_full_guard(folder: Path) -> Iterator[None]:
+    """Turn a full disk during a write into a StoreError (call with the write lock held).
+
+    Nothing was committed (the manifest is replaced last), so the catalog is unchanged; the
+    files staged before the disk filled up are removed at once to give the space back.
+    """
+    try:
+        yield
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        if not _is_disk_full(exc):
+            raise
+        with contextlib.suppress(OSError):
+            collect_garbage(folder)
+        path = getattr(exc, "filename", None) or folder
+        raise StoreError(
+            f"disk full while writing {path}: the catalog is unchanged; free space and re-run"
+        ) from None
+
+
 def _read_existing(path: Path | None, schema: dict[str, pl.DataType] = BAR_SCHEMA) -> pl.DataFrame:
     if path is None:
         return pl.DataFrame(schema=schema)
     try:
         return pl.read_parquet(path, columns=list(schema))
-    except Exception as exc:  # a damaged file is reported, never silently replaced
-        raise StoreError(f"cannot read partition {path}: {exc}") from exc
+    except (pl.exceptions.PolarsError, OSError) as exc:  # reported, never silently replaced
+        raise _damaged_partition(path, exc) from None
+
+
+def _collect(lf: pl.LazyFrame, files: list[Path]) -> pl.DataFrame:
+    """``lf.collect()``; a damaged or missing partition file is a StoreError naming that file."""
+    try:
+        return lf.collect()
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        for path in files:  # find the culprit: polars does not always name it
+            try:
+                pl.read_parquet(path)
+            except (pl.exceptions.PolarsError, OSError) as bad:
+                raise _damaged_partition(path, bad) from None
+        raise StoreError(f"cannot read {files[0].parent}: {exc}") from None
+
+
+def _damaged_partition(path: Path, exc: Exception) -> StoreError:
+    if isinstance(exc, FileNotFoundError):
+        return damaged(path.parent / MANIFEST, f"it names {path.name}, which is missing")
+    return damaged(path, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
 
 
 def _merge_bars(old: pl.DataFrame, new: pl.DataFrame) -> tuple[pl.DataFrame, int, int]:

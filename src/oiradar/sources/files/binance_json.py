@@ -45,6 +45,8 @@ def parse_binance_json(path: Path, opts: ImportOptions) -> ParsedFile:
     """Dispatch on the first object's keys: candles, OI history or long/short ratio."""
     file = str(path)
     raw = read_json_records(path)
+    if raw.is_empty():
+        raise InputError("the file holds no records (an empty JSON array)", file=file)
     if "openTime" in raw.columns:
         return _candles(raw, path, opts)
     if "openInterest" in raw.columns:
@@ -55,7 +57,8 @@ def parse_binance_json(path: Path, opts: ImportOptions) -> ParsedFile:
     if "longAccount" in raw.columns or "ratio" in raw.columns:
         col = "ratio" if "ratio" in raw.columns else "longShortRatio"
         return _snapshots(raw, path, opts, {"long_short_ratio": col}, unit=None)
-    raise InputError(f"unknown Binance JSON shape with keys {raw.columns}", file=file)
+    keys = [c for c in raw.columns if c != ROW]
+    raise InputError(f"unknown Binance JSON shape with keys {keys}", file=file)
 
 
 def _candles(raw: pl.DataFrame, path: Path, opts: ImportOptions) -> ParsedFile:
@@ -63,7 +66,7 @@ def _candles(raw: pl.DataFrame, path: Path, opts: ImportOptions) -> ParsedFile:
     cols = [c for c in ("open", "high", "low", "close", "volume") if c in raw.columns]
     frame = raw.select(ROW, *cols, ts="openTime")
     timeframe = opts.timeframe or _candle_timeframe(raw, file)
-    bars = validate_bars(frame, file=file, timeframe=timeframe)
+    bars = validate_bars(frame, file=file, timeframe=timeframe, one_timeframe=True)
     symbol = opts.symbol or _symbol_from_name(path, spot=True)
     key = SeriesKey(exchange=opts.exchange or "binance", symbol=symbol, timeframe=timeframe)
     return ParsedFile(

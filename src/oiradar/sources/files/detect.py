@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from oiradar.sources.files.reading import head_line, json_first_keys
+from oiradar.sources.files.reading import head_line, json_first_keys, load_json
 
 # Binance public archive: BTCUSDT-metrics-2024-01-01.zip, BTCUSDT-5m-2024-01.zip,
 # BTCUSDT-fundingRate-2024-01.zip (and the .csv inside each zip); COIN-M perpetuals the same
@@ -66,11 +66,17 @@ def detect_format(path: Path) -> str | None:
 
 
 def _detect_json(path: Path) -> str | None:
+    """binance-json by the first object's keys; other valid JSON is not ours (None).
+
+    A ``.json`` file that is not valid JSON is refused (InputError naming the file and the
+    place), not skipped: a truncated download must not go unnoticed in a folder import.
+    """
     keys = set(json_first_keys(path))
     if {"openTime", "open", "close"} <= keys:
         return "binance-json"
     if {"time", "openInterest"} <= keys or {"time", "longAccount"} <= keys:
         return "binance-json"
+    load_json(path)
     return None
 
 

@@ -22,8 +22,8 @@ import polars as pl
 from rich.markup import escape
 from rich.progress import Progress
 
-from oiradar.errors import InputError
-from oiradar.model import SeriesKey, Source, Timeframe, conform_bars
+from oiradar.errors import InputError, StoreError
+from oiradar.model import SeriesKey, Source, Timeframe, conform_bars, validate_exchange_name
 from oiradar.sources.files.base import (
     BarBatch,
     FundingEvents,
@@ -32,6 +32,7 @@ from oiradar.sources.files.base import (
     ParsedFile,
 )
 from oiradar.sources.files.detect import detect_format
+from oiradar.sources.files.validate import quote_volume_estimate
 from oiradar.store import Catalog
 
 Parser = Callable[[Path, ImportOptions], ParsedFile]
@@ -104,6 +105,7 @@ def import_paths(
                 report.skipped[p.file] = p.skipped
         series = merge_batches(parsed, catalog, opts)
         report.notes.extend(fill_coinm_oi(series, catalog))  # decision 0506
+        check_finite(series)
         _write(series, parsed, catalog, report, bar)
     return report
 
@@ -121,12 +123,15 @@ def _plan_files(
         if str(root).startswith("~"):
             root = root.expanduser()
         try:  # one stat per path: a year of daily files is 730 of them
-            is_dir = stat.S_ISDIR(root.stat().st_mode)
+            mode = root.stat().st_mode
         except OSError:
             raise InputError(f"no such file or directory: {root}", file=str(root)) from None
-        if is_dir:
-            for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        if stat.S_ISDIR(mode):
+            for path in sorted(p for p in root.rglob("*") if not p.is_dir()):
                 if any(part.startswith(".") for part in path.relative_to(root).parts):
+                    continue
+                if not path.is_file():  # a pipe, socket or device (or a broken link)
+                    report.skipped[str(path)] = "not a regular file"
                     continue
                 if path.name.endswith(".CHECKSUM"):  # verified beside its zip, never parsed
                     report.skipped[str(path)] = "checksum (verified beside its zip)"
@@ -137,12 +142,28 @@ def _plan_files(
                     continue
                 yield path, name
             continue
+        if not stat.S_ISREG(mode):  # opening a named pipe would wait for a writer forever
+            raise InputError(
+                f"not a regular file ({_kind_of(mode)}): give a file or a folder", file=str(root)
+            )
         name = _format_for(root, opts, explicit=True)
         if name is not None and name.startswith("skip:"):
             report.skipped[str(root)] = name[5:]
             continue
         assert name is not None
         yield root, name
+
+
+_KINDS = (
+    (stat.S_ISFIFO, "a named pipe"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
+
+
+def _kind_of(mode: int) -> str:
+    return next((name for test, name in _KINDS if test(mode)), "not a file")
 
 
 def _format_for(path: Path, opts: ImportOptions, *, explicit: bool) -> str | None:
@@ -220,7 +241,7 @@ def estimate_quote_volume(frame: pl.DataFrame) -> pl.DataFrame:
     """Fill a missing ``quote_volume`` with ``volume * (high + low + close) / 3``, flagged (SPEC)."""
     if not {"volume", "high", "low", "close"} <= set(frame.columns):
         return frame
-    est = pl.col("volume") * (pl.col("high") + pl.col("low") + pl.col("close")) / 3.0
+    est = quote_volume_estimate()
     given = pl.col("quote_volume") if "quote_volume" in frame.columns else pl.lit(None, pl.Float64)
     old_flag = (
         pl.col("quote_volume_estimated")
@@ -237,6 +258,26 @@ def estimate_quote_volume(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(
         pl.coalesce(given, est).alias("quote_volume"), flag.alias("quote_volume_estimated")
     )
+
+
+def check_finite(series: dict[SeriesKey, tuple[pl.DataFrame, Source]]) -> None:
+    """No infinite or NaN value reaches the catalog, derived columns included.
+
+    Each file's values are checked row by row when parsed; this catches what merging and
+    deriving across files (quote_volume, COIN-M oi) could still overflow.
+    """
+    for key, (frame, _source) in series.items():
+        for col, dtype in frame.schema.items():
+            if not dtype.is_float():
+                continue
+            bad = frame.filter(~pl.col(col).is_finite()).head(1)
+            if bad.height:
+                raise InputError(
+                    f"the {col} of {key} at ts {bad['ts'][0]} is not a finite number "
+                    "(derived from values that are too large): check the input's units",
+                    column=col,
+                    value=bad[col][0],
+                )
 
 
 def _funding_targets(
@@ -331,6 +372,18 @@ def _strictly_increasing(ts: pl.Series) -> bool:
     return ts.null_count() == 0 and (ts.len() < 2 or bool((ts.diff().drop_nulls() > 0).all()))
 
 
+def _after_partial_write(exc: StoreError, report: ImportReport) -> StoreError:
+    """Say which series of this import were written before a write failed (series commit one
+    by one, each atomically)."""
+    if not report.series:
+        return exc
+    done = ", ".join(str(k) for k in report.series)
+    return StoreError(
+        f"{exc} (this import had already written {len(report.series)} other series: {done}; "
+        "re-running it is safe: what is already stored is not written twice)"
+    )
+
+
 def _write(
     series: dict[SeriesKey, tuple[pl.DataFrame, Source]],
     parsed: list[ParsedFile],
@@ -339,10 +392,17 @@ def _write(
     bar: Progress | None,
 ) -> None:
     task = bar.add_task("write", total=len(series) + 1) if bar else None
-    for key, (frame, source) in series.items():
-        report.series[key] = catalog.write_bars(key, frame, source)
-        if bar is not None and task is not None:
-            bar.advance(task)
-    liqs = [f for p in parsed for f in p.liquidations]
-    if liqs:
-        report.liquidations = catalog.write_liquidations(pl.concat(liqs, how="diagonal_relaxed"))
+    # One hold of the (re-entrant) catalog lock for the whole import: a `demo --fresh` or another
+    # destructive step cannot run between two series of it.
+    with catalog.lock():
+        for key, (frame, source) in series.items():
+            try:
+                report.series[key] = catalog.write_bars(key, frame, source)
+            except StoreError as exc:
+                raise _after_partial_write(exc, report) from None
+            if bar is not None and task is not None:
+                bar.advance(task)
+        liqs = [f for p in parsed for f in p.liquidations]
+        if liqs:
+            frame = pl.concat(liqs, how="diagonal_relaxed")
+            report.liquidations = catalog.write_liquidations(frame)

@@ -21,7 +21,14 @@ from oiradar.errors import InputError
 from oiradar.model import BAR_SCHEMA, SeriesKey, Timeframe
 from oiradar.sources.files.base import BarBatch, ImportOptions, ParsedFile
 from oiradar.sources.files.reading import read_columnar, read_csv_text
-from oiradar.sources.files.validate import ROW, parse_ts, require_columns, validate_bars
+from oiradar.sources.files.validate import (
+    ROW,
+    parse_ts,
+    refuse,
+    require_columns,
+    user_columns,
+    validate_bars,
+)
 
 _KEY_COLUMNS = ("exchange", "symbol", "timeframe")
 _IGNORED = ("source", "ingested_at", "complete", *_KEY_COLUMNS)
@@ -33,13 +40,18 @@ def parse_generic(path: Path, opts: ImportOptions) -> ParsedFile:
     raw = read_csv_text(path) if path.suffix.lower() in (".csv", ".txt") else read_columnar(path)
     raw = apply_mapping(raw, opts.mapping, file=file)
     require_columns(raw, ("ts",), file=file)
+    if raw.is_empty():
+        raise refuse("the file has no data rows (only a header): nothing to import", file=file)
     exchange, symbol, tf_text = (_option_or_column(raw, c, opts, file) for c in _KEY_COLUMNS)
     unknown = [c for c in raw.columns if c not in BAR_SCHEMA and c not in (*_IGNORED, ROW)]
     frame = parse_ts(raw.select([c for c in raw.columns if c not in unknown]), file=file)
     timeframe = Timeframe.parse(tf_text) if tf_text else infer_timeframe(frame["ts"], file)
     key = series_key(exchange, symbol, timeframe, file)
     bars = validate_bars(
-        frame.drop([c for c in _IGNORED if c in frame.columns]), file=file, timeframe=timeframe
+        frame.drop([c for c in _IGNORED if c in frame.columns]),
+        file=file,
+        timeframe=timeframe,
+        one_timeframe=True,
     )
     notes = [f"{file}: ignored columns {unknown} (not canonical; use --map)"] if unknown else []
     fmt = "csv" if path.suffix.lower() in (".csv", ".txt") else "parquet"
@@ -55,7 +67,8 @@ def apply_mapping(frame: pl.DataFrame, mapping: dict[str, str], *, file: str) ->
     missing = [src for src in mapping if src not in frame.columns]
     if missing:
         raise InputError(
-            f"--map names column(s) {missing} that the file does not have; it has {frame.columns}",
+            f"--map names column(s) {missing} that the file does not have; "
+            f"it has {user_columns(frame)}",
             file=file,
             column=missing[0],
         )
@@ -108,7 +121,15 @@ def series_key(
 
 def infer_timeframe(ts: pl.Series, file: str) -> Timeframe:
     """The timeframe whose length equals the median step between consecutive ``ts``."""
-    median = ts.sort().diff().drop_nulls().median()
+    if ts.len() < 2:
+        what = "no data rows" if ts.is_empty() else "only one data row"
+        raise InputError(
+            f"the file has {what}: the timeframe cannot be inferred from the step between rows"
+            + ("" if ts.is_empty() else "; pass --timeframe"),
+            file=file,
+        )
+    # duplicates are refused later, naming their row; here they must not halve the median
+    median = ts.unique().sort().diff().drop_nulls().median()
     step = float(median) if isinstance(median, (int, float)) else None
     for tf in Timeframe:
         if step is not None and tf.ms == step:

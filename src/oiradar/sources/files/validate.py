@@ -6,10 +6,12 @@ Parsers keep that number in a ``_row`` column while they filter or reshape, so a
 names the row of the original file.
 
 Checks, each refused with :class:`~oiradar.errors.InputError` naming file, row, column and value:
-missing required column, non-numeric or non-finite value (the first offending cell), unparsable or
-missing ``ts``, ``ts`` off the timeframe grid, negative volume / quote_volume / taker_buy_volume /
-oi / oi_value / oi_raw, non-positive price, ``high < low``, open or close outside ``[low, high]``,
-duplicate ``ts`` and out-of-order ``ts``.
+missing required column, non-numeric value, NaN or infinity (the first offending cell; an empty cell
+is a missing value), unparsable, fractional or missing ``ts``, ``ts`` off the timeframe grid, a
+file that mixes timeframes (:func:`check_one_timeframe`), negative volume / quote_volume /
+taker_buy_volume / oi / oi_value / oi_raw, non-positive price, ``high < low``, open or close
+outside ``[low, high]``, a derived ``quote_volume`` (``volume * (high + low + close) / 3``, SPEC)
+that overflows, duplicate ``ts`` and out-of-order ``ts``.
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ PRICES = ("open", "high", "low", "close")
 _PASSTHROUGH = ("oi_unit", "quote_volume_estimated")
 # ms since epoch between 1990 and 2100: anything else is seconds, microseconds or garbage.
 _TS_MIN, _TS_MAX = 631_152_000_000, 4_102_444_800_000
+_NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
+NAMED_ROWS = 5  # how many offending rows a message lists
+MIXED_RUN = 3  # consecutive equal steps that make a cadence (one longer step is a gap)
 
 
 def refuse(
@@ -57,22 +62,35 @@ def first_bad(frame: pl.DataFrame, mask: pl.Expr, column: str) -> tuple[int, obj
     return int(hit[ROW][0]), hit[column][0]
 
 
+def user_columns(frame: pl.DataFrame) -> list[str]:
+    """The file's own column names (without the internal ``_row``), for messages."""
+    return [c for c in frame.columns if c != ROW]
+
+
 def require_columns(frame: pl.DataFrame, required: tuple[str, ...], *, file: str) -> None:
     missing = [c for c in required if c not in frame.columns]
-    if missing:
-        raise refuse(
-            f"missing required column(s) {missing}; the file has {frame.columns[:20]} "
-            "(rename with --map SRC=DST)",
-            file=file,
-            column=missing[0],
-        )
+    if not missing:
+        return
+    names = user_columns(frame)
+    seps = [sep for sep in (";", "\t", "|") if len(names) == 1 and sep in names[0]]
+    hint = (
+        f"the file seems separated by {seps[0]!r}: save it comma-separated"
+        if seps
+        else "rename with --map SRC=DST"
+    )
+    raise refuse(
+        f"missing required column(s) {missing}; the file has {names[:20]} ({hint})",
+        file=file,
+        column=missing[0],
+    )
 
 
 def parse_numeric(frame: pl.DataFrame, columns: tuple[str, ...], *, file: str) -> pl.DataFrame:
     """Cast ``columns`` to Float64; the first non-numeric or non-finite cell is refused.
 
     Text is cast with ``strict=False`` and any null that was a non-empty string is the offender.
-    NaN and empty cells are missing values (null), never zero.
+    Empty cells are missing values (null), never zero; NaN and infinity are refused (a NaN may
+    hide a computation gone wrong: a missing value is an empty cell).
     """
     for col in columns:
         if col not in frame.columns:
@@ -93,9 +111,15 @@ def parse_numeric(frame: pl.DataFrame, columns: tuple[str, ...], *, file: str) -
             cast = raw.cast(pl.Float64)
         else:
             raise refuse(f"expected numbers, found type {raw.dtype}", file=file, column=col)
-        inf = cast.is_infinite().fill_null(False)
-        _raise_first(frame.with_columns(inf.alias("_m")), "_m", col, file, "not a finite number")
-        frame = frame.with_columns(cast.fill_nan(None).alias(col))
+        bad = (cast.is_infinite() | cast.is_nan()).fill_null(False)
+        _raise_first(
+            frame.with_columns(bad.alias("_m")),
+            "_m",
+            col,
+            file,
+            "not a finite number (leave the cell empty for a missing value)",
+        )
+        frame = frame.with_columns(cast.alias(col))
     return frame
 
 
@@ -113,9 +137,11 @@ def parse_ts(
     Text without an offset is read in ``naive_tz`` (UTC unless the format says otherwise).
     """
     raw = frame[column]
+    if raw.dtype == pl.String and _all_numbers(raw.str.strip_chars()):
+        raw = raw.str.strip_chars().cast(pl.Float64, strict=False)  # "1.7e12", "1700000000000.5"
     if raw.dtype == pl.String:
-        ms = _text_to_ms(raw.str.strip_chars(), naive_tz)
         text = raw.str.strip_chars()
+        ms = _text_to_ms(text, naive_tz)
         bad = ms.is_null() & text.is_not_null() & (text != "")
         _raise_first(
             frame.with_columns(bad.alias("_m")),
@@ -159,11 +185,21 @@ def parse_ts(
     return frame
 
 
+def _all_numbers(text: pl.Series) -> bool:
+    """Every non-empty cell is a number, and one at least is not a plain integer."""
+    filled = text.filter(text.is_not_null() & (text != ""))
+    integers = filled.str.contains(r"^-?\d+$")
+    return filled.len() > 0 and not integers.all() and bool(filled.str.contains(_NUMBER).all())
+
+
 def _text_to_ms(text: pl.Series, naive_tz: str) -> pl.Series:
-    digits = text.str.contains(r"^-?\d+$").fill_null(True)
-    if bool(digits.all()):
+    digits = (text.str.contains(r"^-?\d+$") | (text == "")).fill_null(True)
+    if bool(digits.all()):  # epoch ms; an empty cell is refused as a missing ts
         return text.cast(pl.Int64, strict=False)
-    parsed = text.str.to_datetime(time_unit="ms", strict=False, exact=True)
+    try:
+        parsed = text.str.to_datetime(time_unit="ms", strict=False, exact=True)
+    except pl.exceptions.PolarsError:  # no date format fits the first values: none is read
+        return pl.Series(text.name, [None] * text.len(), dtype=pl.Int64)
     return _datetime_to_ms(parsed, naive_tz)
 
 
@@ -182,17 +218,23 @@ def validate_bars(
     timeframe: Timeframe | None = None,
     first_row: int = 1,
     naive_tz: str = "UTC",
+    one_timeframe: bool = False,
 ) -> pl.DataFrame:
     """Parse and check a frame with canonical column names; return ``ts`` + canonical columns.
 
     ``ts`` may be text or numbers; value columns may be text (read strictly) or numbers.
+    ``one_timeframe``: also refuse bars spaced at two cadences (:func:`check_one_timeframe`);
+    for files of bars, not for snapshots that may be sampled sparsely.
     """
     frame = add_rows(frame, first_row)
     _check_required(frame, file)
     frame = parse_ts(frame, file=file, naive_tz=naive_tz)
     frame = parse_numeric(frame, NUMERIC_COLUMNS, file=file)
     _check_values(frame, file)
+    _check_derived(frame, file)
     _check_order(frame, file, timeframe)
+    if one_timeframe and timeframe is not None:
+        check_one_timeframe(frame, timeframe, file=file)
     frame = _parse_flags(frame, file)
     keep = ["ts", *(c for c in (*NUMERIC_COLUMNS, *_PASSTHROUGH) if c in frame.columns)]
     return frame.select(keep)
@@ -221,7 +263,7 @@ def _check_required(frame: pl.DataFrame, file: str) -> None:
     if not any(c in frame.columns for c in NUMERIC_COLUMNS):
         raise refuse(
             f"no canonical value column; expected some of {list(NUMERIC_COLUMNS)}, "
-            f"found {frame.columns[:20]} (rename with --map SRC=DST)",
+            f"found {user_columns(frame)[:20]} (rename with --map SRC=DST)",
             file=file,
         )
     if any(c in frame.columns for c in ("open", "high", "low")):
@@ -254,6 +296,32 @@ def _check_values(frame: pl.DataFrame, file: str) -> None:
                 f"{col} outside [low, high]",
                 bounds=True,
             )
+
+
+def quote_volume_estimate() -> pl.Expr:
+    """SPEC: a missing ``quote_volume`` is ``volume * (high + low + close) / 3``."""
+    return pl.col("volume") * (pl.col("high") + pl.col("low") + pl.col("close")) / 3.0
+
+
+def _check_derived(frame: pl.DataFrame, file: str) -> None:
+    """The quote_volume the import will derive for this file's rows must be a finite number."""
+    if not {"volume", "high", "low", "close"} <= set(frame.columns):
+        return
+    given = pl.col("quote_volume") if "quote_volume" in frame.columns else pl.lit(None, pl.Float64)
+    est = quote_volume_estimate()
+    hit = frame.filter((given.is_null() & est.is_infinite()).fill_null(False)).head(1)
+    if hit.is_empty():
+        return
+    r = hit.row(0, named=True)
+    raise refuse(
+        "the quote_volume derived as volume * (high + low + close) / 3 overflows to infinity "
+        f"(volume {r['volume']}, high {r['high']}, low {r['low']}, close {r['close']}): "
+        "are the prices and volume in the right units?",
+        file=file,
+        row=int(r[ROW]),
+        column="quote_volume",
+        value=float("inf"),
+    )
 
 
 def _refuse_where(
@@ -290,15 +358,81 @@ def _check_order(frame: pl.DataFrame, file: str, timeframe: Timeframe | None) ->
             value=back[1],
         )
     if timeframe is not None:
-        off = first_bad(frame, pl.col("ts") % timeframe.ms != 0, "ts")
-        if off is not None:
-            raise refuse(
-                f"ts is not the open time of a {timeframe.value} bar",
-                file=file,
-                row=off[0],
-                column="ts",
-                value=off[1],
-            )
+        _check_grid(frame, file, timeframe)
+
+
+def _check_grid(frame: pl.DataFrame, file: str, timeframe: Timeframe) -> None:
+    """Every ``ts`` is the open time of a bar of ``timeframe``; name the first few that are not."""
+    off = frame.filter(pl.col("ts") % timeframe.ms != 0)
+    if off.is_empty():
+        return
+    rows = off[ROW].head(NAMED_ROWS).to_list()
+    more = f" and {off.height - len(rows)} more" if off.height > len(rows) else ""
+    raise refuse(
+        f"ts is not the open time of a {timeframe.value} bar; rows off the {timeframe.value} "
+        f"grid: {', '.join(map(str, rows))}{more} (does the file mix timeframes? import each "
+        "timeframe from its own file, or pass the right --timeframe)",
+        file=file,
+        row=rows[0],
+        column="ts",
+        value=int(off["ts"][0]),
+    )
+
+
+def check_one_timeframe(frame: pl.DataFrame, timeframe: Timeframe, *, file: str) -> None:
+    """Refuse bars spaced at two cadences: a file that mixes timeframes (needs ``_row``).
+
+    Legal: a gap (missing bars: one step longer than the timeframe) and a file evenly spaced
+    wider than its timeframe (sparse samples). Refused: :data:`MIXED_RUN` consecutive steps of
+    the timeframe somewhere and as many consecutive equal steps of another length elsewhere,
+    e.g. 5m bars followed by 1h bars (which lie on the 5m grid too).
+    """
+    runs = _step_runs(frame)
+    long_enough = pl.col("steps") >= MIXED_RUN
+    if runs.filter(long_enough & (pl.col("step") == timeframe.ms)).is_empty():
+        return
+    odd = runs.filter(long_enough & (pl.col("step") != timeframe.ms)).head(1)
+    if odd.is_empty():
+        return
+    r = odd.row(0, named=True)
+    raise refuse(
+        f"the file mixes timeframes: its bars are {timeframe.value} apart, but rows "
+        f"{r['from_row']} to {r['to_row']} are {_span(r['step'])} apart ({r['steps']} steps in a "
+        "row; missing bars make one longer step, not several); import each timeframe from its "
+        "own file",
+        file=file,
+        row=int(r["row"]),
+        column="ts",
+        value=int(r["ts"]),
+    )
+
+
+def _step_runs(frame: pl.DataFrame) -> pl.DataFrame:
+    """Runs of equal steps between consecutive ``ts``: first/last row of each run, its length."""
+    steps = frame.select(
+        ROW, "ts", pl.col("ts").diff().alias("step"), pl.col(ROW).shift(1).alias("_prev")
+    ).slice(1)
+    run = (pl.col("step") != pl.col("step").shift(1)).fill_null(True).cum_sum()
+    return (
+        steps.with_columns(run.alias("_run"))
+        .group_by("_run", maintain_order=True)
+        .agg(
+            pl.col("step").first(),
+            pl.len().alias("steps"),
+            pl.col("_prev").first().alias("from_row"),
+            pl.col(ROW).last().alias("to_row"),
+            pl.col(ROW).first().alias("row"),
+            pl.col("ts").first(),
+        )
+    )
+
+
+def _span(ms: int) -> str:
+    """A step in the units a reader expects: 1h, 90m, 2d, or ms."""
+    for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000)):
+        if ms % size == 0:
+            return f"{ms // size}{unit}"
+    return f"{ms} ms"
 
 
 def check_non_negative(frame: pl.DataFrame, columns: tuple[str, ...], *, file: str) -> None:
