@@ -23,6 +23,7 @@ test: install
 check: install
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 bench: install
 	$(BIN)/python -m pip install -q -e '.[dev,bench]'

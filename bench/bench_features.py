@@ -9,7 +9,7 @@ Sides, each in its own process so that each reports its own peak RSS:
   values that fired them) out (``signals.analyse_many``: the path ``oiradar scan`` takes);
   timed without and with the human ``why`` text (pandas builds neither values nor text);
 * ``pandas``: a straightforward pandas implementation of the same definitions
-  (``oiradar.features.reference``: rolling/ewm/groupby, one series at a time). It runs on the
+  (``oiradar.features.oracle``: rolling/ewm/groupby, one series at a time). It runs on the
   first ``PANDAS_SYMBOLS`` series (10 by default; ``OIRADAR_BENCH_PANDAS=100`` for all) and its
   time is scaled linearly to 100 series - said so in the output;
 * ``scan``: ``oiradar scan -t 4h --json`` as a subprocess over 100 stored series (1 year of 1h
@@ -43,11 +43,16 @@ import polars as pl
 
 from oiradar._allocator import POLARS_MALLOC_CONF
 from oiradar.config import Settings
-from oiradar.features import reference as ref
-from oiradar.features import windows
-from oiradar.features.frame import feature_inputs, feature_params, regular_grid
-from oiradar.features.fused import FEATURE_COLUMNS
-from oiradar.features.scratch import recycled, scratch_in
+from oiradar.features import (
+    N_FUSED,
+    feature_inputs,
+    feature_params,
+    oracle,
+    recycled,
+    regular_grid,
+    scratch_in,
+    windows,
+)
 from oiradar.model import SeriesKey, Timeframe
 from oiradar.signals.frame import analyse_many, signal_params
 from oiradar.signals.kernels import many_analyse
@@ -64,7 +69,7 @@ SCAN_BARS = 365 * 24  # one year of 1h bars per stored series
 
 def frames(n: int = SYMBOLS) -> list[pl.DataFrame]:
     """``n`` synthetic series (seeded), gap-free: speed, not null handling, is measured here."""
-    return [ref.random_bars(BARS, TF.ms, seed=i, null_quote=0.0) for i in range(n)]
+    return [oracle.random_bars(BARS, TF.ms, seed=i, null_quote=0.0) for i in range(n)]
 
 
 def keys(n: int = SYMBOLS) -> list[SeriesKey]:
@@ -90,7 +95,7 @@ def side_kernel() -> dict[str, Any]:
     for _ in range(REPEAT + 1):  # the first call allocates the outputs; later ones reuse them
         c0, t0 = time.process_time(), time.perf_counter()
         with ExitStack() as stack:  # as analyse_many does: state bits from the scratch pool
-            feats = recycled((len(FEATURE_COLUMNS), ok.size))
+            feats = recycled((N_FUSED, ok.size))
             out = many_analyse(x, ok, offsets, fp, sp, feats, scratch_in(stack))
         times.append(time.perf_counter() - t0)
         cpus.append(time.process_time() - c0)
@@ -135,9 +140,9 @@ def side_pandas() -> dict[str, Any]:
         c0, t0 = time.process_time(), time.perf_counter()
         results = []
         for df in pdfs:
-            f = ref.features(df, w)
-            st = ref.states(df, f, p)
-            results.append(ref.events(st))
+            f = oracle.features(df, w)
+            st = oracle.states(df, f, p)
+            results.append(oracle.events(st))
         times.append(time.perf_counter() - t0)
         cpus.append(time.process_time() - c0)
     elapsed, cpu = min(times), min(cpus)
@@ -174,7 +179,7 @@ def side_scan() -> dict[str, Any]:
         cat = Catalog(home)
         t0 = time.perf_counter()
         for i in range(SCAN_SERIES):
-            bars = ref.random_bars(SCAN_BARS, Timeframe.H1.ms, seed=i).drop("complete")
+            bars = oracle.random_bars(SCAN_BARS, Timeframe.H1.ms, seed=i).drop("complete")
             key = SeriesKey(exchange="bench", symbol=f"S{i:03d}/USDT:USDT", timeframe=Timeframe.H1)
             cat.write_bars(key, bars, "sim")
         write_s = time.perf_counter() - t0

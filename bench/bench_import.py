@@ -4,7 +4,7 @@ Generates 365 days x 2 kinds = 730 zip files (105,120 rows each kind, ``.CHECKSU
 each, klines with and without the header row) into a temporary folder, then imports them,
 in one process run, by
 
-(a) oiradar: ``oiradar.sources.files.import_paths(paths, Catalog(tmp))`` -- reads each zip,
+(a) oiradar: ``oiradar.sources.import_paths(paths, Catalog(tmp))`` -- reads each zip,
     verifies its SHA-256 ``.CHECKSUM``, parses and validates every cell, maps to canonical
     columns and upserts one series into monthly Parquet partitions;
 (c) oiradar's parsers alone: the same files, klines and metrics joined, one ``write_parquet``
@@ -32,17 +32,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from oiradar.sources.archive_gen import write_archive_days
-from oiradar.sources.binance_archive import KLINE_COLUMNS
+from oiradar.sources.decode.binance_archive import KLINE_COLUMNS
+from oiradar.sources.decode.binance_archive.synthetic import write_archive_days
 from oiradar.store import Catalog
 
 
 def oiradar_import(paths: list[Path], out: Path) -> int:
     """(a): the real import path; returns the rows of the series written."""
-    try:
-        from oiradar.sources.files import import_paths
-    except ImportError:  # the package's __init__ not there yet: its module directly
-        from oiradar.sources.files.dispatch import import_paths
+    from oiradar.sources import import_paths
+
     report = import_paths(paths, Catalog(out))
     return int(report.rows_in)
 
@@ -53,7 +51,7 @@ def parsers_only(paths: list[Path], out: Path) -> int:
     The same work as (b) plus checksums and validation, without the catalog (no upsert into
     monthly partitions, no fsync): it isolates the parsing from the storage.
     """
-    from oiradar.sources.binance_archive import read_archive_files
+    from oiradar.sources.decode.binance_archive import read_archive_files
 
     frames = [frame for _kind, _sym, _tf, frame in read_archive_files(paths)]
     bars = frames[0].join(frames[1], on="ts", how="full", coalesce=True)
@@ -137,9 +135,9 @@ def main(days: int | None = None, repeats: int | None = None) -> dict[str, objec
 
 def _inflater() -> str:
     """Which inflate library oiradar used (ISA-L, zlib-ng or zlib): it changes its read time."""
-    from oiradar.sources import binance_archive
+    from oiradar.sources.decode.binance_archive import zipread
 
-    return str(binance_archive._inflate.__module__)
+    return str(zipread._inflate.__module__)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from oiradar.liquidations.levels import (
     PriceGrid,
     level_factors,
     level_inputs,
-    levels_reference,
+    levels_oracle,
     parse_mix,
 )
 
@@ -87,7 +87,7 @@ def _oracle_ratio(bars: pl.DataFrame, spec: MapSpec, m: int = 400) -> tuple[floa
     inp = level_inputs(part)
     fac = level_factors(spec.mix, spec.tiers(), position_notional=spec.position_notional)
     grid = PriceGrid.around(inp.low, inp.high, 200, 0.3)
-    oracle_s, _ = _timed(lambda: levels_reference(inp, fac, grid))
+    oracle_s, _ = _timed(lambda: levels_oracle(inp, fac, grid))
     kernel_s = min(
         _timed(lambda: build_heatmap(part, spec, grid=grid, inputs=inp))[0] for _ in range(3)
     )

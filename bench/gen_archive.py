@@ -2,7 +2,7 @@
 
 The files are in the exact archive format (header and header-less klines, ``.CHECKSUM``
 beside every zip) with invented values from a seeded random walk; see
-``oiradar.sources.archive_gen``. Usage::
+``oiradar.sources.decode.binance_archive.synthetic``. Usage::
 
     python bench/gen_archive.py OUT_DIR [--symbol BTCUSDT] [--start 2025-01-01] [--days 365]
         [--seed 7] [--layout flat|archive] [--funding-months 0]
@@ -14,7 +14,10 @@ import argparse
 from datetime import date
 from pathlib import Path
 
-from oiradar.sources.archive_gen import write_archive_days, write_funding_months
+from oiradar.sources.decode.binance_archive.synthetic import (
+    write_archive_days,
+    write_funding_months,
+)
 
 
 def main(argv: list[str] | None = None) -> list[Path]:

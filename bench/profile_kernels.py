@@ -23,21 +23,19 @@ import numpy as np
 from numba import njit
 
 from oiradar.config import Settings
-from oiradar.features import kernels as k
-from oiradar.features import reference as ref
-from oiradar.features.frame import feature_inputs, feature_params
-from oiradar.features.fused import (
-    P_ATR,
-    P_CHG,
-    P_NEAR,
-    P_NEWHIGH,
-    P_PEAK,
-    P_TURN,
-    P_VOL,
-    P_Z,
+from oiradar.features import FEATURE_ROW as F
+from oiradar.features import INPUT_ROW as X
+from oiradar.features import (
+    N_FUSED,
+    feature_inputs,
+    feature_params,
+    oracle,
+    recycled,
     series_features,
-)  # fmt: skip
-from oiradar.features.scratch import recycled, release
+)
+from oiradar.features import kernels as k
+from oiradar.features.scratch import release
+from oiradar.features.spec import PARAM as P
 from oiradar.model import Timeframe
 from oiradar.signals.frame import signal_params
 from oiradar.signals.kernels import many_analyse, serial_analyse, serial_states
@@ -58,27 +56,33 @@ def best_ms(f: Callable[[], object], reps: int = 30, rounds: int = 7) -> float:
 
 
 def main() -> dict[str, float]:
-    grids, x, off = feature_inputs([ref.random_bars(365 * 288, TF.ms, seed=1, null_quote=0.0)], TF)
+    grids, x, off = feature_inputs(
+        [oracle.random_bars(365 * 288, TF.ms, seed=1, null_quote=0.0)], TF
+    )
     n = int(off[1])
-    o, h, lo, c, v, qv, oi, _oiv = x
+    o, h, lo, c, v, qv, oi = (x[X.open], x[X.high], x[X.low], x[X.close], x[X.volume],
+                              x[X.quote_volume], x[X.oi])  # fmt: skip
     p = feature_params(TF, SETTINGS)
     sp = signal_params(TF, SETTINGS)
     ok = grids[0]["complete"].to_numpy()
-    out, sa, sb = np.empty((20, n)), np.empty(n), np.empty(n)
-    nz, npk, nt, nv, nh = (int(p[i]) for i in (P_Z, P_PEAK, P_TURN, P_VOL, P_NEWHIGH))
-    feats = np.empty((20, n))
+    out, sa, sb = np.empty((N_FUSED, n)), np.empty(n), np.empty(n)
+    nz, npk, nt, nv, nh = (int(p[i]) for i in (P.z, P.peak, P.turnover, P.vol, P.new_high))
+    feats = np.empty((N_FUSED, n))
     series_features(x, 0, n, p, feats)
+    ma, sd, ph = out[F.oi_ma_30d], out[F.oi_sd_30d], out[F.price_high]
     cases: dict[str, Callable[[], object]] = {
-        "rolling mean/std 30d": lambda: k.rolling_mean_std_into(oi, nz, nz, out[0], out[1], sa, sb),
-        "pct change 7d": lambda: k.pct_change_lag_into(oi, int(p[P_CHG]), out[3]),
-        "rolling sum 24h": lambda: k.rolling_sum_into(qv, nt, nt, False, out[4], sa, sb),
-        "rolling mean 20d": lambda: k.rolling_sum_into(v, nv, nv, True, out[10], sa, sb),
-        "rolling max 7d": lambda: k.rolling_max_into(h, npk, npk, 1.0, sa, sb, out[11]),
-        "breakout 20 bars": lambda: k.breakout_into(h, nh, nh, 1.0, sa, sb, out[12]),
-        "streaks": lambda: k.streaks_into(oi, out[8], out[9]),
-        "near level": lambda: k.near_level_into(c, out[11], p[P_NEAR], 1.0, out[13]),
-        "wilder atr": lambda: k.wilder_atr_into(h, lo, c, int(p[P_ATR]), out[14]),
-        "rejection": lambda: k.rejection_into(o, h, lo, c, True, True, True, 1.0, out[15]),
+        "rolling mean/std 30d": lambda: k.rolling_mean_std_into(oi, nz, nz, ma, sd, sa, sb),
+        "pct change 7d": lambda: k.pct_change_lag_into(oi, int(p[P.chg]), out[F.oi_chg_7d]),
+        "rolling sum 24h": lambda: k.rolling_sum_into(
+            qv, nt, nt, False, out[F.oi_vol_ratio], sa, sb
+        ),
+        "rolling mean 20d": lambda: k.rolling_sum_into(v, nv, nv, True, out[F.vol_ma_20d], sa, sb),
+        "rolling max 7d": lambda: k.rolling_max_into(h, npk, npk, 1.0, sa, sb, ph),
+        "breakout 20 bars": lambda: k.breakout_into(h, nh, nh, 1.0, sa, sb, out[F.new_high]),
+        "streaks": lambda: k.streaks_into(oi, out[F.oi_down_streak], out[F.oi_up_streak]),
+        "near level": lambda: k.near_level_into(c, ph, p[P.near_pct], 1.0, out[F.near_high]),
+        "wilder atr": lambda: k.wilder_atr_into(h, lo, c, int(p[P.atr]), out[F.atr_14]),
+        "rejection": lambda: k.rejection_into(o, h, lo, c, True, True, True, 1.0, out[F.rejection]),
         "all features (series_features)": lambda: series_features(x, 0, n, p, out),
         "signal states": lambda: serial_states(x, feats, ok, off, sp[None]),
         "features + states (serial_analyse)": lambda: serial_analyse(
@@ -95,7 +99,9 @@ def main() -> dict[str, float]:
 def footprint(rounds: int = 2) -> None:
     for _ in range(rounds):
         for series, bars in ((100, 105_120), (2_000, 5_256)):
-            frames = [ref.random_bars(bars, TF.ms, seed=i, null_quote=0.0) for i in range(series)]
+            frames = [
+                oracle.random_bars(bars, TF.ms, seed=i, null_quote=0.0) for i in range(series)
+            ]
             grids, x, offsets = feature_inputs(frames, TF)
             ok = np.concatenate([g["complete"].to_numpy() for g in grids])
             fp = np.stack([feature_params(TF, SETTINGS)] * series)
@@ -103,7 +109,7 @@ def footprint(rounds: int = 2) -> None:
             times = []
             for _ in range(6):  # the first call allocates the output: not counted
                 t = time.perf_counter()
-                res = many_analyse(x, ok, offsets, fp, sp, recycled((20, ok.size)))
+                res = many_analyse(x, ok, offsets, fp, sp, recycled((N_FUSED, ok.size)))
                 times.append(time.perf_counter() - t)
                 del res
             release()

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import difflib
 import os
-import re
 import stat
 import tomllib
 from collections.abc import Mapping
@@ -38,22 +37,10 @@ import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from oiradar.errors import ConfigError
-from oiradar.model import DAY_MS, HOUR_MS, MINUTE_MS
+from oiradar.timeutil import duration_ms
 
 ENV_PREFIX = "OIRADAR__"
 CONFIG_FILE = "oiradar.toml"
-
-_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(m|h|d|w)\s*$")
-_UNIT_MS = {"m": MINUTE_MS, "h": HOUR_MS, "d": DAY_MS, "w": 7 * DAY_MS}
-
-
-def duration_ms(text: str) -> int:
-    """Parse a duration such as ``"30d"``, ``"24h"``, ``"90m"`` or ``"2w"`` into milliseconds."""
-    m = _DURATION_RE.match(text)
-    if m is None:
-        raise ConfigError(f"invalid duration {text!r}; write e.g. '30d', '24h', '15m' or '2w'")
-    return int(float(m[1]) * _UNIT_MS[m[2]])
-
 
 class _Section(BaseModel):
     # allow_inf_nan=False: ``timeout = inf`` or ``nan`` is refused here, naming the key, instead

@@ -6,14 +6,19 @@ an OI snapshot stamped ``T`` belongs to the bar that closes at ``T`` (SPEC secti
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from dataclasses import dataclass
 from enum import StrEnum
-
-import polars as pl
+from typing import TYPE_CHECKING
 
 from oiradar.errors import InputError
+
+if TYPE_CHECKING:
+    import numpy as np
+    import polars as pl
+    from numpy.typing import ArrayLike, NDArray
 
 MINUTE_MS = 60_000
 HOUR_MS = 60 * MINUTE_MS
@@ -78,11 +83,53 @@ class Source(StrEnum):
     SIM = "sim"
 
 
+# The numeric sign of a side, the one encoding kernels and arithmetic use (``side * move`` is the
+# position's gain): a long gains when price rises, a short when it falls. Per-side array slots
+# (``[long, short]``) are indexed 0 and 1, in :data:`SIDES` order.
+LONG = 1
+SHORT = -1
+
+
 class Side(StrEnum):
-    """A position side: for liquidations, the side of the position that was liquidated."""
+    """A position side, as stored and typed ("long"/"short"); for a liquidation, the side of the
+    position that was liquidated. :attr:`sign` and :meth:`from_sign` are the one conversion to and
+    from the numeric sign: +1 long, -1 short (:data:`LONG`, :data:`SHORT`)."""
 
     LONG = "long"
     SHORT = "short"
+
+    @property
+    def sign(self) -> int:
+        return LONG if self is Side.LONG else SHORT
+
+    @classmethod
+    def from_sign(cls, sign: float) -> Side:
+        """``+1`` (or any positive number) is long, ``-1`` (any negative one) short."""
+        if sign > 0:
+            return cls.LONG
+        if sign < 0:
+            return cls.SHORT
+        raise ValueError(f"a side's sign is +1 (long) or -1 (short), got {sign!r}")
+
+    @classmethod
+    def parse(cls, text: str) -> Side:
+        """A side typed by a user: ``long``/``short`` (``buy``/``sell`` accepted), any case."""
+        side = _SIDE_WORDS.get(text.strip().lower()) if isinstance(text, str) else None
+        if side is None:
+            raise InputError(f"side must be long or short, got {text!r}")
+        return side
+
+
+SIDES: tuple[Side, Side] = (Side.LONG, Side.SHORT)
+_SIDE_WORDS = {"long": Side.LONG, "buy": Side.LONG, "short": Side.SHORT, "sell": Side.SHORT}
+
+
+def side_names(signs: ArrayLike) -> NDArray[np.str_]:
+    """``"long"``/``"short"`` per element of an array of signs (the kernels hold only +1/-1): the
+    vectorised :meth:`Side.from_sign`."""
+    import numpy as np  # here, not at import: the model stays light for the CLI's start
+
+    return np.where(np.asarray(signs) > 0, Side.LONG.value, Side.SHORT.value)
 
 
 class MarginType(StrEnum):
@@ -163,64 +210,92 @@ def symbol_slug(symbol: str) -> str:
 
 
 # The canonical bar columns (public contract, SPEC section 1), in order, with their storage types.
-BAR_VALUE_COLUMNS: dict[str, pl.DataType] = {
-    "open": pl.Float64(),
-    "high": pl.Float64(),
-    "low": pl.Float64(),
-    "close": pl.Float64(),
-    "volume": pl.Float64(),
-    "quote_volume": pl.Float64(),
-    "taker_buy_volume": pl.Float64(),
-    "oi": pl.Float64(),
-    "oi_value": pl.Float64(),
-    "funding_rate": pl.Float64(),
-    "long_short_ratio": pl.Float64(),
+# Written as polars type names: the polars schemas below are built on first use, so that importing
+# the model (every command's start, ``oiradar --help`` included) does not load polars.
+_BAR_VALUE_TYPES = {
+    "open": "Float64",
+    "high": "Float64",
+    "low": "Float64",
+    "close": "Float64",
+    "volume": "Float64",
+    "quote_volume": "Float64",
+    "taker_buy_volume": "Float64",
+    "oi": "Float64",
+    "oi_value": "Float64",
+    "funding_rate": "Float64",
+    "long_short_ratio": "Float64",
 }
 # Extra stored columns: the raw OI figure and its unit as the venue gave it, and provenance.
-BAR_EXTRA_COLUMNS: dict[str, pl.DataType] = {
-    "oi_raw": pl.Float64(),
-    "oi_unit": pl.String(),
-    "quote_volume_estimated": pl.Boolean(),
-    "source": pl.String(),
-    "ingested_at": pl.Int64(),
+_BAR_EXTRA_TYPES = {
+    "oi_raw": "Float64",
+    "oi_unit": "String",
+    "quote_volume_estimated": "Boolean",
+    "source": "String",
+    "ingested_at": "Int64",
 }
-BAR_SCHEMA: dict[str, pl.DataType] = {"ts": pl.Int64(), **BAR_VALUE_COLUMNS, **BAR_EXTRA_COLUMNS}
-BAR_COLUMNS: tuple[str, ...] = tuple(BAR_SCHEMA)
+_LIQUIDATION_TYPES = {
+    "ts": "Int64",
+    "exchange": "String",
+    "symbol": "String",
+    "side": "String",
+    "price": "Float64",
+    "qty": "Float64",
+    "quote_qty": "Float64",
+    "source": "String",
+    "ingested_at": "Int64",
+}
+BAR_COLUMNS: tuple[str, ...] = ("ts", *_BAR_VALUE_TYPES, *_BAR_EXTRA_TYPES)
+LIQUIDATION_COLUMNS: tuple[str, ...] = tuple(_LIQUIDATION_TYPES)
 
-LIQUIDATION_SCHEMA: dict[str, pl.DataType] = {
-    "ts": pl.Int64(),
-    "exchange": pl.String(),
-    "symbol": pl.String(),
-    "side": pl.String(),
-    "price": pl.Float64(),
-    "qty": pl.Float64(),
-    "quote_qty": pl.Float64(),
-    "source": pl.String(),
-    "ingested_at": pl.Int64(),
-}
-LIQUIDATION_COLUMNS: tuple[str, ...] = tuple(LIQUIDATION_SCHEMA)
+if TYPE_CHECKING:  # built by __getattr__ on first access
+    BAR_VALUE_COLUMNS: dict[str, pl.DataType]
+    BAR_EXTRA_COLUMNS: dict[str, pl.DataType]
+    BAR_SCHEMA: dict[str, pl.DataType]
+    LIQUIDATION_SCHEMA: dict[str, pl.DataType]
+
+
+@functools.cache
+def _schemas() -> dict[str, dict[str, pl.DataType]]:
+    import polars as pl
+
+    def build(types: dict[str, str]) -> dict[str, pl.DataType]:
+        return {c: getattr(pl, t)() for c, t in types.items()}
+
+    value, extra = build(_BAR_VALUE_TYPES), build(_BAR_EXTRA_TYPES)
+    return {
+        "BAR_VALUE_COLUMNS": value,
+        "BAR_EXTRA_COLUMNS": extra,
+        "BAR_SCHEMA": {"ts": pl.Int64(), **value, **extra},
+        "LIQUIDATION_SCHEMA": build(_LIQUIDATION_TYPES),
+    }
+
+
+def __getattr__(name: str) -> dict[str, pl.DataType]:
+    """The polars schemas, built on first access (PEP 562)."""
+    if name not in ("BAR_VALUE_COLUMNS", "BAR_EXTRA_COLUMNS", "BAR_SCHEMA", "LIQUIDATION_SCHEMA"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return _schemas()[name]
 
 
 def empty_bars() -> pl.DataFrame:
-    return pl.DataFrame(schema=BAR_SCHEMA)
+    import polars as pl
+
+    return pl.DataFrame(schema=_schemas()["BAR_SCHEMA"])
 
 
 def conform_bars(frame: pl.DataFrame) -> pl.DataFrame:
     """Add any missing canonical column as null and order/cast columns to :data:`BAR_SCHEMA`."""
-    missing = [
-        pl.lit(None, dtype=t).alias(c) for c, t in BAR_SCHEMA.items() if c not in frame.columns
-    ]
-    if missing:
-        frame = frame.with_columns(missing)
-    return frame.select([pl.col(c).cast(t) for c, t in BAR_SCHEMA.items()])
+    return _conform(frame, _schemas()["BAR_SCHEMA"])
 
 
 def conform_liquidations(frame: pl.DataFrame) -> pl.DataFrame:
-    missing = [
-        pl.lit(None, dtype=t).alias(c)
-        for c, t in LIQUIDATION_SCHEMA.items()
-        if c not in frame.columns
-    ]
+    return _conform(frame, _schemas()["LIQUIDATION_SCHEMA"])
+
+
+def _conform(frame: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    import polars as pl
+
+    missing = [pl.lit(None, dtype=t).alias(c) for c, t in schema.items() if c not in frame.columns]
     if missing:
         frame = frame.with_columns(missing)
-    return frame.select([pl.col(c).cast(t) for c, t in LIQUIDATION_SCHEMA.items()])
+    return frame.select([pl.col(c).cast(t) for c, t in schema.items()])

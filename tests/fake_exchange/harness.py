@@ -9,9 +9,8 @@ import polars as pl
 
 from oiradar.config import Settings, load_settings
 from oiradar.model import DAY_MS, SeriesKey, Timeframe
-from oiradar.sources.fetch import FetchRequest, FetchResult, run_fetch
-from oiradar.sources.retry import RetryReport
-from oiradar.sources.venues import Venue
+from oiradar.sources import FetchRequest, FetchResult, RetryReport, run_fetch
+from oiradar.sources.decode.venues import Venue
 from oiradar.store import Catalog
 from tests.fake_exchange.server import FakeExchange
 

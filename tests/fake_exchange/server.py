@@ -23,7 +23,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from oiradar.sources.binance_archive import METRICS_START_LABELS_FROM
+from oiradar.sources.decode.binance_archive import METRICS_START_LABELS_FROM
 from tests.fake_exchange import market as mk
 from tests.fake_exchange.faults import Fault, FaultKind, FaultPlan
 from tests.fake_exchange.recorded import Replay
@@ -539,7 +539,7 @@ def metrics_zip(symbol: str, day: date, csv_name: str, blank: range = range(0)) 
 
     Files before 2026-06-25 label a snapshot with its time (00:05 .. 00:00 of the next day); from
     then on with the start of its 5-minute period (00:00 .. 23:55, the snapshot taken 5 minutes
-    later): :data:`oiradar.sources.binance_archive.METRICS_START_LABELS_FROM`, decision 0200.
+    later): :data:`oiradar.sources.decode.binance_archive.METRICS_START_LABELS_FROM`, decision 0200.
     """
     start = datetime(day.year, day.month, day.day, tzinfo=UTC)
     lines = [_METRICS_HEADER]

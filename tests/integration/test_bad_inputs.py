@@ -18,7 +18,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from oiradar.sources.files import import_paths
+from oiradar.model import Timeframe
+from oiradar.sources import import_paths
 from oiradar.store import Catalog
 from tests.integration.cli_helpers import assert_refused, run_cli, snapshot
 
@@ -198,7 +199,7 @@ def seeded_home(tmp_path: Path) -> Path:
     home = tmp_path / "home"
     seed = tmp_path / "seed.csv"
     seed.write_text(GOOD)
-    import_paths([seed], Catalog(home), exchange="x", symbol="A/USDT:USDT", timeframe="5m")
+    import_paths([seed], Catalog(home), exchange="x", symbol="A/USDT:USDT", timeframe=Timeframe.M5)
     return home
 
 
@@ -270,7 +271,7 @@ def test_a_full_disk_leaves_the_catalog_unchanged(small_disk: Path, tmp_path: Pa
     home = small_disk / "home"
     seed = tmp_path / "seed.csv"
     seed.write_text(GOOD)
-    import_paths([seed], Catalog(home), exchange="x", symbol="A/USDT:USDT", timeframe="5m")
+    import_paths([seed], Catalog(home), exchange="x", symbol="A/USDT:USDT", timeframe=Timeframe.M5)
     before = snapshot(home / "catalog")
     result = run_cli(["import", str(big_bars(tmp_path / "big.csv")), *SERIES], home)
     assert_refused(

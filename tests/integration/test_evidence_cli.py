@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from oiradar.cli.main import app
-from oiradar.model import Source
+from oiradar.model import Source, Timeframe
 from oiradar.sim import simulate
 from oiradar.store import Catalog
 from tests.conftest import shared_file
@@ -22,7 +22,7 @@ DAYS = 730
 
 def _sim_home(tmp: Path, preset: str, seed: int, days: int = DAYS) -> Path:
     home = tmp / f"{preset}{seed}"
-    res = simulate(preset, days=days, seed=seed, timeframe="4h")
+    res = simulate(preset, days=days, seed=seed, timeframe=Timeframe.H4)
     Catalog(home).write_bars(res.key(), res.bars, Source.SIM)
     return home
 
@@ -64,7 +64,9 @@ def test_planted_regime_shows_lift_and_null_does_not(tmp_path, seed):
 
 def test_study_table_and_verdicts(planted):
     out = _cli(planted, "study", "-t", "4h", "--reps", "200")
-    assert "Verdicts" in out and "seed.divergence_reversal_70" in out
+    assert "Verdicts" in out and "divergence: reversal rate > 0.7" in out
+    wide = _cli(planted, "study", "-t", "4h", "--reps", "200", "--wide")
+    assert "seed.divergence_reversal_70" in wide  # the claim's name: with every column
     data = json.loads(_cli(planted, "study", "-t", "4h", "--reps", "200", "--json"))
     verdicts = {v["claim"]: v["verdict"] for v in data["verdicts"]}
     assert set(verdicts) >= {"seed.divergence_reversal_70", "seed.divergence_edge"}

@@ -139,8 +139,8 @@ def test_unknown_symbol_names_the_close_match(fake: FakeExchange, tmp_path: Path
 def test_archive_files_from_the_generator_are_fetched_verified_and_parsed(tmp_path: Path) -> None:
     """The fake archive serves files written by ``archive_gen.write_archive_days`` (the format
     generator of the archive parsers): the fetched OI equals the parser's reading of the same files."""
-    from oiradar.sources.archive_gen import write_archive_days
-    from oiradar.sources.binance_archive import parse_metrics
+    from oiradar.sources.decode.binance_archive import parse_metrics
+    from oiradar.sources.decode.binance_archive.synthetic import write_archive_days
 
     root = tmp_path / "mirror"
     zips = write_archive_days(

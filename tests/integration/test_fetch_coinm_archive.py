@@ -17,8 +17,7 @@ import polars as pl
 import pytest
 
 from oiradar.model import DAY_MS, HOUR_MS, SeriesKey, Timeframe
-from oiradar.sources.fetch import FetchResult, list_markets
-from oiradar.sources.retry import RetryReport
+from oiradar.sources import FetchResult, RetryReport, list_markets
 from oiradar.store import Catalog
 from tests.fake_exchange import FakeExchange
 from tests.fake_exchange import market as mk
@@ -179,8 +178,8 @@ def test_markets_say_the_archive_depth_for_coinm() -> None:
 def test_files_from_the_generator_are_fetched_as_contracts(tmp_path: Path) -> None:
     """The fake archive serves COIN-M files written by ``archive_gen`` (``market="cm"``): the
     stored ``oi_raw`` is the parser's reading of them, converted with the fetched closes."""
-    from oiradar.sources.archive_gen import write_archive_days
-    from oiradar.sources.binance_archive import parse_metrics
+    from oiradar.sources.decode.binance_archive import parse_metrics
+    from oiradar.sources.decode.binance_archive.synthetic import write_archive_days
 
     zips = write_archive_days(tmp_path / "mirror", "BTCUSD_PERP", date(2024, 1, 2), 2, seed=4,
                               kinds=("metrics",), layout="archive", market="cm")  # fmt: skip

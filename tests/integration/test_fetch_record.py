@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from oiradar.sources.record import Recorder, RecordOptions, read_polls
-from oiradar.sources.retry import RetryReport
-from oiradar.store import Catalog
+from oiradar.sources import Recorder, RecordOptions, RetryReport
+from oiradar.store import Catalog, read_polls
 from tests.fake_exchange import FakeExchange, FaultKind, FaultPlan
 from tests.fake_exchange.harness import NOW, fake_settings
 

@@ -12,9 +12,8 @@ from pathlib import Path
 import pytest
 
 from oiradar.model import SeriesKey, Timeframe
-from oiradar.sources.record import Recorder, RecordOptions, read_polls
-from oiradar.sources.retry import RetryReport
-from oiradar.store import Catalog
+from oiradar.sources import Recorder, RecordOptions, RetryReport
+from oiradar.store import Catalog, read_polls
 from tests.fake_exchange import FakeExchange
 from tests.fake_exchange.harness import NOW, fake_settings, fetch
 from tests.fake_exchange.recorded import Replay, available, replays

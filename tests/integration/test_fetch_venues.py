@@ -85,7 +85,7 @@ def test_venues_agree_after_normalisation(fake: FakeExchange, tmp_path: Path) ->
 
 def test_any_ccxt_venue_through_unified_methods(fake: FakeExchange, tmp_path: Path) -> None:
     """The generic adapter (ccxt's unified methods) fetched from OKX equals the dedicated one."""
-    from oiradar.sources.venues.generic import GenericCcxt
+    from oiradar.sources.decode.venues.generic import GenericCcxt
 
     key = SeriesKey(exchange="okx", symbol="KSM/USDT:USDT", timeframe=Timeframe.H1)
     generic, dedicated = tmp_path / "generic", tmp_path / "dedicated"

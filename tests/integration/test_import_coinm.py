@@ -15,9 +15,13 @@ from typer.testing import CliRunner
 from oiradar.cli.main import app
 from oiradar.errors import InputError
 from oiradar.model import SeriesKey, Timeframe
-from oiradar.sources.archive_gen import simulate_path, write_archive_days, write_zip
-from oiradar.sources.binance_archive import coinm_contract_size
-from oiradar.sources.files import import_paths
+from oiradar.sources import import_paths
+from oiradar.sources.decode.binance_archive import coinm_contract_size
+from oiradar.sources.decode.binance_archive.synthetic import (
+    simulate_path,
+    write_archive_days,
+    write_zip,
+)
 from oiradar.store import Catalog
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "binance_archive"

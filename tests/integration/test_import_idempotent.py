@@ -8,7 +8,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from oiradar.sources.files import import_paths
+from oiradar.model import Timeframe
+from oiradar.sources import import_paths
 from oiradar.store import Catalog
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "files"
@@ -32,7 +33,7 @@ def content(cat: Catalog) -> dict[str, pl.DataFrame]:
 CASES = {
     "generic csv": (
         [FIXTURES / "bars_5m.csv"],
-        {"exchange": "test", "symbol": "KSM/USDT:USDT", "timeframe": "5m"},
+        {"exchange": "test", "symbol": "KSM/USDT:USDT", "timeframe": Timeframe.M5},
     ),
     "mapped iso csv": (
         [FIXTURES / "bars_iso_mapped.csv"],

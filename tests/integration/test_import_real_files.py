@@ -16,7 +16,7 @@ import polars as pl
 import pytest
 
 from oiradar.model import HOUR_MS, SeriesKey, Timeframe
-from oiradar.sources.files import import_paths
+from oiradar.sources import import_paths
 from oiradar.store import Catalog
 from tests.conftest import shared_file
 

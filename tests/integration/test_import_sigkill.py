@@ -22,19 +22,20 @@ import polars as pl
 import pytest
 
 from oiradar.model import SeriesKey, Timeframe
-from oiradar.sources.files import import_paths
+from oiradar.sources import import_paths
 from oiradar.store import Catalog
 from oiradar.store.atomic import Manifest
 
 KEY = SeriesKey(exchange="test", symbol="KSM/USDT:USDT", timeframe=Timeframe.M5)
-OPTS = {"exchange": KEY.exchange, "symbol": KEY.symbol, "timeframe": "5m"}
+OPTS = {"exchange": KEY.exchange, "symbol": KEY.symbol, "timeframe": KEY.timeframe}
 MONTHS_OF_BARS = 2 * 365 * 288  # two years of 5m bars: 24 partitions
 SCRIPT = (
     "import sys\n"
-    "from oiradar.sources.files import import_paths\n"
+    "from oiradar.model import Timeframe\n"
+    "from oiradar.sources import import_paths\n"
     "from oiradar.store import Catalog\n"
     "import_paths([sys.argv[1]], Catalog(sys.argv[2]), exchange='test',\n"
-    "             symbol='KSM/USDT:USDT', timeframe='5m')\n"
+    "             symbol='KSM/USDT:USDT', timeframe=Timeframe.M5)\n"
 )
 
 

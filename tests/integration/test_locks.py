@@ -18,8 +18,7 @@ from pathlib import Path
 import pytest
 
 from oiradar.model import SeriesKey, Timeframe
-from oiradar.sources.record import read_polls
-from oiradar.store import Catalog
+from oiradar.store import Catalog, read_polls
 from oiradar.store.atomic import LOCK_FILE, MANIFEST
 from tests.fake_exchange import FakeExchange
 from tests.fake_exchange.harness import NOW, fake_env
@@ -33,12 +32,13 @@ OIRADAR = [sys.executable, "-c", "from oiradar.cli.main import main; main()"]
 # its stdin closes.
 HOLDER = """
 import sys
-from oiradar.sources.files import import_paths
+from oiradar.model import Timeframe
+from oiradar.sources import import_paths
 from oiradar.store import Catalog
 cat = Catalog(sys.argv[1])
 with cat.lock():
     if sys.argv[2] == "import":
-        import_paths([sys.argv[3]], cat, exchange="test", symbol="KSM/USDT:USDT", timeframe="5m")
+        import_paths([sys.argv[3]], cat, exchange="test", symbol="KSM/USDT:USDT", timeframe=Timeframe.M5)
     print("holding", flush=True)
     sys.stdin.read()
 """
@@ -163,7 +163,7 @@ APPENDER = """
 import os, sys, time
 from pathlib import Path
 import polars as pl
-from oiradar.sources.record import POLL_SCHEMA, append_polls
+from oiradar.store import POLL_SCHEMA, append_polls
 (Path(sys.argv[1]) / f"ready-{os.getpid()}").touch()
 while len(list(Path(sys.argv[1]).glob("ready-*"))) < 2:  # start together
     time.sleep(0.01)

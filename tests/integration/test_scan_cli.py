@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from oiradar.cli.main import app
 from oiradar.config import Settings
 from oiradar.features import FEATURE_COLUMNS, compute_features
-from oiradar.features.reference import random_bars
+from oiradar.features.oracle import random_bars
 from oiradar.model import HOUR_MS, SeriesKey, Timeframe
 from oiradar.signals import EVENT_SCHEMA
 from oiradar.store import Catalog
@@ -121,7 +121,7 @@ def test_features_out_file_equals_the_python_api(home: Path, tmp_path: Path) -> 
     saved = pl.read_csv(out_file, infer_schema_length=None)
     assert set(FEATURE_COLUMNS) | {"phase", "complete"} <= set(saved.columns)
     key = SeriesKey(exchange="bybit", symbol="KSM/USDT:USDT", timeframe=Timeframe.H4)
-    api = compute_features(Catalog(home).read_bars(key), "4h", Settings())
+    api = compute_features(Catalog(home).read_bars(key), Timeframe.H4, Settings())
     assert saved.height == api.height == M // 4
     np.testing.assert_allclose(
         saved["oi_z_30d"].to_numpy(), api["oi_z_30d"].to_numpy(), equal_nan=True

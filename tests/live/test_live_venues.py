@@ -16,11 +16,9 @@ import polars as pl
 import pytest
 
 from oiradar.config import load_settings
-from oiradar.model import DAY_MS, SeriesKey, Timeframe
-from oiradar.sources.fetch import FetchRequest, now_ms, run_fetch
-from oiradar.sources.record import Recorder, RecordOptions, read_polls
-from oiradar.sources.retry import RetryReport
-from oiradar.store import Catalog
+from oiradar.model import DAY_MS, SeriesKey, Timeframe, now_ms
+from oiradar.sources import FetchRequest, Recorder, RecordOptions, RetryReport, run_fetch
+from oiradar.store import Catalog, read_polls
 
 pytestmark = pytest.mark.live
 SYMBOL = "KSM/USDT:USDT"

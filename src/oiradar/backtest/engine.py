@@ -23,7 +23,7 @@ Without a stop (``use_stop = False``) risk sizing is undefined: the position tak
 (about ``leverage x equity``) x ``scale``, so a high-leverage position can only end by liquidation, target or time.
 A liquidation loses the isolated margin (``pnl = -margin``, plus the entry fee already paid).
 
-:mod:`oiradar.backtest.reference` is the same model written as a plain Python loop; a hypothesis test
+:mod:`oiradar.backtest.paper` is the same model written as a plain Python loop; a hypothesis test
 holds the two equal.
 """
 

@@ -6,7 +6,9 @@ from dataclasses import asdict, dataclass, fields, replace
 from enum import IntEnum
 from typing import Any
 
+from oiradar.config import Settings
 from oiradar.errors import ConfigError
+from oiradar.model import Side
 
 
 class ExitReason(IntEnum):
@@ -26,9 +28,10 @@ class ExitReason(IntEnum):
 
 @dataclass(frozen=True, kw_only=True)
 class TradeParams:
-    """SPEC section 4 defaults. ``side`` is -1 (short, the seed's trade) or +1 (long)."""
+    """SPEC section 4 defaults. ``side``: short (the seed's trade) or long; "short"/"long" from a
+    grid file or the configuration are read as :class:`Side`."""
 
-    side: int = -1
+    side: Side = Side.SHORT
     risk: float = 0.02  # of equity per trade, before the OI scale
     scale_by_oi: bool = True  # scale = 1 / (1 + max(0, oi_z_30d))
     leverage: float = 5.0  # cap on notional / equity, and the isolated leverage setting
@@ -46,8 +49,8 @@ class TradeParams:
     initial_equity: float = 10_000.0
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "side", _side(self.side))
         checks = {
-            "side": self.side in (-1, 1),
             "risk": 0 < self.risk <= 1,
             "leverage": self.leverage >= 1,
             "venue_max_leverage": self.venue_max_leverage >= 1,
@@ -77,3 +80,22 @@ class TradeParams:
                 f"unknown trade parameter(s) {sorted(unknown)}; valid: {sorted(asdict(self))}"
             )
         return replace(self, **changes)
+
+
+def _side(value: Side | str) -> Side:
+    """A grid file or the configuration gives the side as text: read it as a :class:`Side`."""
+    if value not in tuple(Side):
+        raise ConfigError(f"trade parameter side must be 'long' or 'short', got {value!r}")
+    return Side(value)
+
+
+def trade_params(
+    settings: Settings | None = None, exchange: str | None = None, **over: object
+) -> TradeParams:
+    """``[backtest]`` settings, with the venue's ``taker_fee`` when it has one, then ``over``."""
+    s = settings or Settings()
+    data = s.backtest.model_dump()
+    if exchange is not None and s.venue(exchange).taker_fee is not None:
+        data["fee"] = s.venue(exchange).taker_fee
+    data.update({k: v for k, v in over.items() if v is not None})
+    return TradeParams(**data)

@@ -1,8 +1,9 @@
 """Run the trade model on one series and report the results (SPEC section 4, issue 5).
 
 :class:`BacktestInputs` holds plain arrays, one value per closed bar; :func:`inputs_from_frame` builds
-them from a bar frame with features and an entry-signal column. :func:`run_backtest` returns the trade
-list, the equity curve and the metrics.
+them from a bar frame with features and an entry-signal column, :func:`inputs_from_features` from a
+feature frame on the regular grid (gaps included) and an entry mask. :func:`run_backtest` returns the
+trade list, the equity curve and the metrics.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from oiradar.backtest import engine as eng
 from oiradar.backtest.params import ExitReason, TradeParams
 from oiradar.errors import InputError
 from oiradar.liquidations.prices import liq_price_linear
-from oiradar.model import DAY_MS
+from oiradar.model import DAY_MS, Side
 
 YEAR_MS = 365 * DAY_MS
 FloatArr = NDArray[np.float64]
@@ -110,10 +111,10 @@ class BacktestResult:
 def engine_args(x: BacktestInputs, p: TradeParams) -> tuple:
     """The positional arguments of :func:`engine.run_core` before the window bounds."""
     lev = p.effective_leverage
-    liq_factor = float(liq_price_linear(p.side, 1.0, lev, p.mmr))
+    liq_factor = float(liq_price_linear(p.side.sign, 1.0, lev, p.mmr))
     return (
         x.open, x.high, x.low, x.close, x.atr, x.entry, x.streak, x.oi_z, x.funding,
-        p.side, p.risk, p.scale_by_oi, lev, liq_factor, p.fee, p.slippage,
+        p.side.sign, p.risk, p.scale_by_oi, lev, liq_factor, p.fee, p.slippage,
         p.stop_lookback, p.stop_atr, p.use_stop, p.take_profit_r, p.time_stop, p.thesis_streak,
         p.entry_bar_stops, p.initial_equity,
     )  # fmt: skip
@@ -193,7 +194,8 @@ def metrics_from_summary(
 
 
 def inputs_from_frame(
-    frame: pl.DataFrame, entry: str | NDArray[np.bool_], *, side: int = -1, bar_ms: int = DAY_MS
+    frame: pl.DataFrame, entry: str | NDArray[np.bool_], *, side: Side = Side.SHORT,
+    bar_ms: int = DAY_MS,
 ) -> BacktestInputs:
     """Build inputs from a bar frame with features (``atr_14``, ``oi_z_30d``, ``oi_up_streak`` or
     ``oi_down_streak``, ``funding_rate``). Missing optional columns mean: no OI scaling, no thesis
@@ -210,10 +212,29 @@ def inputs_from_frame(
         return frame[col].cast(pl.Float64).fill_null(default).to_numpy().astype(np.float64)
 
     ent = frame[entry].fill_null(False).to_numpy() if isinstance(entry, str) else entry
-    streak_col = "oi_up_streak" if side < 0 else "oi_down_streak"
+    streak_col = "oi_up_streak" if side == Side.SHORT else "oi_down_streak"
     return BacktestInputs(
         open=f64("open", np.nan), high=f64("high", np.nan), low=f64("low", np.nan),
         close=f64("close", np.nan), atr=f64("atr_14", np.nan), entry=np.asarray(ent, dtype=np.bool_),
         streak=f64(streak_col, 0.0), oi_z=f64("oi_z_30d", np.nan), funding=f64("funding_rate", 0.0),
         ts=frame["ts"].to_numpy().astype(np.int64) if "ts" in frame.columns else None, bar_ms=bar_ms,
     )  # fmt: skip
+
+
+def inputs_from_features(
+    features: pl.DataFrame, entry: NDArray[np.bool_], *, side: Side = Side.SHORT,
+    bar_ms: int = DAY_MS,
+) -> BacktestInputs:  # fmt: skip
+    """Inputs from a feature frame on the regular grid and the entry mask aligned with its rows.
+
+    Bars missing from the grid become flat bars at the previous close (no trading information, no
+    signal); the rows before the first close are dropped.
+    """
+    f = features.with_columns(pl.Series("_entry", entry, dtype=pl.Boolean),
+                              pl.col("close").forward_fill().alias("_c"))  # fmt: skip
+    flat = pl.col("open").is_null()
+    f = f.with_columns(
+        [pl.when(flat).then(pl.col("_c")).otherwise(pl.col(c)).alias(c)
+         for c in ("open", "high", "low", "close")]
+    ).filter(pl.col("close").is_not_null())  # fmt: skip
+    return inputs_from_frame(f, "_entry", side=side, bar_ms=bar_ms)

@@ -35,11 +35,11 @@ import numpy as np
 import polars as pl
 from numpy.typing import NDArray
 
+from oiradar import stats
 from oiradar.backtest import engine as eng
 from oiradar.backtest.params import TradeParams
 from oiradar.backtest.run import BacktestInputs, metrics_from_summary, run_backtest
 from oiradar.errors import ConfigError
-from oiradar.evidence import stats
 from oiradar.liquidations.prices import liq_price_linear
 
 N_PRM = 15
@@ -50,8 +50,8 @@ EXECUTORS = ("local", "threads", "ray")
 def param_row(p: TradeParams) -> NDArray[np.float64]:
     """A configuration as the float row :func:`run_batch` reads (the order of ``engine.run_core``)."""
     lev = p.effective_leverage
-    liq = float(liq_price_linear(p.side, 1.0, lev, p.mmr))
-    return np.array([p.side, p.risk, p.scale_by_oi, lev, liq, p.fee, p.slippage, p.stop_lookback,
+    liq = float(liq_price_linear(p.side.sign, 1.0, lev, p.mmr))
+    return np.array([p.side.sign, p.risk, p.scale_by_oi, lev, liq, p.fee, p.slippage, p.stop_lookback,
                      p.stop_atr, p.use_stop, p.take_profit_r, p.time_stop, p.thesis_streak,
                      p.initial_equity, p.entry_bar_stops], dtype=np.float64)  # fmt: skip
 

@@ -1,65 +1,88 @@
-"""State shared by every command: where data lives and the loaded settings."""
+"""What every command shares: the session (home, settings, catalog) and clean failures.
+
+Light on purpose: imported when ``oiradar --help`` runs, so the session's modules (pydantic, polars,
+DuckDB) load only when a command asks for it.
+"""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
-from rich.console import Console
-from rich.text import Text
 
-from oiradar.config import Settings, load_settings, resolve_home
 from oiradar.errors import OiradarError
-from oiradar.store import Catalog
+from oiradar.render.console import error, say
 
-# markup=False: data (CSV cells, SQL results, names) is never read as rich markup (issue 11).
-# Styled text is built with Text objects, never by formatting data into a markup string.
-console = Console(markup=False)
-err_console = Console(stderr=True, markup=False)
+if TYPE_CHECKING:
+    from oiradar.app.session import Session
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 @dataclass
 class AppState:
+    """The root options (``--home``, ``--config``); the session opens on first use."""
+
     home_option: str | None = None
     config_option: str | None = None
-    _settings: Settings | None = None
+    _session: Session | None = None
 
     @property
-    def settings(self) -> Settings:
-        if self._settings is None:
-            home = resolve_home(self.home_option)
-            self._settings = load_settings(self.config_option, home=home)
-        return self._settings
+    def session(self) -> Session:
+        if self._session is None:
+            from oiradar.app.session import Session
 
-    @property
-    def home(self) -> Path:
-        return resolve_home(self.home_option, self.settings)
-
-    @property
-    def catalog(self) -> Catalog:
-        timeout = self.settings.catalog.lock_timeout
-        return Catalog(self.home, lock_timeout=timeout, on_lock_wait=_tell_waiting)
+            on_wait = functools.partial(say, err=True)
+            self._session = Session.open(self.home_option, self.config_option, on_wait)
+        return self._session
 
 
-def _tell_waiting(message: str) -> None:
-    err_console.print(message, highlight=False, soft_wrap=True)
-
-
-def state(ctx: typer.Context) -> AppState:
-    obj = ctx.find_root().obj
-    if not isinstance(obj, AppState):
-        obj = AppState()
-        ctx.find_root().obj = obj
-    return obj
+def session(ctx: typer.Context) -> Session:
+    """The session of this invocation (opened from the root options on first use)."""
+    root = ctx.find_root()
+    if not isinstance(root.obj, AppState):
+        root.obj = AppState()
+    return root.obj.session
 
 
 def fail(exc: OiradarError | str, code: int = 2) -> typer.Exit:
     """Print a clean error (no traceback) and return the Exit to raise."""
-    err_console.print(styled("error:", "bold red", str(exc)), highlight=False, soft_wrap=True)
+    error(str(exc))
     return typer.Exit(code)
 
 
-def styled(label: str, style: str, rest: str = "") -> Text:
-    """``label`` in ``style`` followed by ``rest`` as plain text (never parsed as markup)."""
-    return Text.assemble((label, style), f" {rest}" if rest else "")
+class CommandSet:
+    """The commands of one module, registered on the app by :mod:`oiradar.cli.main`.
+
+    An :class:`OiradarError` a command raises becomes a clean ``error:`` line and exit code 2."""
+
+    def __init__(self) -> None:
+        self.commands: list[tuple[str, Callable[..., Any]]] = []
+
+    def add(self, name: str) -> Callable[[F], F]:
+        def keep(fn: F) -> F:
+            self.commands.append((name, fn))
+            return fn
+
+        return keep
+
+    def register(self, app: typer.Typer) -> None:
+        for name, fn in self.commands:
+            app.command(name)(_clean_errors(fn))
+
+
+def _clean_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except OiradarError as exc:
+            raise fail(exc) from None
+
+    return run
+
+
+__all__ = ["AppState", "CommandSet", "fail", "session"]

@@ -7,62 +7,45 @@ from typing import Annotated
 
 import typer
 
-from oiradar.cli.context import console, fail, state
-from oiradar.cli.data_cmds import print_frame
-from oiradar.errors import OiradarError
-from oiradar.sources.files import FORMAT_NAMES, import_paths
+from oiradar.cli import options as o
+from oiradar.cli.context import CommandSet, session
+
+FORMAT_HELP = (
+    "auto (detect each file) or a format name: csv, parquet, binance-archive, freqtrade, "
+    "coinalyze, binance-json, ... (a wrong name lists them all; docs/importing.md)."
+)
 
 
-def _parse_map(items: list[str]) -> dict[str, str]:
-    mapping = {}
-    for item in items:
-        src, sep, dst = item.partition("=")
-        if not sep or not src or not dst:
-            raise fail(f"--map expects SRC=DST (e.g. --map time=ts), got {item!r}")
-        mapping[src.strip()] = dst.strip()
-    return mapping
+commands = CommandSet()
 
 
-def register(app: typer.Typer) -> None:
-    @app.command("import")
-    def import_cmd(
-        ctx: typer.Context,
-        paths: Annotated[
-            list[Path], typer.Argument(help="Files or directories (walked recursively).")
-        ],
-        fmt: Annotated[
-            str, typer.Option("--format", "-f", help=f"One of: {', '.join(FORMAT_NAMES)}.")
-        ] = "auto",
-        exchange: Annotated[str | None, typer.Option("--exchange", "-e")] = None,
-        symbol: Annotated[str | None, typer.Option("--symbol", "-s")] = None,
-        timeframe: Annotated[str | None, typer.Option("--timeframe", "-t")] = None,
-        mapping: Annotated[
-            list[str] | None, typer.Option("--map", help="Rename a column: SRC=DST (repeatable).")
-        ] = None,
-        quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
-    ) -> None:
-        """Import bars, OI, funding and liquidations from CSV, Parquet, freqtrade, Coinalyze,
-        Binance archive/JSON and recorder files. Every file is validated before anything is
-        written: one bad row refuses the import and leaves the catalog unchanged."""
-        try:
-            report = import_paths(
-                paths,
-                state(ctx).catalog,
-                fmt=fmt,
-                exchange=exchange,
-                symbol=symbol,
-                timeframe=timeframe,
-                mapping=_parse_map(mapping or []),
-                progress=not quiet,
-            )
-        except OiradarError as exc:
-            raise fail(exc) from None
-        for note in report.notes:
-            console.print(f"note: {note}", highlight=False, soft_wrap=True)
-        for file, why in report.skipped.items():
-            console.print(f"skipped {file}: {why}", highlight=False, soft_wrap=True)
-        summary = report.summary()
-        if summary.is_empty():
-            console.print("Nothing imported.")
-            return
-        print_frame(summary, title=f"Imported {len(report.files)} file(s)")
+@commands.add("import")
+def import_cmd(
+    ctx: typer.Context,
+    paths: Annotated[list[Path], typer.Argument(help="Files or directories (walked recursively).")],
+    file_format: Annotated[str, typer.Option("--format", "-f", help=FORMAT_HELP)] = "auto",
+    exchange: Annotated[str | None, typer.Option("--exchange", "-e")] = None,
+    symbol: Annotated[str | None, typer.Option("--symbol", "-s")] = None,
+    timeframe: Annotated[str | None, typer.Option("--timeframe", "-t")] = None,
+    mapping: Annotated[list[str] | None, typer.Option("--map", help="Rename a column: SRC=DST (repeatable).")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:  # fmt: skip
+    """Import bars, OI, funding and liquidations from CSV, Parquet, freqtrade, Coinalyze,
+    Binance archive/JSON and recorder files. Every file is validated before anything is
+    written: one bad row refuses the import and leaves the catalog unchanged."""
+    from oiradar.app.imports import FileImport, import_files
+    from oiradar.render.console import say
+    from oiradar.render.tables import show
+
+    req = FileImport(paths, file_format, exchange, symbol,
+                     o.timeframe(timeframe) if timeframe else None, o.renames(mapping or []))  # fmt: skip
+    report = import_files(session(ctx), req, progress=not quiet)
+    for note in report.notes:
+        say(f"note: {note}")
+    for file, why in report.skipped.items():
+        say(f"skipped {file}: {why}")
+    table = report.summary()
+    if table.is_empty():
+        say("Nothing imported.")
+        return
+    show(table, title=f"Imported {len(report.files)} file(s)")

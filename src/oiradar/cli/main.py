@@ -1,16 +1,25 @@
 """Entry point: ``oiradar [--home DIR] [--config FILE] COMMAND ...``.
 
-Each area registers its commands from its own module (``register(app)``), so commands live next to
-the code they drive and this file only assembles them.
+Each area declares its commands in its own module (``commands``, a CommandSet). Registering is cheap:
+a command imports its use case (:mod:`oiradar.app`) and its views (:mod:`oiradar.render`) when it
+runs, so ``oiradar --help`` loads neither polars nor numba, and each command only what it needs.
 """
 
 from __future__ import annotations
 
-import importlib
 from typing import Annotated
 
 import typer
 
+from oiradar.cli import (
+    analysis_cmds,
+    data_cmds,
+    evidence_cmds,
+    fetch_cmds,
+    import_cmds,
+    liq_cmds,
+    sim_cmds,
+)
 from oiradar.cli.context import AppState, fail
 from oiradar.errors import OiradarError
 
@@ -20,17 +29,6 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-)
-
-# Command modules, each exposing ``register(app)``. A module that does not exist yet is skipped.
-COMMAND_MODULES = (
-    "oiradar.cli.data_cmds",  # list, gaps, sql, export
-    "oiradar.cli.import_cmds",  # import
-    "oiradar.cli.sim_cmds",  # simulate, demo
-    "oiradar.cli.fetch_cmds",  # markets, fetch, record
-    "oiradar.cli.analysis_cmds",  # features, scan
-    "oiradar.cli.evidence_cmds",  # study, backtest, sweep
-    "oiradar.cli.liq_cmds",  # liqprice, liqmap
 )
 
 
@@ -51,18 +49,11 @@ def _root(
     ctx.obj = AppState(home_option=home, config_option=config)
 
 
-def _register_all() -> None:
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:
-                continue
-            raise
-        module.register(app)
-
-
-_register_all()
+# list, gaps, sql, export | import | simulate, demo | markets, fetch, record | features, scan |
+# study, backtest, sweep | liqprice, liqmap
+for _module in (data_cmds, import_cmds, sim_cmds, fetch_cmds, analysis_cmds, evidence_cmds,
+                liq_cmds):  # fmt: skip
+    _module.commands.register(app)
 
 
 def main() -> None:

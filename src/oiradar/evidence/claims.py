@@ -29,6 +29,7 @@ import polars as pl
 
 from oiradar.errors import ConfigError
 from oiradar.evidence.study import BASELINES, StudyResult
+from oiradar.model import Side
 
 
 class Verdict(StrEnum):
@@ -47,7 +48,7 @@ class Claim:
     name: str
     text: str  # the claim as stated, quoted
     signal: str
-    side: str = "short"
+    side: Side = Side.SHORT  # "short"/"long" from the configuration are read as a Side
     metric: str = "rate"
     value: float = 0.5
     baseline: str = "matched"
@@ -61,10 +62,11 @@ class Claim:
             raise ConfigError(
                 f"claim {self.name!r}: baseline must be one of {BASELINES}, got {self.baseline!r}"
             )
-        if self.side not in ("short", "long"):
+        if self.side not in tuple(Side):
             raise ConfigError(
                 f"claim {self.name!r}: side must be 'short' or 'long', got {self.side!r}"
             )
+        object.__setattr__(self, "side", Side(self.side))
 
     @property
     def stated(self) -> str:

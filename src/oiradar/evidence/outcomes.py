@@ -2,7 +2,8 @@
 
 Kernels take plain arrays and return arrays of the same length; a value at bar ``t`` looks only at bars
 ``t+1 .. t+H`` (the future it measures) and is NaN/invalid when that future is not fully in the data,
-so an outcome is never half-observed. ``side`` is ``-1`` for a short-side event, ``+1`` for a long one.
+so an outcome is never half-observed. ``side`` is the event's :attr:`oiradar.model.Side.sign`: -1 for a
+short-side event, +1 for a long one.
 """
 
 from __future__ import annotations

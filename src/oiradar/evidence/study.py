@@ -30,7 +30,8 @@ from numpy.typing import NDArray
 
 from oiradar.errors import InputError
 from oiradar.evidence import outcomes as oc
-from oiradar.evidence.stats import (
+from oiradar.model import Side
+from oiradar.stats import (
     Interval,
     binom_sf,
     block_bootstrap_starts,
@@ -105,7 +106,7 @@ class Rate:
 
 @dataclass(frozen=True, kw_only=True)
 class StudyResult:
-    side: int
+    side: Side
     n_signals: int  # signal bars before de-duplication
     n_events: int  # de-duplicated, with a fully observed outcome
     wins: int
@@ -128,21 +129,23 @@ class StudyResult:
         return self.n_events >= self.config.min_events
 
 
-def run_study(data: StudyArrays, side: int, cfg: StudyConfig | None = None) -> StudyResult:
+def run_study(data: StudyArrays, side: Side, cfg: StudyConfig | None = None) -> StudyResult:
     """Run the whole event study on arrays (see the module docstring for the method)."""
     cfg = cfg or StudyConfig()
-    if side not in (-1, 1):
-        raise InputError(f"side must be -1 (short) or +1 (long), got {side}")
+    if side not in tuple(Side):
+        raise InputError(f"side must be Side.SHORT or Side.LONG, got {side!r}")
+    side = Side(side)
+    sign = side.sign
     out, _ = oc.triple_barrier(
-        data.close, data.high, data.low, data.atr, side, cfg.width, cfg.horizon
+        data.close, data.high, data.low, data.atr, sign, cfg.width, cfg.horizon
     )
     valid = out != oc.INVALID
     win = out == oc.WIN
     events = oc.dedupe_events(np.asarray(data.events, dtype=np.bool_), cfg.cooldown_bars) & valid
     quint = _atr_quintiles(data.atr, data.close, valid)
     near = None if data.near_high is None else np.asarray(data.near_high, dtype=bool) & valid
-    fwd = side * oc.forward_returns(data.close, cfg.forward)
-    mfe, mae = oc.excursions(data.close, data.high, data.low, side, cfg.horizon)
+    fwd = sign * oc.forward_returns(data.close, cfg.forward)
+    mfe, mae = oc.excursions(data.close, data.high, data.low, sign, cfg.horizon)
     cols = _columns(events, valid, win, near, quint, fwd)
     point = _stats_from_totals(cols.sum(axis=0)[None, :], len(cfg.forward), near is not None)
     boot = _bootstrap(cols, cfg, len(cfg.forward), near is not None)
@@ -287,7 +290,7 @@ def _matched_rate(rate: float, quint: NDArray, valid: NDArray, conf: float) -> R
 def study_frame(
     bars: pl.DataFrame,
     events: pl.Series | NDArray[np.bool_],
-    side: int,
+    side: Side,
     cfg: StudyConfig | None = None,
 ) -> StudyResult:
     """Run the study on a bar frame with ``close high low atr_14`` (and ``near_high`` if present)."""

@@ -17,20 +17,23 @@ import polars as pl
 
 from oiradar.config import FeatureSettings, Settings, duration_ms
 from oiradar.errors import InputError
+from oiradar.features.declared import declared_features
 from oiradar.features.fused import (
-    BOOL_FEATURES,
-    FEATURE_COLUMNS,
-    INPUTS,
-    INT_FEATURES,
-    N_PARAMS,
     PARALLEL_MIN_ROWS,
     fill_fallbacks,
     many_features,
     serial_features,
 )
+from oiradar.features.spec import (
+    INPUTS,
+    PARAMS,
+    RULES,
+    FeatureSpec,
+    FeatureType,
+    feature_specs,
+)
 from oiradar.model import Timeframe
 
-RULES = ("wick", "engulfing", "close_below_low")
 REQUIRED = ("ts", "open", "high", "low", "close", "volume")
 
 
@@ -40,44 +43,44 @@ def _feature_settings(settings: Settings | FeatureSettings | None) -> FeatureSet
     return settings.features if isinstance(settings, Settings) else settings
 
 
-def windows(timeframe: Timeframe | str, settings: Settings | FeatureSettings | None = None) -> dict:
-    """The feature windows of ``settings`` in bars of ``timeframe`` (``n(30d)`` etc.)."""
-    tf = Timeframe.parse(str(timeframe))
+def windows(
+    timeframe: Timeframe, settings: Settings | FeatureSettings | None = None
+) -> dict[str, int]:
+    """The feature windows of ``settings`` in bars of ``timeframe`` (``n(30d)`` etc.), named as
+    :data:`~oiradar.features.spec.WINDOWS`."""
     fs = _feature_settings(settings)
     return {
-        "z": tf.bars(duration_ms(fs.z_window)),
-        "chg": tf.bars(duration_ms(fs.chg_window)),
-        "turnover": tf.bars(duration_ms(fs.turnover_window)),
-        "peak": tf.bars(duration_ms(fs.peak_window)),
-        "vol": tf.bars(duration_ms(fs.vol_window)),
+        "z": timeframe.bars(duration_ms(fs.z_window)),
+        "chg": timeframe.bars(duration_ms(fs.chg_window)),
+        "turnover": timeframe.bars(duration_ms(fs.turnover_window)),
+        "peak": timeframe.bars(duration_ms(fs.peak_window)),
+        "vol": timeframe.bars(duration_ms(fs.vol_window)),
         "new_high": fs.new_high_bars,
         "atr": fs.atr_bars,
     }
 
 
-def feature_params(
-    timeframe: Timeframe | str, settings: Settings | FeatureSettings | None
-) -> np.ndarray:
-    """The kernel's parameter vector (layout: ``fused.P_*``)."""
+def feature_params(timeframe: Timeframe, settings: Settings | FeatureSettings | None) -> np.ndarray:
+    """The kernels' parameter vector, laid out as :data:`~oiradar.features.spec.PARAMS`."""
     fs = _feature_settings(settings)
     unknown = sorted(set(fs.rejection_rules) - set(RULES))
     if unknown:
         raise InputError(f"unknown rejection rule(s) {unknown}; valid: {list(RULES)}")
-    w = windows(timeframe, fs)
-    p = np.zeros(N_PARAMS)
-    p[:6] = [w["z"], w["chg"], w["turnover"], w["peak"], w["vol"], w["new_high"]]
-    p[6], p[7] = fs.near_pct, w["atr"]
-    p[8:11] = [float(rule in fs.rejection_rules) for rule in RULES]
-    p[11] = fs.min_coverage
-    return p
+    values: dict[str, float] = {
+        **windows(timeframe, fs),
+        **{rule: float(rule in fs.rejection_rules) for rule in RULES},
+        "near_pct": fs.near_pct,
+        "min_coverage": fs.min_coverage,
+    }
+    return np.array([values[name] for name in PARAMS], dtype=np.float64)
 
 
-def regular_grid(bars: pl.DataFrame, timeframe: Timeframe | str) -> pl.DataFrame:
+def regular_grid(bars: pl.DataFrame, timeframe: Timeframe) -> pl.DataFrame:
     """``bars`` on a gap-free grid of ``timeframe``: missing bars become null rows, ``complete=False``.
 
     Raises :class:`InputError` for missing columns, duplicate or misaligned ``ts``.
     """
-    tf = Timeframe.parse(str(timeframe))
+    step = timeframe.ms
     missing = [c for c in REQUIRED if c not in bars.columns]
     if missing:
         raise InputError(
@@ -86,18 +89,16 @@ def regular_grid(bars: pl.DataFrame, timeframe: Timeframe | str) -> pl.DataFrame
     if "complete" not in bars.columns:
         bars = bars.with_columns(pl.lit(True).alias("complete"))
     ts = bars["ts"].to_numpy()
-    if ts.size and ts[0] % tf.ms == 0 and (np.diff(ts) == tf.ms).all():  # the common case
+    if ts.size and ts[0] % step == 0 and (np.diff(ts) == step).all():  # the common case
         if bars["complete"].null_count() == 0:
             return bars
         return bars.with_columns(pl.col("complete").fill_null(False))
     bars = bars.sort("ts")
-    _check_ts(bars["ts"], tf)
+    _check_ts(bars["ts"], timeframe)
     if bars.is_empty():
         return bars
     first, last = int(bars["ts"][0]), int(bars["ts"][-1])
-    grid = pl.DataFrame(
-        {"ts": pl.int_range(first, last + tf.ms, tf.ms, eager=True, dtype=pl.Int64)}
-    )
+    grid = pl.DataFrame({"ts": pl.int_range(first, last + step, step, eager=True, dtype=pl.Int64)})
     out = grid.join(bars, on="ts", how="left")
     return out.with_columns(pl.col("complete").fill_null(False))
 
@@ -136,27 +137,30 @@ def _column(frame: pl.DataFrame, name: str) -> np.ndarray | float:
     return frame[name].cast(pl.Float64).to_numpy()  # nulls become NaN
 
 
-def feature_frame(values: np.ndarray) -> pl.DataFrame:
-    """Kernel output (columns x rows) to a typed polars frame: NaN -> null, booleans, counts.
+def feature_frame(values: np.ndarray, specs: Sequence[FeatureSpec]) -> pl.DataFrame:
+    """Kernel output (one row per spec) to a typed polars frame: NaN -> null, booleans, counts.
 
     One polars expression per column over the whole matrix (run in parallel by polars)."""
-    raw = pl.DataFrame({name: values[i] for i, name in enumerate(FEATURE_COLUMNS)})
-    return raw.with_columns(_typed(name) for name in FEATURE_COLUMNS)
+    raw = pl.DataFrame({spec.name: values[i] for i, spec in enumerate(specs)})
+    return raw.with_columns(_typed(spec) for spec in specs)
 
 
-def _typed(name: str) -> pl.Expr:
-    if name in INT_FEATURES:  # whole counts: NaN -> null, then a cast without range checks
-        return pl.col(name).fill_nan(None).cast(pl.Int32, wrap_numerical=True)
-    col = pl.col(name).fill_nan(None)
-    return col > 0.5 if name in BOOL_FEATURES else col
+def _typed(spec: FeatureSpec) -> pl.Expr:
+    col = pl.col(spec.name).fill_nan(None)
+    if spec.type is FeatureType.COUNT:  # whole counts: a cast without range checks
+        return col.cast(pl.Int32, wrap_numerical=True)
+    return col > 0.5 if spec.type is FeatureType.BOOL else col
 
 
 def feature_frames(
-    grids: Sequence[pl.DataFrame], values: np.ndarray, offsets: np.ndarray
+    grids: Sequence[pl.DataFrame],
+    values: np.ndarray,
+    offsets: np.ndarray,
+    specs: Sequence[FeatureSpec],
 ) -> list[pl.DataFrame]:
-    """Each grid with its features: one frame over all series (:func:`feature_frame`), sliced
-    (zero-copy) per series, instead of 20 small conversions per series."""
-    feats = feature_frame(values)
+    """Each grid with its features (one row of ``values`` per spec): one frame over all series
+    (:func:`feature_frame`), sliced (zero-copy) per series, instead of a conversion per series."""
+    feats = feature_frame(values, specs)
     return [
         g.hstack(feats.slice(int(offsets[i]), int(offsets[i + 1] - offsets[i])))
         for i, g in enumerate(grids)
@@ -165,10 +169,11 @@ def feature_frames(
 
 def compute_features(
     bars: pl.DataFrame,
-    timeframe: Timeframe | str,
+    timeframe: Timeframe,
     settings: Settings | FeatureSettings | None = None,
 ) -> pl.DataFrame:
-    """``bars`` (on a regular grid) with every SPEC section 2 feature column added.
+    """``bars`` (on a regular grid) with every declared feature column added: the SPEC section 2
+    ones, then the registered ones (:func:`~oiradar.features.spec.register_feature`).
 
     Pass ``settings.for_symbol(symbol)`` to apply a symbol's overrides.
     """
@@ -177,7 +182,7 @@ def compute_features(
 
 def compute_features_many(
     frames: Sequence[pl.DataFrame],
-    timeframe: Timeframe | str,
+    timeframe: Timeframe,
     settings: Sequence[Settings | FeatureSettings | None]
     | Settings
     | FeatureSettings
@@ -188,16 +193,18 @@ def compute_features_many(
         settings = [settings] * len(frames)
     if not frames:
         return []
+    specs = feature_specs()  # one snapshot: a feature registered meanwhile waits for the next call
     grids, x, offsets = feature_inputs(frames, timeframe)
     params = np.stack([feature_params(timeframe, s) for s in settings])
     with np.errstate(all="ignore"):
-        values = run_features(x, offsets, params)
-    return feature_frames(grids, values, offsets)
+        values = run_features(x, offsets, params, len(specs))
+        declared_features(grids, x, offsets, params, values, specs)
+    return feature_frames(grids, values, offsets, specs)
 
 
 def feature_inputs(
     frames: Sequence[pl.DataFrame],
-    timeframe: Timeframe | str,
+    timeframe: Timeframe,
     alloc: Callable[[tuple[int, int]], np.ndarray] = np.empty,
 ) -> tuple[list[pl.DataFrame], np.ndarray, np.ndarray]:
     """Regular grids of ``frames``, their stacked :data:`INPUTS` matrix (from ``alloc(shape)``)
@@ -220,10 +227,11 @@ def feature_inputs(
     return grids, x, offsets
 
 
-def run_features(x: np.ndarray, offsets: np.ndarray, params: np.ndarray) -> np.ndarray:
-    """The feature kernel: parallel over series when there is enough work for the threads."""
+def run_features(x: np.ndarray, offsets: np.ndarray, params: np.ndarray, rows: int) -> np.ndarray:
+    """The fused kernel into a (``rows`` x bars) matrix: parallel over series when there is
+    enough work for the threads."""
     parallel = x.shape[1] >= PARALLEL_MIN_ROWS and offsets.size > 2
-    return (many_features if parallel else serial_features)(x, offsets, params)
+    return (many_features if parallel else serial_features)(x, offsets, params, rows)
 
 
 def to_pandas(frame: pl.DataFrame):  # -> pandas.DataFrame; pandas is optional

@@ -2,7 +2,9 @@
 
 Every kernel of :mod:`oiradar.features.kernels` runs back to back on one series while its columns
 are hot in the CPU cache (a series of a year of 5-minute bars is ~0.8 MB a column); series are
-spread over the cores with ``numba.prange``. The column order is :data:`FEATURE_COLUMNS`.
+spread over the cores with ``numba.prange``. Rows, inputs and parameters are addressed by name
+(``F``, ``X``, ``P``: :data:`~oiradar.features.spec.FEATURE_ROW`, ``INPUT_ROW`` and ``PARAM``,
+compile-time constants to numba); the pass fills the built-in rows, ``0 .. N_FUSED - 1``.
 """
 
 from __future__ import annotations
@@ -12,113 +14,58 @@ from numba import njit, prange
 
 from oiradar.features import kernels as k
 from oiradar.features.scratch import fresh
-
-FEATURE_COLUMNS: tuple[str, ...] = (
-    "oi_ma_30d",
-    "oi_sd_30d",
-    "oi_z_30d",
-    "oi_chg_7d",
-    "oi_vol_ratio",
-    "oi_vol_ratio_ma_30d",
-    "oi_peak",
-    "oi_dd",
-    "oi_down_streak",
-    "oi_up_streak",
-    "vol_ma_20d",
-    "price_high",
-    "new_high",
-    "near_high",
-    "atr_14",
-    "rejection",
-    "price_low",
-    "new_low",
-    "near_low",
-    "rejection_bull",
-)
-BOOL_FEATURES: tuple[str, ...] = (
-    "new_high",
-    "near_high",
-    "rejection",
-    "new_low",
-    "near_low",
-    "rejection_bull",
-)
-INT_FEATURES: tuple[str, ...] = ("oi_down_streak", "oi_up_streak")
-COL = {name: i for i, name in enumerate(FEATURE_COLUMNS)}
-
-# Layout of the per-series parameter vector (float64); built by ``features.frame.feature_params``.
-(
-    P_Z,
-    P_CHG,
-    P_TURN,
-    P_PEAK,
-    P_VOL,
-    P_NEWHIGH,
-    P_NEAR,
-    P_ATR,
-    P_WICK,
-    P_ENGULF,
-    P_THROUGH,
-    P_COVER,
-) = range(12)
-N_PARAMS = 12
-# Input columns, in order, of the stacked input matrix.
-INPUTS: tuple[str, ...] = (
-    "open",
-    "high",
-    "low",
-    "close",
-    "volume",
-    "quote_volume",
-    "oi",
-    "oi_value",
-)
+from oiradar.features.spec import FEATURE_ROW as F
+from oiradar.features.spec import INPUT_ROW as X
+from oiradar.features.spec import N_FUSED
+from oiradar.features.spec import PARAM as P
 
 
 @njit(cache=True, nogil=True)
 def series_features(x: np.ndarray, a: int, b: int, p: np.ndarray, out: np.ndarray) -> None:
     """Fill ``out[:, a:b]`` with the features of the series in ``x[:, a:b]``.
 
-    ``x`` holds the :data:`INPUTS` rows; ``p`` the parameter vector. Every kernel writes straight
+    ``x`` holds the :data:`~oiradar.features.spec.INPUTS` rows; ``p`` the parameter vector. Every kernel writes straight
     into its output row: no temporary arrays.
     """
-    o, h, lo, c = x[0, a:b], x[1, a:b], x[2, a:b], x[3, a:b]
-    v, qv, oi, oiv = x[4, a:b], x[5, a:b], x[6, a:b], x[7, a:b]
-    f = [out[j, a:b] for j in range(20)]
+    o, h, lo, c = x[X.open, a:b], x[X.high, a:b], x[X.low, a:b], x[X.close, a:b]
+    v, qv, oi, oiv = x[X.volume, a:b], x[X.quote_volume, a:b], x[X.oi, a:b], x[X.oi_value, a:b]
+    f = [out[j, a:b] for j in range(N_FUSED)]
     sa = np.empty(b - a)  # scratch for the rolling sums and maxima
     sb = np.empty(b - a)
-    cover = p[P_COVER]
+    cover = p[P.min_coverage]
     nz, npk, nt, nv, nh = (
-        int(p[P_Z]),
-        int(p[P_PEAK]),
-        int(p[P_TURN]),
-        int(p[P_VOL]),
-        int(p[P_NEWHIGH]),
+        int(p[P.z]),
+        int(p[P.peak]),
+        int(p[P.turnover]),
+        int(p[P.vol]),
+        int(p[P.new_high]),
     )
-    k.rolling_mean_std_into(oi, nz, need(nz, cover), f[0], f[1], sa, sb)
-    k.safe_div_into(oi, f[1], f[0], f[2])  # (oi - ma) / sd
-    k.pct_change_lag_into(oi, int(p[P_CHG]), f[3])
-    k.rolling_sum_into(qv, nt, need(nt, cover), False, f[4], sa, sb)
-    _ratio(oiv, f[4])
-    k.rolling_sum_into(f[4], nz, need(nz, cover), True, f[5], sa, sb)
-    k.rolling_max_into(oi, npk, need(npk, cover), 1.0, sa, sb, f[6])
-    _drawdown(oi, f[6], f[7])
-    k.streaks_into(oi, f[8], f[9])
-    k.rolling_sum_into(v, nv, need(nv, cover), True, f[10], sa, sb)
-    k.rolling_max_into(h, npk, need(npk, cover), 1.0, sa, sb, f[11])
-    k.breakout_into(h, nh, need(nh, cover), 1.0, sa, sb, f[12])
-    k.near_level_into(c, f[11], p[P_NEAR], 1.0, f[13])
-    k.wilder_atr_into(h, lo, c, int(p[P_ATR]), f[14])
-    wick, engulf, through = p[P_WICK] > 0, p[P_ENGULF] > 0, p[P_THROUGH] > 0
-    k.rejection_into(o, h, lo, c, wick, engulf, through, 1.0, f[15])
-    k.rolling_max_into(lo, npk, need(npk, cover), -1.0, sa, sb, f[16])
-    k.breakout_into(lo, nh, need(nh, cover), -1.0, sa, sb, f[17])
-    k.near_level_into(c, f[16], p[P_NEAR], -1.0, f[18])
-    k.rejection_into(o, h, lo, c, wick, engulf, through, -1.0, f[19])
+    k.rolling_mean_std_into(oi, nz, need(nz, cover), f[F.oi_ma_30d], f[F.oi_sd_30d], sa, sb)
+    k.safe_div_into(oi, f[F.oi_sd_30d], f[F.oi_ma_30d], f[F.oi_z_30d])  # (oi - ma) / sd
+    k.pct_change_lag_into(oi, int(p[P.chg]), f[F.oi_chg_7d])
+    k.rolling_sum_into(qv, nt, need(nt, cover), False, f[F.oi_vol_ratio], sa, sb)
+    ratio_into(oiv, f[F.oi_vol_ratio])
+    k.rolling_sum_into(
+        f[F.oi_vol_ratio], nz, need(nz, cover), True, f[F.oi_vol_ratio_ma_30d], sa, sb
+    )
+    k.rolling_max_into(oi, npk, need(npk, cover), 1.0, sa, sb, f[F.oi_peak])
+    drawdown_into(oi, f[F.oi_peak], f[F.oi_dd])
+    k.streaks_into(oi, f[F.oi_down_streak], f[F.oi_up_streak])
+    k.rolling_sum_into(v, nv, need(nv, cover), True, f[F.vol_ma_20d], sa, sb)
+    k.rolling_max_into(h, npk, need(npk, cover), 1.0, sa, sb, f[F.price_high])
+    k.breakout_into(h, nh, need(nh, cover), 1.0, sa, sb, f[F.new_high])
+    k.near_level_into(c, f[F.price_high], p[P.near_pct], 1.0, f[F.near_high])
+    k.wilder_atr_into(h, lo, c, int(p[P.atr]), f[F.atr_14])
+    wick, engulf, through = p[P.wick] > 0, p[P.engulfing] > 0, p[P.close_below_low] > 0
+    k.rejection_into(o, h, lo, c, wick, engulf, through, 1.0, f[F.rejection])
+    k.rolling_max_into(lo, npk, need(npk, cover), -1.0, sa, sb, f[F.price_low])
+    k.breakout_into(lo, nh, need(nh, cover), -1.0, sa, sb, f[F.new_low])
+    k.near_level_into(c, f[F.price_low], p[P.near_pct], -1.0, f[F.near_low])
+    k.rejection_into(o, h, lo, c, wick, engulf, through, -1.0, f[F.rejection_bull])
 
 
 @njit(cache=True, nogil=True)
-def _ratio(oiv: np.ndarray, turnover: np.ndarray) -> None:
+def ratio_into(oiv: np.ndarray, turnover: np.ndarray) -> None:
     """``turnover[:] = oiv / turnover`` where finite (``oi_vol_ratio``), else missing."""
     for i in range(oiv.size):
         t = turnover[i]
@@ -126,7 +73,7 @@ def _ratio(oiv: np.ndarray, turnover: np.ndarray) -> None:
 
 
 @njit(cache=True, nogil=True)
-def _drawdown(oi: np.ndarray, peak: np.ndarray, out: np.ndarray) -> None:
+def drawdown_into(oi: np.ndarray, peak: np.ndarray, out: np.ndarray) -> None:
     """``1 - oi / oi_peak`` (missing where the peak is 0 or either is missing)."""
     for i in range(oi.size):
         pk = peak[i]
@@ -141,41 +88,47 @@ def need(n: int, coverage: float) -> int:
 
 @njit(cache=True, nogil=True)
 def fill_fallbacks(x: np.ndarray) -> None:
-    """Fill missing ``quote_volume`` and ``oi_value`` of an :data:`INPUTS` matrix in place (SPEC
+    """Fill missing ``quote_volume`` and ``oi_value`` of an input matrix in place (SPEC
     section 1), in one pass. numpy::
 
         np.copyto(qv, v * (h + lo + c) / 3, where=np.isnan(qv))
         np.copyto(oiv, oi * c, where=np.isnan(oiv))
     """
+    qv, oiv = X.quote_volume, X.oi_value
     for i in range(x.shape[1]):
-        if x[5, i] != x[5, i]:
-            x[5, i] = x[4, i] * (x[1, i] + x[2, i] + x[3, i]) / 3
-        if x[7, i] != x[7, i]:
-            x[7, i] = x[6, i] * x[3, i]
+        if x[qv, i] != x[qv, i]:
+            x[qv, i] = x[X.volume, i] * (x[X.high, i] + x[X.low, i] + x[X.close, i]) / 3
+        if x[oiv, i] != x[oiv, i]:
+            x[oiv, i] = x[X.oi, i] * x[X.close, i]
 
 
-def many_features(x: np.ndarray, offsets: np.ndarray, params: np.ndarray) -> np.ndarray:
+def many_features(
+    x: np.ndarray, offsets: np.ndarray, params: np.ndarray, rows: int = N_FUSED
+) -> np.ndarray:
     """Features of many series stacked along axis 1 (series ``s`` is ``offsets[s]:offsets[s+1]``).
 
     ``params[s]`` is series ``s``'s parameter vector, so per-symbol settings apply per series.
-    Returns a (len(FEATURE_COLUMNS) x total) matrix, allocated by :func:`oiradar.features.scratch.fresh` (large
-    ones without the huge-page hint: decision 0305).
+    Returns a (``rows`` x total) matrix whose first ``N_FUSED`` rows are filled (the others are
+    for the registered features), allocated by :func:`oiradar.features.scratch.fresh` (large ones
+    without the huge-page hint: decision 0305).
     """
-    out = feature_output(x.shape[1])
+    out = feature_output(x.shape[1], rows)
     _many_features(x, offsets, params, out)
     return out
 
 
-def serial_features(x: np.ndarray, offsets: np.ndarray, params: np.ndarray) -> np.ndarray:
+def serial_features(
+    x: np.ndarray, offsets: np.ndarray, params: np.ndarray, rows: int = N_FUSED
+) -> np.ndarray:
     """:func:`many_features` on one thread: no thread-pool start-up for one small series."""
-    out = feature_output(x.shape[1])
+    out = feature_output(x.shape[1], rows)
     _serial_features(x, offsets, params, out)
     return out
 
 
-def feature_output(n: int) -> np.ndarray:
-    """A new (features x ``n``) float64 matrix, mapped like every large kernel output."""
-    return fresh(len(FEATURE_COLUMNS) * n).reshape(len(FEATURE_COLUMNS), n)
+def feature_output(n: int, rows: int = N_FUSED) -> np.ndarray:
+    """A new (``rows`` x ``n``) float64 matrix, mapped like every large kernel output."""
+    return fresh(rows * n).reshape(rows, n)
 
 
 @njit(cache=True, parallel=True)

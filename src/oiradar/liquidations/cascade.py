@@ -18,13 +18,14 @@ from numpy.typing import NDArray
 from oiradar.errors import InputError
 from oiradar.liquidations.levels import LevelRun, LeverageMix, level_factors
 from oiradar.liquidations.tiers import TierTable
+from oiradar.model import LONG, SHORT, Side
 
 F8 = NDArray[np.float64]
 
 
 @dataclass(frozen=True)
 class Levels:
-    """A snapshot of open estimated levels: side (+1 long, -1 short), price, base qty, leverage."""
+    """A snapshot of open estimated levels: side (its sign: LONG, SHORT), price, base qty, leverage."""
 
     side: NDArray[np.int8]
     price: F8
@@ -39,8 +40,8 @@ class Levels:
     def from_run(cls, run: LevelRun) -> Levels:
         return cls(run.open_side, run.open_price, run.open_qty, run.leverage[run.open_lev])
 
-    def total(self, side: int) -> float:
-        return float(self.notional[self.side == side].sum())
+    def total(self, side: Side) -> float:
+        return float(self.notional[self.side == side.sign].sum())
 
 
 def liquidated_between(levels: Levels, price: float, target: float) -> tuple[float, float]:
@@ -188,7 +189,7 @@ def what_if_levels(
     offsets = np.linspace(-spread, spread, points) if spread > 0 else np.zeros(1)
     entries = ref * (1.0 + offsets)
     sides, prices, qtys, levs, rows = [], [], [], [], []
-    for side, fac, share in ((1, f.long, long_share), (-1, f.short, 1.0 - long_share)):
+    for side, fac, share in ((LONG, f.long, long_share), (SHORT, f.short, 1.0 - long_share)):
         for k, w in enumerate(f.weight):
             usd = oi_usd * share * w
             lp = entries * fac[k]
@@ -213,7 +214,7 @@ def what_if_levels(
 def _what_if_row(side: int, req: float, lev: float, w: float, usd: float, entry: float, lp: float,
                  price: float) -> dict:  # fmt: skip
     return {
-        "side": "long" if side > 0 else "short", "leverage": f"{lev:g}x" + (f" (asked {req:g}x)" if lev != req else ""),
+        "side": Side.from_sign(side).value, "leverage": f"{lev:g}x" + (f" (asked {req:g}x)" if lev != req else ""),
         "share": w, "est_notional_usd": usd, "avg_entry": entry, "avg_liq_price": lp,
         "liq_distance_pct": 100.0 * (lp / price - 1.0),
         "status": "already past price" if (side > 0 and lp >= price) or (side < 0 and lp <= price) else "open",

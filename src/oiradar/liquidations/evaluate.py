@@ -19,6 +19,7 @@ from oiradar.liquidations.heatmap import MapSpec, build_heatmap
 from oiradar.liquidations.levels import LevelRun, PriceGrid, level_inputs
 from oiradar.liquidations.score import extremes_baseline, price_hits, summarize, top_quartile
 from oiradar.liquidations.tiers import TierTable, table_from_rows
+from oiradar.model import SIDES
 
 F8 = NDArray[np.float64]
 
@@ -76,8 +77,8 @@ def truth_open_by_bin(positions: pl.DataFrame, ts: int, grid: PriceGrid) -> tupl
         (pl.col("entry_ts") <= ts) & (pl.col("exit_ts").is_null() | (pl.col("exit_ts") > ts))
     )
     out = []
-    for side in ("long", "short"):
-        p = open_.filter(pl.col("side") == side)
+    for side in SIDES:
+        p = open_.filter(pl.col("side") == side.value)
         b = grid.bin_of(p["liq_price"].to_numpy())
         w = (p["qty"] * p["liq_price"]).to_numpy()
         out.append(np.bincount(b[b >= 0], w[b >= 0], grid.n).astype(np.float64))

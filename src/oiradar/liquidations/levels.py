@@ -19,7 +19,7 @@ The kernel keeps the open long levels in a max-heap and the short levels in a mi
 reduction is a single global scale factor. So a year of 5-minute bars costs ``O(levels log levels
 + bars x bins)`` (the second term only when a heatmap row is recorded per bar).
 
-The plain-Python oracle :func:`levels_reference` implements the same three rules with lists; the
+The plain-Python oracle :func:`levels_oracle` implements the same three rules with lists; the
 tests assert the two agree.
 """
 
@@ -36,6 +36,7 @@ from numpy.typing import NDArray
 from oiradar.errors import InputError
 from oiradar.liquidations.prices import liq_price_tiered
 from oiradar.liquidations.tiers import TierTable
+from oiradar.model import LONG, SHORT
 
 F8 = NDArray[np.float64]
 
@@ -116,8 +117,8 @@ def level_factors(
     _, _, max_lev = tiers.lookup(notional)
     lev = np.minimum(requested, max_lev)
     qty = np.full_like(lev, notional)
-    fl = liq_price_tiered(1.0, 1.0, lev, qty, tiers, inverse=inverse).price
-    fs = liq_price_tiered(-1.0, 1.0, lev, qty, tiers, inverse=inverse).price
+    fl = liq_price_tiered(LONG, 1.0, lev, qty, tiers, inverse=inverse).price
+    fs = liq_price_tiered(SHORT, 1.0, lev, qty, tiers, inverse=inverse).price
     return LevelFactors(fl, fs, np.array(mix.weight), lev, requested)
 
 
@@ -372,7 +373,7 @@ def _levels_kernel(high, low, vwap, oi, share, fac_long, fac_short, weight,
     for s in range(2):
         for m in range(size[s]):
             out_idx[j] = hi_[s][m]
-            out_side[j] = 1 if s == 0 else -1
+            out_side[j] = LONG if s == 0 else SHORT
             j += 1
     return (liq, liq_bin, open_tot, out_idx, out_side, lp[out_idx], q[out_idx] * g,
             lev[out_idx], born[out_idx])  # fmt: skip
@@ -405,7 +406,7 @@ def run_levels(
 
 
 # ---------------------------------------------------------------- the oracle
-def levels_reference(
+def levels_oracle(
     inputs: LevelInputs, factors: LevelFactors, grid: PriceGrid
 ) -> tuple[F8, F8, F8, F8]:
     """Plain-Python oracle of the kernel: a list of ``[side, LP, qty]`` levels, the three rules
@@ -429,8 +430,8 @@ def levels_reference(
         if math.isfinite(o) and math.isfinite(prev):
             d = o - prev
             if d > 0:
-                for side, fac, sh in ((1, factors.long, inputs.long_share[t]),
-                                      (-1, factors.short, 1 - inputs.long_share[t])):  # fmt: skip
+                for side, fac, sh in ((LONG, factors.long, inputs.long_share[t]),
+                                      (SHORT, factors.short, 1 - inputs.long_share[t])):  # fmt: skip
                     for f, w in zip(fac, factors.weight, strict=True):
                         price = inputs.vwap[t] * f
                         if d * sh * w > 0 and 0 < price < math.inf:

@@ -14,7 +14,7 @@ from oiradar.liquidations.cascade import Levels, band, cascade_table, clusters
 from oiradar.liquidations.heatmap import MapSpec, build_heatmap
 from oiradar.liquidations.levels import PRESETS, LevelRun, level_inputs
 from oiradar.liquidations.score import extremes_baseline, price_hits, summarize
-from oiradar.model import DAY_MS
+from oiradar.model import DAY_MS, SIDES, Side
 
 DEFAULT_MOVES = (-0.20, -0.15, -0.10, -0.05, -0.02, 0.02, 0.05, 0.10, 0.15, 0.20)
 
@@ -54,7 +54,7 @@ def snapshot(
             main = (run, lv)
     run, lv = main  # type: ignore[misc]
     return Snapshot(
-        ts=int(bars["ts"][-1]), price=price, open_long_usd=lv.total(1), open_short_usd=lv.total(-1),
+        ts=int(bars["ts"][-1]), price=price, open_long_usd=lv.total(Side.LONG), open_short_usd=lv.total(Side.SHORT),
         clusters=clusters(lv, price, min_share=cluster_min_share),
         cascade=cascade_table(lv, price, list(moves), impact_pct_per_musd),
         band=band(tables), mixes=tuple(tables),
@@ -104,13 +104,13 @@ def with_prices(bars: pl.DataFrame, price_bars: pl.DataFrame) -> pl.DataFrame:
     ).sort("ts")
 
 
-def realized_per_bar(liqs: pl.DataFrame, ts: np.ndarray, bar_ms: int) -> dict[str, np.ndarray]:
+def realized_per_bar(liqs: pl.DataFrame, ts: np.ndarray, bar_ms: int) -> dict[Side, np.ndarray]:
     """Realized notional per bar and side (NaN for bars before the first / after the last record)."""
     t = liqs["ts"].to_numpy()
     lo, hi = int(t.min()), int(t.max())
     out = {}
-    for side in ("long", "short"):
-        part = liqs.filter(pl.col("side") == side).with_columns(
+    for side in SIDES:
+        part = liqs.filter(pl.col("side") == side.value).with_columns(
             (pl.col("ts") - pl.col("ts") % bar_ms).alias("bar")
         )
         agg = dict(part.group_by("bar").agg(pl.col("quote_qty").sum()).iter_rows())
@@ -134,14 +134,14 @@ def score_time_mixes(
     out = []
     for name in dict.fromkeys([spec.mix.name, *PRESETS]):
         run = build_heatmap(bars, spec.with_mix(name), inputs=inputs, record=False)
-        est = {"long": run.liq_long, "short": run.liq_short}
+        est = {Side.LONG: run.liq_long, Side.SHORT: run.liq_short}
         out.append(
             score_by_time(est, realized, ts, n_boot=n_boot, seed=seed, bar_ms=bar_ms).with_columns(
                 pl.lit(name).alias("mix")
             )
         )
     o = bars["open"].to_numpy()
-    base = {"long": (o - inputs.low) / o, "short": (inputs.high - o) / o}
+    base = {Side.LONG: (o - inputs.low) / o, Side.SHORT: (inputs.high - o) / o}
     out.append(
         score_by_time(base, realized, ts, n_boot=n_boot, seed=seed, bar_ms=bar_ms).with_columns(
             pl.lit("baseline").alias("mix")

@@ -33,17 +33,34 @@ https://www.bybit.com/en/help-center/article/Liquidation-Price-Calculation-under
     linear   LP = EP -/+ (IM - MM) / Q,    IM = Q EP / L,  MM = Q EP MMR - deduction
     inverse  LP = C / (C/EP +/- (IM - MM)), IM = (C/EP) / L, MM = (C/EP) MMR - deduction
 
-All functions broadcast over numpy arrays. ``side`` is +1 for long, -1 for short.
+All functions broadcast over numpy arrays. ``side`` is the sign of :class:`oiradar.model.Side`:
++1 (or any positive number) for long, -1 for short.
+
+:func:`linear_lp` is the Binance linear formula written once, as plain arithmetic: the numpy
+functions here call it on arrays, and the simulator's numba engine compiles the same function
+(``njit(linear_lp)``), so the two agree to the last bit.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from oiradar.liquidations.tiers import TierTable
+
+
+def linear_lp(sign: Any, entry: Any, leverage: Any, mmr: Any, cum: Any, qty: Any) -> Any:
+    """Binance linear isolated ``LP`` before the floor at 0; ``sign`` exactly +1 (long) or -1 (short).
+
+    ``(EP x (1 - sign/L) - sign x cum/Q) / (1 - sign x MMR)`` is the module docstring's long and
+    short formulas in one: negating an operand is exact in floating point, so each side gets the
+    same bits as its own formula. Plain arithmetic on purpose: floats, numpy arrays, and numba
+    (the simulator jits this very function).
+    """
+    return (entry * (1.0 - sign / leverage) - sign * cum / qty) / (1.0 - sign * mmr)
 
 
 def liq_price_linear(
@@ -55,9 +72,8 @@ def liq_price_linear(
         *(np.asarray(x, dtype=np.float64) for x in (side, entry, leverage, mmr, cum, qty))
     )
     with np.errstate(under="ignore"):  # a tiny cum/q underflowing to 0 is harmless
-        long_lp = (ep * (1.0 - 1.0 / lev) - c / q) / (1.0 - m)
-        short_lp = (ep * (1.0 + 1.0 / lev) + c / q) / (1.0 + m)
-    return np.maximum(np.where(s > 0, long_lp, short_lp), 0.0)
+        lp = linear_lp(np.where(s > 0, 1.0, -1.0), ep, lev, m, c, q)
+    return np.maximum(lp, 0.0)
 
 
 def liq_price_inverse(

@@ -24,7 +24,7 @@ import polars as pl
 from numpy.typing import NDArray
 
 from oiradar.liquidations.levels import LevelRun
-from oiradar.model import DAY_MS
+from oiradar.model import DAY_MS, SIDES, Side
 
 F8 = NDArray[np.float64]
 SCORE_SCHEMA = {
@@ -64,7 +64,7 @@ def price_hits(
     qq = liqs["quote_qty"].to_numpy().astype(np.float64)
     rows = []
     for i in (int(x) for x in np.flatnonzero(ok)):
-        heat = run.heat_long if sides[i] == "long" else run.heat_short
+        heat = run.heat_long if sides[i] == Side.LONG else run.heat_short
         lo_b, hi_b = _span(run, min(low[u[i]], prices[i]), max(high[u[i]], prices[i]))
         mass = heat[u[i] - 1, lo_b : hi_b + 1].astype(np.float64)
         top = top_quartile(mass, rng)
@@ -93,7 +93,7 @@ def summarize(
 ) -> pl.DataFrame:
     """Score, chance and lift per side and overall, with block-bootstrap 95 % intervals."""
     rows = []
-    for side in ("long", "short", "all"):
+    for side in (*(s.value for s in SIDES), "all"):
         part = hits if side == "all" else hits.filter(pl.col("side") == side)
         rows.append(_score_row(side, part, n_boot, seed, block_ms))
     return pl.DataFrame(rows, schema=SCORE_SCHEMA, orient="row")
@@ -155,20 +155,20 @@ def time_hits(est: F8, realized: F8, ts: NDArray[np.int64], seed: int = 0) -> pl
 
 
 def score_by_time(
-    est: dict[str, F8], realized: dict[str, F8], ts: NDArray[np.int64], *, n_boot: int = 1000,
+    est: dict[Side, F8], realized: dict[Side, F8], ts: NDArray[np.int64], *, n_boot: int = 1000,
     seed: int = 0, block: int = 7, bar_ms: int = DAY_MS,
 ) -> pl.DataFrame:  # fmt: skip
     """Top-quartile share per side (``est``/``realized`` keyed by ``long``/``short``), plus the
     Spearman rank correlation of estimate and realized as ``rank_corr``."""
     frames = []
-    for side in ("long", "short"):
+    for side in SIDES:
         h = time_hits(est[side], realized[side], ts, seed)
-        frames.append(h.with_columns(pl.lit(side).alias("side")))
+        frames.append(h.with_columns(pl.lit(side.value).alias("side")))
     hits = pl.concat(frames)
     out = summarize(hits.drop("est"), n_boot=n_boot, seed=seed, block_ms=block * bar_ms)
     corr = {
-        s: _spearman(f["est"].to_numpy(), f["quote_qty"].to_numpy())
-        for s, f in zip(("long", "short"), frames, strict=True)
+        s.value: _spearman(f["est"].to_numpy(), f["quote_qty"].to_numpy())
+        for s, f in zip(SIDES, frames, strict=True)
     }
     corr["all"] = math.nan
     return out.with_columns(

@@ -1,6 +1,7 @@
 """The reversal framework (SPEC section 3): per-bar states, events, phases, cross-venue divergence.
 
 Frame in, frame of events out; the same code serves the scan, the backtest and live monitoring.
+Features are read by name (:data:`oiradar.features.FEATURE_ROW`), never by a row number.
 """
 
 from oiradar.signals.cross import cross_divergence, exchange_divergence, margin_divergence
@@ -16,12 +17,22 @@ from oiradar.signals.frame import (
     with_why,
 )
 from oiradar.signals.kernels import PHASES, STATES
+from oiradar.signals.scan import (
+    MTF_TIMEFRAMES,
+    ScanResult,
+    multi_timeframe,
+    scan,
+    venue_family,
+    with_liquidations,
+)
 
 __all__ = [
     "EVENT_SCHEMA",
+    "MTF_TIMEFRAMES",
     "PHASES",
     "SIGNALS",
     "STATES",
+    "ScanResult",
     "analyse_many",
     "cross_divergence",
     "detect_many",
@@ -29,7 +40,11 @@ __all__ = [
     "empty_events",
     "exchange_divergence",
     "margin_divergence",
+    "multi_timeframe",
+    "scan",
     "signal_params",
     "signal_states",
+    "venue_family",
+    "with_liquidations",
     "with_why",
 ]

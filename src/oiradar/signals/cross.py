@@ -22,9 +22,9 @@ from numba import njit
 from oiradar.config import Settings, duration_ms
 from oiradar.errors import InputError
 from oiradar.features import kernels as fk
-from oiradar.features.frame import regular_grid
+from oiradar.features import regular_grid
 from oiradar.model import Timeframe, margin_type, parse_symbol
-from oiradar.signals.frame import _conform, empty_events
+from oiradar.signals.frame import conform_events, empty_events
 from oiradar.signals.kernels import rising_edge
 
 
@@ -52,15 +52,14 @@ def others_median(chg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def leg_changes(
-    legs: Mapping[str, pl.DataFrame], timeframe: Timeframe | str, window: str = "1d"
+    legs: Mapping[str, pl.DataFrame], timeframe: Timeframe, window: str = "1d"
 ) -> tuple[np.ndarray, np.ndarray]:
     """Aligned ``oi`` changes over ``window`` (legs x bars; incomplete bars NaN) and the common ts."""
-    tf = Timeframe.parse(str(timeframe))
-    lag = tf.bars(duration_ms(window))
-    grids = {name: regular_grid(_bar_like(f), tf) for name, f in legs.items()}
+    lag = timeframe.bars(duration_ms(window))
+    grids = {name: regular_grid(_bar_like(f), timeframe) for name, f in legs.items()}
     lo = min(int(g["ts"].to_numpy().min()) for g in grids.values() if g.height)
     hi = max(int(g["ts"].to_numpy().max()) for g in grids.values() if g.height)
-    ts = np.arange(lo, hi + tf.ms, tf.ms, dtype=np.int64)
+    ts = np.arange(lo, hi + timeframe.ms, timeframe.ms, dtype=np.int64)
     chg = np.full((len(grids), ts.size), np.nan)
     for j, g in enumerate(grids.values()):
         full = pl.DataFrame({"ts": ts}).join(g, on="ts", how="left")
@@ -82,7 +81,7 @@ def _bar_like(frame: pl.DataFrame) -> pl.DataFrame:
 
 def cross_divergence(
     legs: Mapping[str, pl.DataFrame],
-    timeframe: Timeframe | str,
+    timeframe: Timeframe,
     settings: Settings | None = None,
 ) -> pl.DataFrame:
     """Rising edges of "leg change <= -drop while the others' median change is within +-band".
@@ -116,14 +115,14 @@ def _others(names: list[str], col: np.ndarray, j: int) -> str:
 
 
 def _events(
-    found: pl.DataFrame, signal: str, timeframe: Timeframe | str, exchange: pl.Expr, symbol: pl.Expr
+    found: pl.DataFrame, signal: str, timeframe: Timeframe, exchange: pl.Expr, symbol: pl.Expr
 ) -> pl.DataFrame:
     if found.is_empty():
         return empty_events()
     out = found.with_columns(
         exchange.alias("exchange"),
         symbol.alias("symbol"),
-        pl.lit(Timeframe.parse(str(timeframe)).value).alias("timeframe"),
+        pl.lit(timeframe.value).alias("timeframe"),
         pl.lit(signal).alias("signal"),
         pl.lit("short").alias("side"),
         pl.format(
@@ -134,13 +133,13 @@ def _events(
             pl.col("others"),
         ).alias("why"),
     )
-    return _conform(out).sort("ts", "exchange", "symbol")
+    return conform_events(out).sort("ts", "exchange", "symbol")
 
 
 def exchange_divergence(
     venues: Mapping[str, pl.DataFrame],
     symbol: str,
-    timeframe: Timeframe | str,
+    timeframe: Timeframe,
     settings: Settings | None = None,
 ) -> pl.DataFrame:
     """Events for one ``symbol`` traded on >= 2 venues (``venues``: exchange -> bars)."""
@@ -151,7 +150,7 @@ def exchange_divergence(
 def margin_divergence(
     contracts: Mapping[str, pl.DataFrame],
     exchange: str,
-    timeframe: Timeframe | str,
+    timeframe: Timeframe,
     settings: Settings | None = None,
 ) -> pl.DataFrame:
     """Events between the USDT-margined and coin-margined contracts (symbol -> bars) of one base.

@@ -13,9 +13,20 @@ import numpy as np
 import polars as pl
 
 from oiradar.config import Settings, duration_ms
-from oiradar.features.frame import feature_frames, feature_inputs, feature_params
-from oiradar.features.fused import COL, FEATURE_COLUMNS, INPUTS, PARALLEL_MIN_ROWS
-from oiradar.features.scratch import recycled, scratch_in
+from oiradar.features import (
+    FEATURE_COLUMNS,
+    FEATURE_INDEX,
+    INPUT_INDEX,
+    INPUTS,
+    PARALLEL_MIN_ROWS,
+    declared_features,
+    feature_frames,
+    feature_inputs,
+    feature_params,
+    feature_specs,
+    recycled,
+    scratch_in,
+)
 from oiradar.model import SeriesKey, Timeframe
 from oiradar.signals import kernels as sk
 from oiradar.signals.kernels import PHASES, STATES, many_states, serial_states
@@ -41,7 +52,6 @@ SIGNALS: tuple[str, ...] = (
     "exchange_divergence",
     "margin_divergence",
 )
-_BAR_ROW = {"close": 3, "oi": 6, "volume": 4}  # rows of features.fused.INPUTS
 VALUE_COLUMNS: tuple[str, ...] = (
     "close",
     "oi",
@@ -80,24 +90,23 @@ def empty_events() -> pl.DataFrame:
     return pl.DataFrame(schema=EVENT_SCHEMA)
 
 
-def signal_params(timeframe: Timeframe | str, settings: Settings | None = None) -> np.ndarray:
+def signal_params(timeframe: Timeframe, settings: Settings | None = None) -> np.ndarray:
     """The kernel's parameter vector (layout: ``kernels.P_*``)."""
     s = settings or Settings()
     ss, fs = s.signals, s.features
-    tf = Timeframe.parse(str(timeframe))
     p = np.zeros(sk.N_PARAMS)
     p[sk.P_Z], p[sk.P_WATCH_CHG] = ss.oi_z_alert, ss.watch_chg_7d
     p[sk.P_WATCH_BACK], p[sk.P_NEWHIGH_BACK] = ss.watch_lookback_bars, ss.trigger_new_high_bars
     p[sk.P_DOWN_STREAK], p[sk.P_DIV_DD] = ss.trigger_down_streak, ss.divergence_dd
     p[sk.P_ENTRY_WITHIN], p[sk.P_LONG] = ss.entry_within_bars, float(ss.long_side)
-    p[sk.P_RANGE_N] = tf.bars(duration_ms(fs.peak_window))
-    p[sk.P_SPIKE_N] = tf.bars(duration_ms(ss.phase_spike_window))
+    p[sk.P_RANGE_N] = timeframe.bars(duration_ms(fs.peak_window))
+    p[sk.P_SPIKE_N] = timeframe.bars(duration_ms(ss.phase_spike_window))
     p[sk.P_SPIKE], p[sk.P_RANGE_PCT] = ss.phase_oi_spike, ss.phase_range_pct
     p[sk.P_DIST_DD] = ss.phase_dist_dd
-    p[sk.P_CASCADE_N] = tf.bars(duration_ms(ss.cascade_window))
+    p[sk.P_CASCADE_N] = timeframe.bars(duration_ms(ss.cascade_window))
     p[sk.P_CASCADE_ATR], p[sk.P_CASCADE_OI] = ss.cascade_atr, ss.cascade_oi_drop
     p[sk.P_LIQ_MULT] = ss.cascade_liq_mult
-    p[sk.P_LIQ_N] = tf.bars(duration_ms(fs.z_window))
+    p[sk.P_LIQ_N] = timeframe.bars(duration_ms(fs.z_window))
     return p
 
 
@@ -146,7 +155,7 @@ def _states(
 
 
 def signal_states(
-    features: pl.DataFrame, timeframe: Timeframe | str, settings: Settings | None = None
+    features: pl.DataFrame, timeframe: Timeframe, settings: Settings | None = None
 ) -> pl.DataFrame:
     """Per-bar signal states (bool columns named as :data:`kernels.STATES`) and ``phase``."""
     p = signal_params(timeframe, settings)
@@ -202,6 +211,7 @@ def analyse_many(
     if not frames:
         return [], empty_events()
     tf = keys[0].timeframe
+    specs = feature_specs()  # the registered features are computed after the fused pass
     settings = list(settings) if settings is not None else [None] * len(frames)
     with ExitStack() as stack:  # the input matrix is reused scratch (events copy its values);
         # the feature matrix is recycled only once no frame holds it: polars keeps views of it
@@ -212,12 +222,13 @@ def analyse_many(
         ok = np.concatenate([g["complete"].to_numpy().astype(np.bool_) for g in grids])
         parallel = ok.size >= PARALLEL_MIN_ROWS and offsets.size > 2
         run = sk.many_analyse if parallel else sk.serial_analyse
-        feats = recycled((len(FEATURE_COLUMNS), ok.size))
+        feats = recycled((len(specs), ok.size))
         with np.errstate(all="ignore"):
             feats, _sbits, fbits, src = run(bars, ok, offsets, fparams, sparams, feats, take)
+            declared_features(grids, bars, offsets, fparams, feats, specs)
         ts = [g["ts"].to_numpy() for g in grids]
         events = events_from_bits(fbits, src, bars, feats, offsets, ts, keys, explain)
-        frames_out = feature_frames(grids, feats, offsets)
+        frames_out = feature_frames(grids, feats, offsets, specs)
     return frames_out, events
 
 
@@ -289,7 +300,7 @@ def events_from_bits(
         pl.Series("symbol", [k.symbol for k in keys], dtype=pl.String).gather(sid),
         pl.Series("timeframe", [k.timeframe.value for k in keys], dtype=pl.String).gather(sid),
     )
-    out = _conform(out)
+    out = conform_events(out)
     return with_why(out) if explain else out
 
 
@@ -312,14 +323,17 @@ def _rank(items: list) -> np.ndarray:
 
 _CODE_RANK = _rank(list(STATE_SIGNALS))
 _CODE_ORDER = np.argsort(_CODE_RANK).astype(np.int64)  # state codes in (signal, side) order
-_FROM_BARS = np.array([c in _BAR_ROW for c in VALUE_COLUMNS])
-_VALUE_ROWS = np.array([_BAR_ROW[c] if c in _BAR_ROW else COL[c] for c in VALUE_COLUMNS], np.int64)
+_FROM_BARS = np.array([c in INPUT_INDEX for c in VALUE_COLUMNS])  # else a feature row
+_VALUE_ROWS = np.array(
+    [INPUT_INDEX[c] if c in INPUT_INDEX else FEATURE_INDEX[c] for c in VALUE_COLUMNS], np.int64
+)
 
 
 _SETUP_NAMES = pl.Series("setup", [None, "trigger", "divergence", "trigger+divergence"], pl.String)
 
 
-def _conform(frame: pl.DataFrame) -> pl.DataFrame:
+def conform_events(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` as :data:`EVENT_SCHEMA`: its columns in order and typed, the missing ones null."""
     missing = [
         pl.lit(None, dtype=t).alias(c) for c, t in EVENT_SCHEMA.items() if c not in frame.columns
     ]

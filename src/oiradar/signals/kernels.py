@@ -7,30 +7,25 @@ or ``divergence`` event (bars ``s+1 .. s+entry_within``; a new setup re-arms the
 state is already an event. Everything at bar ``t`` reads bars ``<= t`` only.
 
 Inputs are the two matrices the feature pass already holds: the bar rows
-(:data:`oiradar.features.fused.INPUTS`) and the feature rows (:data:`FEATURE_COLUMNS`), plus the
-``complete`` flags and optional ``liquidations`` (quote notional liquidated per bar): no copies.
+(:data:`oiradar.features.INPUTS`) and the feature rows, read by name (``X.oi``, ``F.oi_z_30d``:
+:data:`~oiradar.features.INPUT_ROW` and :data:`~oiradar.features.FEATURE_ROW`, compile-time
+constants to numba), plus the ``complete`` flags and optional ``liquidations`` (quote notional
+liquidated per bar): no copies.
 """
 
 from __future__ import annotations
 
+from collections import namedtuple
 from collections.abc import Callable
+from typing import Any, cast
 
 import numpy as np
 from numba import njit, prange, set_parallel_chunksize
 
+from oiradar.features import FEATURE_ROW as F
+from oiradar.features import INPUT_ROW as X
+from oiradar.features import N_FUSED, feature_output, series_features
 from oiradar.features import kernels as fk
-from oiradar.features.fused import COL, FEATURE_COLUMNS, feature_output, series_features
-
-# Bar rows (features.fused.INPUTS order) and feature rows used here.
-B_HIGH, B_LOW, B_CLOSE, B_VOLUME, B_OI = 1, 2, 3, 4, 6
-F_MA, F_Z, F_CHG = COL["oi_ma_30d"], COL["oi_z_30d"], COL["oi_chg_7d"]
-F_RATIO, F_RATIO_MA, F_DD = COL["oi_vol_ratio"], COL["oi_vol_ratio_ma_30d"], COL["oi_dd"]
-F_DOWN, F_VOL_MA = COL["oi_down_streak"], COL["vol_ma_20d"]
-F_NEW_HIGH, F_NEAR_HIGH, F_NEW_LOW, F_NEAR_LOW = (
-    COL["new_high"], COL["near_high"], COL["new_low"], COL["near_low"],
-)  # fmt: skip
-F_REJ, F_REJ_BULL, F_ATR = COL["rejection"], COL["rejection_bull"], COL["atr_14"]
-F_PRICE_HIGH, F_PRICE_LOW = COL["price_high"], COL["price_low"]
 
 # Per-bar states (rows of the state matrix).
 STATES: tuple[str, ...] = (
@@ -70,8 +65,11 @@ PHASES: tuple[str, ...] = ("neutral", "accumulation", "breakout", "distribution"
 ) = range(18)
 N_PARAMS = 18
 _FAR = -(1 << 40)  # "never": an index far before any bar
-# Per-bar condition bits of series_states' first pass (z bits equal the state bits 1 and 2).
-_C_ZHI, _C_ZLO, _C_WATCH, _C_NH, _C_NL = 1, 2, 4, 8, 16
+# The bit of each state in the state bits (bit j: STATES[j]), by name: constants to numba.
+S: Any = cast(Any, namedtuple("StateBit", STATES))(*[1 << j for j in range(len(STATES))])
+_ENTRIES = S.entry | S.entry_long  # sequential states: no rising edge
+# Per-bar condition bits of series_states' first pass (the z bits are the states' own bits).
+_C_ZHI, _C_ZLO, _C_WATCH, _C_NH, _C_NL = S.oi_extreme_high, S.oi_extreme_low, 4, 8, 16
 _C_FALL, _C_DIV, _C_DIV_L, _C_REJ, _C_REJ_L = 32, 64, 128, 256, 512
 
 
@@ -125,13 +123,14 @@ def series_states(
     dstreak, ddmin, within = p[P_DOWN_STREAK], p[P_DIV_DD], int(p[P_ENTRY_WITHIN])
     long_side = p[P_LONG] > 0
     # series-local row slices indexed from 0: no negative-index checks on every read
-    okv, oi, vol = ok[a:b], bars[B_OI, a:b], bars[B_VOLUME, a:b]
-    fz, fma, fchg = feats[F_Z, a:b], feats[F_MA, a:b], feats[F_CHG, a:b]
-    fratio, fratio_ma, fdd = feats[F_RATIO, a:b], feats[F_RATIO_MA, a:b], feats[F_DD, a:b]
-    fdown, fvol_ma = feats[F_DOWN, a:b], feats[F_VOL_MA, a:b]
-    fnh, fnl = feats[F_NEW_HIGH, a:b], feats[F_NEW_LOW, a:b]
-    fnear_h, fnear_l = feats[F_NEAR_HIGH, a:b], feats[F_NEAR_LOW, a:b]
-    frej, frej_l = feats[F_REJ, a:b], feats[F_REJ_BULL, a:b]
+    okv, oi, vol = ok[a:b], bars[X.oi, a:b], bars[X.volume, a:b]
+    fz, fma, fchg = feats[F.oi_z_30d, a:b], feats[F.oi_ma_30d, a:b], feats[F.oi_chg_7d, a:b]
+    fratio, fratio_ma = feats[F.oi_vol_ratio, a:b], feats[F.oi_vol_ratio_ma_30d, a:b]
+    fdd = feats[F.oi_dd, a:b]
+    fdown, fvol_ma = feats[F.oi_down_streak, a:b], feats[F.vol_ma_20d, a:b]
+    fnh, fnl = feats[F.new_high, a:b], feats[F.new_low, a:b]
+    fnear_h, fnear_l = feats[F.near_high, a:b], feats[F.near_low, a:b]
+    frej, frej_l = feats[F.rejection, a:b], feats[F.rejection_bull, a:b]
     sb, fb, src_s, src_l = sbits[a:b], fbits[a:b], src[0, a:b], src[1, a:b]
     n = b - a
     # pass 1, vectorised: every per-bar condition as a bit of sb[j] (overwritten by pass 2)
@@ -162,25 +161,28 @@ def series_states(
         last_nl = j if c & _C_NL else last_nl
         base = ((c & _C_FALL) != 0) & (j - last_watch < wback)
         trig = base & (j - last_nh < nback)
-        state = (c & (_C_ZHI | _C_ZLO)) + watch * 4 + trig * 8 + ((c & _C_DIV) != 0) * 16
+        div = (c & _C_DIV) != 0
+        state = (c & (_C_ZHI | _C_ZLO)) + watch * S.watch + trig * S.trigger + div * S.divergence
         if long_side:
             trig_l = base & (j - last_nl < nback)
-            state += trig_l * 32 + ((c & _C_DIV_L) != 0) * 64
+            state += trig_l * S.trigger_long + ((c & _C_DIV_L) != 0) * S.divergence_long
         fire = state & ~prev
-        taken, after = _entry(armed, j, within, (c & _C_REJ) != 0, (fire & (8 | 16)) != 0)
+        setup = (fire & (S.trigger | S.divergence)) != 0
+        taken, after = _entry(armed, j, within, (c & _C_REJ) != 0, setup)
         if taken:
-            state |= 128
+            state |= S.entry
             src_s[j] = armed
         armed = after
         if long_side:
-            taken, after = _entry(armed_l, j, within, (c & _C_REJ_L) != 0, (fire & 96) != 0)
+            setup = (fire & (S.trigger_long | S.divergence_long)) != 0
+            taken, after = _entry(armed_l, j, within, (c & _C_REJ_L) != 0, setup)
             if taken:
-                state |= 256
+                state |= S.entry_long
                 src_l[j] = armed_l
             armed_l = after
         sb[j] = state
-        fb[j] = fire | (state & (128 | 256))
-        prev = state & 127
+        fb[j] = fire | (state & _ENTRIES)
+        prev = state & ~_ENTRIES
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -211,7 +213,7 @@ def phases(
       ``0 < oi_chg_7d < watch_chg`` (OI rising, but slowly);
     * ``neutral`` otherwise.
     """
-    c, h, lo, oi = bars[B_CLOSE], bars[B_HIGH], bars[B_LOW], bars[B_OI]
+    c, h, lo, oi = bars[X.close], bars[X.high], bars[X.low], bars[X.oi]
     nc, nr, ns = int(p[P_CASCADE_N]), int(p[P_RANGE_N]), int(p[P_SPIKE_N])
     drop = c - fk.rolling_max(c, nc, nc)
     oi_off = oi / fk.rolling_max(oi, nc, nc) - 1.0
@@ -220,9 +222,9 @@ def phases(
     up = fk.breakout(h, nr, nr, 1.0)
     dn = fk.breakout(lo, nr, nr, -1.0)
     spike = fk.pct_change_lag(oi, ns)
-    rej = any_last(feats[F_REJ] > 0.5, ns)
-    dd, chg, atr, near = feats[F_DD], feats[F_CHG], feats[F_ATR], feats[F_NEAR_HIGH]
-    width = (feats[F_PRICE_HIGH] - feats[F_PRICE_LOW]) / c
+    rej = any_last(feats[F.rejection] > 0.5, ns)
+    dd, chg, atr, near = feats[F.oi_dd], feats[F.oi_chg_7d], feats[F.atr_14], feats[F.near_high]
+    width = (feats[F.price_high] - feats[F.price_low]) / c
     out = np.full(c.size, -1, np.int8)
     for i in range(c.size):
         if not ok[i]:
@@ -295,9 +297,10 @@ def many_analyse(
     Equals ``feats = features.fused.many_features(x, offsets, fparams)`` followed by
     ``many_states(x, feats, ok, offsets, sparams)``. Series are handed to the threads one at a
     time (chunk size 1), so a thread slowed by another process does not hold up the rest.
-    ``feats``, when given, is the (``len(FEATURE_COLUMNS)`` x rows) float64 matrix to write the
-    features into (every cell is written); ``alloc(shape, dtype)`` gives the state outputs. Returns (features, state bits, fired bits, entry
-    sources).
+    ``feats``, when given, is the float64 matrix (one row per feature, at least ``N_FUSED``) to
+    write the features into (every cell of the built-in rows is written; the registered
+    features' rows are left to :func:`oiradar.features.declared_features`); ``alloc(shape,
+    dtype)`` gives the state outputs. Returns (features, state bits, fired bits, entry sources).
     """
     feats = _feature_out(feats, ok.size)
     sbits, fbits, src = _outputs(ok.size, alloc)
@@ -329,10 +332,9 @@ def _feature_out(feats: np.ndarray | None, n: int) -> np.ndarray:
     if feats is None:
         return feature_output(n)
     # numba does not check bounds: refuse a wrong matrix here
-    if feats.shape != (len(FEATURE_COLUMNS), n) or feats.dtype != np.float64:
-        raise ValueError(
-            f"feature matrix {feats.shape} {feats.dtype}, need ({len(FEATURE_COLUMNS)}, {n})"
-        )
+    rows_ok = feats.ndim == 2 and feats.shape[0] >= N_FUSED and feats.shape[1] == n
+    if not rows_ok or feats.dtype != np.float64:
+        raise ValueError(f"feature matrix {feats.shape} {feats.dtype}, need (>= {N_FUSED}, {n})")
     return feats
 
 
@@ -367,6 +369,11 @@ def count_events(fbits: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     return counts
 
 
+_E_SHORT = STATES.index("entry")  # "entry_long" follows it: the last two codes
+# the setup bits of an entry: trigger and the divergence right after it, of its side
+_AT_TRIG, _AT_TRIG_L = STATES.index("trigger"), STATES.index("trigger_long")
+
+
 @njit(cache=True, parallel=True)
 def fill_events(fbits, src, offsets, starts, code_order, idx, code, sid, setup, origin) -> None:
     """One row per fired bit, series by series from ``starts[s]``: bar index ``idx``, state
@@ -377,7 +384,7 @@ def fill_events(fbits, src, offsets, starts, code_order, idx, code, sid, setup, 
     numpy: ``fired = np.flatnonzero(fbits)`` then one ``fired[(fbits[fired] >> j) & 1 == 1]``
     per state, regrouped by series and bar.
     """
-    e_short = 7  # STATES.index("entry"); "entry_long" is 8, the last code
+    e_short = _E_SHORT
     for s in prange(offsets.size - 1):
         a = offsets[s]
         p = starts[s]
@@ -390,7 +397,7 @@ def fill_events(fbits, src, offsets, starts, code_order, idx, code, sid, setup, 
                     idx[p], code[p], sid[p] = i, c, s
                     setup[p], origin[p] = 0, -1
                     if c >= e_short:  # entry or entry_long, the last two codes
-                        row, shift = (0, 3) if c == e_short else (1, 5)
+                        row, shift = (0, _AT_TRIG) if c == e_short else (1, _AT_TRIG_L)
                         o = src[row, i] + a
                         setup[p], origin[p] = (fbits[o] >> shift) & 3, o
                     p += 1

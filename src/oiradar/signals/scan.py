@@ -54,20 +54,19 @@ def read_many(catalog: Catalog, keys: Sequence[SeriesKey], threads: int = 4) -> 
 def scan(
     catalog: Catalog,
     settings: Settings,
-    timeframe: Timeframe | str,
+    timeframe: Timeframe,
     exchanges: Sequence[str] = (),
     symbols: Sequence[str] = (),
     since: int | None = None,
 ) -> ScanResult:
     """Events of every matching stored series at ``timeframe`` with ``ts >= since``."""
-    tf = Timeframe.parse(str(timeframe))
-    keys = markets(catalog, tf, exchanges, symbols)
+    keys = markets(catalog, timeframe, exchanges, symbols)
     if not keys:
         return ScanResult(empty_events(), {})
     per_symbol = [settings.for_symbol(k.symbol) for k in keys]
     frames, events = analyse_many(read_many(catalog, keys), keys, per_symbol)
     feats = dict(zip(keys, frames, strict=True))
-    parts = [events, *_cross(feats, tf, settings)]
+    parts = [events, *_cross(feats, timeframe, settings)]
     events = pl.concat([p for p in parts if p.height] or [empty_events()])
     if since is not None:
         events = events.filter(pl.col("ts") >= since)

@@ -9,7 +9,8 @@ See ``docs/simulator.md`` for the model and its invariants.
 
 from oiradar.sim.params import PRESETS, SimParams, resolve_params
 from oiradar.sim.regimes import Regime
-from oiradar.sim.simulate import SimResult, SimWrite, ground_truth_dir, simulate
+from oiradar.sim.simulate import SimResult, SimWrite, simulate
+from oiradar.store import ground_truth_dir  # the store owns the layout; kept here for callers
 
 __all__ = [
     "PRESETS",

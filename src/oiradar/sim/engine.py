@@ -29,10 +29,13 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-# Column indices of the position arrays.
+from oiradar.liquidations.prices import linear_lp
+from oiradar.model import LONG, SHORT
+
+# Column indices of the position arrays. ``pos_i[:, I_SIDE]`` holds the side's sign (LONG, SHORT);
+# ``counts`` and ``buckets`` are indexed by its slot, 0 long and 1 short (:func:`_slot`).
 F_ENTRY, F_QTY, F_LEV, F_LIQ, F_EXIT, F_MMR, F_TRIG, F_CUM = range(8)
 I_SIDE, I_ENTRY_TS, I_EXIT_TS, I_REASON, I_LOT = range(5)
-LONG, SHORT = 0, 1
 OPEN, CLOSED, LIQUIDATED = 0, 1, 2
 # Bar columns.
 B_OPEN, B_HIGH, B_LOW, B_CLOSE, B_VOL, B_QVOL, B_TBV, B_OI = range(8)
@@ -100,14 +103,21 @@ def categorical(rng: np.ndarray, cum: np.ndarray) -> int:
     return cum.shape[0] - 1
 
 
+# The venue's formula from the one liquidation-price module, compiled: the same bits as
+# ``liq_price_linear`` (which runs the same function on numpy arrays).
+_linear_lp = njit(cache=True)(linear_lp)
+
+
 @njit(cache=True)
 def liq_price(side: int, entry: float, lev: float, mmr: float, cum: float, qty: float) -> float:
-    """Same expression, same operation order, as ``oiradar.liquidations.prices.liq_price_linear``."""
-    if side == LONG:
-        lp = (entry * (1.0 - 1.0 / lev) - cum / qty) / (1.0 - mmr)
-    else:
-        lp = (entry * (1.0 + 1.0 / lev) + cum / qty) / (1.0 + mmr)
-    return max(lp, 0.0)
+    """``oiradar.liquidations.prices.liq_price_linear`` for one position (``side`` LONG or SHORT)."""
+    return max(_linear_lp(side, entry, lev, mmr, cum, qty), 0.0)
+
+
+@njit(cache=True, inline="always")
+def _slot(side: int) -> int:
+    """The row of a side in the per-side arrays: 0 long, 1 short."""
+    return 0 if side == LONG else 1
 
 
 @njit(cache=True)
@@ -143,10 +153,11 @@ def _open(
     pos_i[pid, I_EXIT_TS] = -1
     pos_i[pid, I_REASON] = OPEN
     pos_i[pid, I_LOT] = lot
-    b = counts[side, lot]
-    buckets[side, lot, b] = pid
+    s = _slot(side)
+    b = counts[s, lot]
+    buckets[s, lot, b] = pid
     slot[pid] = b
-    counts[side, lot] = b + 1
+    counts[s, lot] = b + 1
     if side == LONG:
         st[S_OIL] += qty
         st[S_BL] = max(st[S_BL], trig)
@@ -161,12 +172,13 @@ def _close(pid, price, ts, reason, pos_f, pos_i, slot, buckets, counts, st):
     """Close a whole position: swap-remove it from its bucket and record the exit."""
     side = pos_i[pid, I_SIDE]
     lot = pos_i[pid, I_LOT]
+    s = _slot(side)
     b = slot[pid]
-    last = counts[side, lot] - 1
-    moved = buckets[side, lot, last]
-    buckets[side, lot, b] = moved
+    last = counts[s, lot] - 1
+    moved = buckets[s, lot, last]
+    buckets[s, lot, b] = moved
     slot[moved] = b
-    counts[side, lot] = last
+    counts[s, lot] = last
     pos_f[pid, F_EXIT] = price
     pos_i[pid, I_EXIT_TS] = ts
     pos_i[pid, I_REASON] = reason
@@ -179,25 +191,27 @@ def _close(pid, price, ts, reason, pos_f, pos_i, slot, buckets, counts, st):
 @njit(cache=True)
 def _random_open(rng, side, counts, buckets):
     """A uniformly chosen open position of ``side`` (-1 if there is none)."""
+    s = _slot(side)
     total = 0
     for lot in range(counts.shape[1]):
-        total += counts[side, lot]
+        total += counts[s, lot]
     if total == 0:
         return -1
     r = int(uniform(rng) * total)
     for lot in range(counts.shape[1]):
-        if r < counts[side, lot]:
-            return buckets[side, lot, r]
-        r -= counts[side, lot]
+        if r < counts[s, lot]:
+            return buckets[s, lot, r]
+        r -= counts[s, lot]
     return -1
 
 
 @njit(cache=True)
 def _random_of_lot(rng, side, lot, counts, buckets):
-    n = counts[side, lot]
+    s = _slot(side)
+    n = counts[s, lot]
     if n == 0:
         return -1
-    return buckets[side, lot, int(uniform(rng) * n)]
+    return buckets[s, lot, int(uniform(rng) * n)]
 
 
 @njit(cache=True)
@@ -234,9 +248,10 @@ def _find_triggered(side, price, pos_f, counts, buckets, st):
     """
     best = -1
     extreme = -np.inf if side == LONG else np.inf
+    s = _slot(side)
     for lot in range(counts.shape[1]):
-        for j in range(counts[side, lot]):
-            pid = buckets[side, lot, j]
+        for j in range(counts[s, lot]):
+            pid = buckets[s, lot, j]
             liq = pos_f[pid, F_TRIG]
             if side == LONG:
                 if liq > extreme:

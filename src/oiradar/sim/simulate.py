@@ -8,11 +8,9 @@ positions; its bars are discarded, the positions still open at ``start`` are kep
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import Path
+from datetime import date
 from typing import Any
 
 import numpy as np
@@ -26,14 +24,19 @@ from oiradar.model import (
     Source,
     Timeframe,
     conform_bars,
-    symbol_slug,
-    validate_exchange_name,
+    side_names,
 )
 from oiradar.sim import engine as E
 from oiradar.sim.params import SimParams, check_linear, resolve_params
 from oiradar.sim.regimes import REGIMES, Segments, labels_at, schedule, transition_matrix
-from oiradar.store import Catalog, WriteResult
-from oiradar.store.atomic import write_bytes_atomic
+from oiradar.store import (
+    Catalog,
+    WriteResult,
+    clear_ground_truth,
+    read_ground_truth_params,
+    write_ground_truth,
+)
+from oiradar.timeutil import day_start_ms
 
 Progress = Callable[[int, int], None]  # (steps done, steps total)
 CHUNK_STEPS = 5 * 1440
@@ -97,8 +100,7 @@ class SimResult:
         """
         key = self.key(exchange, symbol)
         meta = _normalised({**self.params, "exchange": exchange, "symbol": key.symbol})
-        folder = ground_truth_dir(catalog, exchange, key.symbol)
-        stored = _stored_params(folder)
+        stored = read_ground_truth_params(catalog, exchange, key.symbol)
         if stored is not None and stored != meta:
             if not replace:
                 raise StoreError(
@@ -114,23 +116,20 @@ class SimResult:
             pl.lit(exchange).alias("exchange"), pl.lit(key.symbol).alias("symbol")
         )
         liquidations = catalog.write_liquidations(liq, source=Source.SIM)
-        for name, frame in (("positions", self.positions), ("regimes", self.regimes)):
-            write_bytes_atomic(folder / f"{name}.parquet", _parquet_bytes(frame))
-        write_bytes_atomic(folder / "params.json", json.dumps(meta, indent=1).encode())
+        truth = {"positions": self.positions, "regimes": self.regimes}
+        write_ground_truth(catalog, exchange, key.symbol, truth, meta)
         return SimWrite(bars=bars, liquidations=liquidations)
-
-
-def ground_truth_dir(catalog: Catalog, exchange: str, symbol: str) -> Path:
-    return catalog.home / "sim" / validate_exchange_name(exchange) / symbol_slug(symbol)
 
 
 def clear_simulation(catalog: Catalog, exchange: str, symbol: str) -> None:
     """Delete every stored bar series, the liquidations and the ground truth of (exchange, symbol).
 
-    The catalog part goes through :meth:`Catalog.delete_series` (atomic, under its write lock).
+    Both go through the store (:meth:`Catalog.delete_series`, :func:`clear_ground_truth`), under
+    one hold of the catalog lock: other writers see the simulation whole or gone.
     """
-    catalog.delete_series(exchange, symbol)
-    shutil.rmtree(ground_truth_dir(catalog, exchange, symbol), ignore_errors=True)
+    with catalog.lock():
+        catalog.delete_series(exchange, symbol)
+        clear_ground_truth(catalog, exchange, symbol)
 
 
 def _normalised(meta: dict[str, Any]) -> dict[str, Any]:
@@ -138,70 +137,40 @@ def _normalised(meta: dict[str, Any]) -> dict[str, Any]:
     return dict(json.loads(json.dumps(meta)))
 
 
-def _stored_params(folder: Path) -> dict[str, Any] | None:
-    try:
-        return dict(json.loads((folder / "params.json").read_text()))
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError) as exc:
-        raise StoreError(f"cannot read {folder / 'params.json'}: {exc}") from exc
-
-
-def _parquet_bytes(frame: pl.DataFrame) -> bytes:
-    import io
-
-    buf = io.BytesIO()
-    frame.write_parquet(buf, compression="zstd")
-    return buf.getvalue()
-
-
-def parse_start(start: str | int | datetime) -> int:
-    """``"2024-01-01"`` / ISO-8601 (UTC unless it says otherwise) / epoch ms -> epoch ms."""
-    if isinstance(start, int):
-        return start
-    if isinstance(start, str):
-        try:
-            start = datetime.fromisoformat(start)
-        except ValueError:
-            raise InputError(
-                f"invalid start {start!r}; write a date such as 2024-01-01", column="start"
-            ) from None
-    if start.tzinfo is None:
-        start = start.replace(tzinfo=UTC)
-    return int(start.timestamp() * 1000)
+DEFAULT_START_MS = day_start_ms(date(2024, 1, 1))
 
 
 def simulate(
     preset: str = "ksm",
     days: int = 365,
     seed: int = 7,
-    timeframe: str | Timeframe = "5m",
-    start: str | int | datetime = "2024-01-01",
+    timeframe: Timeframe = Timeframe.M5,
+    start: int = DEFAULT_START_MS,
     *,
     progress: Progress | None = None,
     **overrides: Any,
 ) -> SimResult:
-    """Simulate ``days`` of a perpetual market from ``start``; a pure function of its arguments."""
+    """Simulate ``days`` of a perpetual market from ``start`` (epoch ms, on the ``timeframe``
+    grid); a pure function of its arguments. Text is parsed by the caller (``Timeframe.parse``,
+    ``oiradar.timeutil.parse_instant``)."""
     params = resolve_params(preset, **overrides)
-    tf = timeframe if isinstance(timeframe, Timeframe) else Timeframe.parse(str(timeframe))
-    start_ms = parse_start(start)
-    _check_grid(days, tf, start_ms)
-    spb = tf.ms // MINUTE_MS
+    _check_grid(days, timeframe, start)
+    spb = timeframe.ms // MINUTE_MS
     warm = params.warmup_days * 1440
     steps = days * 1440
     seeds = np.random.SeedSequence(seed).spawn(3)
     pseg, oseg = _segments(params, seeds[0], seeds[1], warm, steps)
-    run = _Run(params, seeds[2], warm=warm, steps=steps, spb=spb, ts0=start_ms - warm * MINUTE_MS)
+    run = _Run(params, seeds[2], warm=warm, steps=steps, spb=spb, ts0=start - warm * MINUTE_MS)
     run.execute(pseg, oseg, progress)
     meta = {
-        **params.to_dict(), "seed": seed, "days": days, "timeframe": tf.value,
-        "start": start_ms, "step_ms": MINUTE_MS,
+        **params.to_dict(), "seed": seed, "days": days, "timeframe": timeframe.value,
+        "start": start, "step_ms": MINUTE_MS,
     }  # fmt: skip
     return SimResult(
-        bars=run.bars_frame(start_ms, tf),
-        liquidations=run.liquidations_frame(start_ms, params.symbol),
-        positions=run.positions_frame(start_ms),
-        regimes=_regimes_frame(pseg, oseg, warm, steps, spb, start_ms, tf),
+        bars=run.bars_frame(start, timeframe),
+        liquidations=run.liquidations_frame(start, params.symbol),
+        positions=run.positions_frame(start),
+        regimes=_regimes_frame(pseg, oseg, warm, steps, spb, start, timeframe),
         params=meta,
     )
 
@@ -349,7 +318,7 @@ class _Run:
         keep = ts >= start_ms
         pid = pid[keep]
         qty = self.pos_f[pid, E.F_QTY]
-        side = np.where(self.pos_i[pid, E.I_SIDE] == E.LONG, "long", "short")
+        side = side_names(self.pos_i[pid, E.I_SIDE])
         frame = pl.DataFrame(
             {
                 "ts": ts[keep], "exchange": "sim", "symbol": symbol, "side": side,
@@ -369,7 +338,7 @@ class _Run:
         ids = np.flatnonzero(keep)
         frame = pl.DataFrame(
             {
-                "id": ids, "side": np.where(i[ids, E.I_SIDE] == E.LONG, "long", "short"),
+                "id": ids, "side": side_names(i[ids, E.I_SIDE]),
                 "entry_ts": i[ids, E.I_ENTRY_TS], "entry_price": f[ids, E.F_ENTRY],
                 "qty": f[ids, E.F_QTY], "leverage": f[ids, E.F_LEV], "mmr": f[ids, E.F_MMR],
                 "cum": f[ids, E.F_CUM],

@@ -27,7 +27,6 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -61,6 +60,8 @@ from oiradar.store.atomic import (
     tmp_path_for,
     write_lock,
 )
+from oiradar.store.paths import contained
+from oiradar.timeutil import months_between
 
 KEY_COLUMNS = ("exchange", "symbol", "timeframe")
 # Columns whose change makes a row "changed" (provenance columns are not compared).
@@ -107,18 +108,13 @@ def _month_parts(frame: pl.DataFrame) -> list[tuple[str, pl.DataFrame]]:
     if frame.is_empty():
         return []
     ts = frame["ts"]
-    first = datetime.fromtimestamp(int(ts[0]) / 1000, UTC)
-    last = datetime.fromtimestamp(int(ts[-1]) / 1000, UTC)
-    months, (y, m) = [], (first.year, first.month)
-    while (y, m) <= (last.year, last.month):
-        months.append((y, m))
-        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
-    bounds = [int(datetime(y, m, 1, tzinfo=UTC).timestamp() * 1000) for y, m in months[1:]]
+    months = months_between(int(ts[0]), int(ts[-1]))
+    bounds = [start for _y, _m, start in months[1:]]
     cuts = [0, *ts.search_sorted(pl.Series(bounds, dtype=pl.Int64), side="left").to_list()]
     cuts.append(frame.height)
     return [
         (f"{y:04d}-{m:02d}", frame.slice(lo, hi - lo))
-        for (y, m), lo, hi in zip(months, cuts[:-1], cuts[1:], strict=True)
+        for (y, m, _start), lo, hi in zip(months, cuts[:-1], cuts[1:], strict=True)
         if hi > lo
     ]
 
@@ -153,21 +149,8 @@ class Catalog:
         return self._contained(folder)
 
     def _contained(self, path: Path) -> Path:
-        """``path`` if it lies strictly inside the catalog once links are followed, else StoreError.
-
-        Names are validated where they enter; this is the second line of defence, so that nothing
-        is ever written or deleted outside ``<home>/catalog`` (not even through a planted link).
-        """
-        try:
-            root, resolved = self.root.resolve(), path.resolve()
-        except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop
-            raise StoreError(f"cannot resolve catalog path {path}: {exc}") from None
-        if resolved == root or not resolved.is_relative_to(root):
-            raise StoreError(
-                f"refusing to write or delete {path}: it resolves to {resolved}, outside the "
-                f"catalog at {root}; remove the link or folder that leads there"
-            )
-        return path
+        """``path`` if it lies strictly inside the catalog once links are followed, else StoreError."""
+        return contained(path, self.root)
 
     # ---------------------------------------------------------------- writes
     def write_bars(

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from oiradar.backtest.params import TradeParams
 from oiradar.backtest.run import BacktestInputs, run_backtest
+from oiradar.model import Side
 
 from .series import random_inputs
 
@@ -48,7 +49,7 @@ def test_short_receives_and_pays_funding_over_several_funding_times():
     assert res.metrics["final_equity"] == pytest.approx(10_004.0)
     # the same position long pays what the short received
     long_bars = flat_bars(10, funding=funding)
-    res_l = run(long_bars, NOCOST.with_(time_stop=5, side=1))
+    res_l = run(long_bars, NOCOST.with_(time_stop=5, side=Side.LONG))
     assert res_l.trades["funding"][0] == pytest.approx(-4.0)
     assert res_l.metrics["funding_paid"] == pytest.approx(4.0)
 
@@ -139,7 +140,7 @@ def test_no_look_ahead_trades_closed_before_the_cut_do_not_change(seed, cut):
     assert done_full.equals(done_part)
 
 
-@given(seed=st.integers(0, 10_000), side=st.sampled_from([-1, 1]))
+@given(seed=st.integers(0, 10_000), side=st.sampled_from(list(Side)))
 @settings(max_examples=40, deadline=None)
 def test_metrics_equal_numpy_on_the_equity_curve(seed, side):
     """The engine's online statistics equal the plain expressions on its equity curve."""

@@ -21,7 +21,7 @@ from oiradar.errors import ConfigError
 
 from .series import random_inputs
 
-SPEC = SweepSpec(params={"take_profit_r": [0.0, 1.0, 2.0], "time_stop": [5, 20], "side": [-1, 1]},
+SPEC = SweepSpec(params={"take_profit_r": [0.0, 1.0, 2.0], "time_stop": [5, 20], "side": ["short", "long"]},
                  folds=3, holdout=0.25)  # fmt: skip
 
 

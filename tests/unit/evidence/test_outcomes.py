@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from numpy.lib.stride_tricks import sliding_window_view
 
 from oiradar.evidence import outcomes as oc
+from oiradar.model import LONG, SHORT
 
 
 def _random_bars(seed: int, n: int):
@@ -42,7 +43,7 @@ def _barrier_oracle(close, high, low, atr, side, width, horizon):
     return out
 
 
-@given(seed=st.integers(0, 10_000), side=st.sampled_from([-1, 1]), horizon=st.integers(1, 15),
+@given(seed=st.integers(0, 10_000), side=st.sampled_from([SHORT, LONG]), horizon=st.integers(1, 15),
        width=st.floats(0.2, 3.0))  # fmt: skip
 @settings(max_examples=60, deadline=None)
 def test_triple_barrier_equals_numpy_oracle(seed, side, horizon, width):
@@ -97,7 +98,7 @@ def test_forward_returns_equal_pandas():
         np.testing.assert_allclose(got[:, j], (s.shift(-h) / s - 1).to_numpy(), equal_nan=True)
 
 
-@pytest.mark.parametrize("side", [-1, 1])
+@pytest.mark.parametrize("side", [SHORT, LONG])
 def test_excursions_equal_pandas(side):
     close, high, low, _ = _random_bars(2, 80)
     h = 7

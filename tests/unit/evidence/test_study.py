@@ -10,6 +10,7 @@ import pytest
 from oiradar.evidence import outcomes as oc
 from oiradar.evidence.claims import SEED_CLAIMS, Claim, Verdict, judge, verdict_table
 from oiradar.evidence.study import StudyArrays, StudyConfig, run_study
+from oiradar.model import Side
 
 
 def _walk(seed: int, n: int, planted: np.ndarray | None = None):
@@ -40,7 +41,7 @@ def test_planted_reversals_give_positive_lift():
     n = 6000
     planted = np.zeros(n, dtype=bool)
     planted[np.arange(50, n - 30, 40)] = True
-    res = run_study(_arrays(*_walk(0, n, planted), planted), -1, CFG)
+    res = run_study(_arrays(*_walk(0, n, planted), planted), Side.SHORT, CFG)
     assert res.n_events == planted.sum()
     assert res.rate.rate > 0.9
     assert 0.35 < res.baselines["all"].rate < 0.6
@@ -55,7 +56,7 @@ def test_random_events_give_no_lift():
     rng = np.random.default_rng(9)
     events = rng.random(n) < 0.03
     near = rng.random(n) < 0.3
-    res = run_study(_arrays(*_walk(1, n), events, near), -1, CFG)
+    res = run_study(_arrays(*_walk(1, n), events, near), Side.SHORT, CFG)
     assert res.lift["near_high"].low < 0 < res.lift["near_high"].high
     lift = res.lift["matched"]
     assert lift.low < 0 < lift.high
@@ -70,7 +71,7 @@ def test_counts_and_baselines_equal_direct_computation():
     rng = np.random.default_rng(4)
     events = rng.random(n) < 0.05
     near = rng.random(n) < 0.3
-    res = run_study(_arrays(close, high, low, atr, events, near), -1, CFG)
+    res = run_study(_arrays(close, high, low, atr, events, near), Side.SHORT, CFG)
     out, _ = oc.triple_barrier(close, high, low, atr, -1, 2.0, 12)
     valid = out != oc.INVALID
     kept = oc.dedupe_events(events, 12) & valid
@@ -103,7 +104,7 @@ def test_matched_baseline_differs_when_events_sit_in_high_volatility():
     atr[2000:] *= 3  # barriers 3x wider in the second half: mostly timeouts
     events = np.zeros(n, dtype=bool)
     events[2100 : n - 20 : 15] = True
-    res = run_study(_arrays(close, high, low, atr, events), -1, CFG)
+    res = run_study(_arrays(close, high, low, atr, events), Side.SHORT, CFG)
     assert res.baselines["matched"].rate < res.baselines["all"].rate - 0.1
     assert abs(res.lift["matched"].estimate) < abs(res.lift["all"].estimate)
 
@@ -112,7 +113,7 @@ def test_few_events_are_insufficient_data():
     n = 500
     planted = np.zeros(n, dtype=bool)
     planted[[50, 150, 250]] = True
-    res = run_study(_arrays(*_walk(0, n, planted), planted), -1, CFG)
+    res = run_study(_arrays(*_walk(0, n, planted), planted), Side.SHORT, CFG)
     assert res.n_events == 3 and not res.sufficient
     j = judge(SEED_CLAIMS[0], res)
     assert j.verdict is Verdict.INSUFFICIENT
@@ -123,7 +124,7 @@ def test_few_events_are_insufficient_data():
 
 def test_no_events_at_all():
     n = 300
-    res = run_study(_arrays(*_walk(0, n), np.zeros(n, dtype=bool)), -1, CFG)
+    res = run_study(_arrays(*_walk(0, n), np.zeros(n, dtype=bool)), Side.SHORT, CFG)
     assert res.n_events == 0 and math.isnan(res.rate.rate)
     assert res.lift["matched"] is None
     assert judge(SEED_CLAIMS[1], res).verdict is Verdict.INSUFFICIENT
@@ -133,8 +134,8 @@ def test_long_side_mirrors_short():
     n = 3000
     close, high, low, atr = _walk(5, n)
     events = np.random.default_rng(1).random(n) < 0.05
-    s = run_study(_arrays(close, high, low, atr, events), -1, CFG)
-    lg = run_study(_arrays(close, high, low, atr, events), 1, CFG)
+    s = run_study(_arrays(close, high, low, atr, events), Side.SHORT, CFG)
+    lg = run_study(_arrays(close, high, low, atr, events), Side.LONG, CFG)
     assert s.n_events == lg.n_events
     assert s.forward[3].estimate == pytest.approx(-lg.forward[3].estimate)
     assert s.mfe == pytest.approx(lg.mae)
@@ -147,6 +148,10 @@ def test_bad_claims_are_config_errors():
         Claim(name="x", text="t", signal="divergence", metric="sharpe")
     with pytest.raises(ConfigError, match="baseline"):
         Claim(name="x", text="t", signal="divergence", baseline="moon")
+    with pytest.raises(ConfigError, match="side must be 'short' or 'long'"):
+        Claim(name="x", text="t", signal="divergence", side="up")  # type: ignore[arg-type]
+    # the configuration gives the side as text: it is read as a Side
+    assert Claim(name="x", text="t", signal="divergence", side="long").side is Side.LONG  # type: ignore[arg-type]
 
 
 def test_mismatched_array_lengths_name_the_column():

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from oiradar.features import kernels as k
-from oiradar.features import reference as ref
+from oiradar.features import oracle
 
 WINDOWS = [1, 2, 3, 7, 30]
 
@@ -67,8 +67,8 @@ def test_safe_div_and_streaks() -> None:
         _close(k.safe_div(a, b), (pd.Series(a) / pd.Series(b)).replace([np.inf, -np.inf], np.nan))
     s = pd.Series(np.round(a, -3))  # ties: equal values are neither up nor down
     dn, up = k.streaks(s.to_numpy())
-    _close(dn, ref.streak(s < s.shift(), s.notna()))
-    _close(up, ref.streak(s > s.shift(), s.notna()))
+    _close(dn, oracle.streak(s < s.shift(), s.notna()))
+    _close(up, oracle.streak(s > s.shift(), s.notna()))
     assert np.nanmax(dn) >= 3  # the test exercises real streaks
 
 
@@ -87,7 +87,7 @@ def _ohlc(seed: int, m: int = 500, nan: float = 0.05) -> pd.DataFrame:
 def test_wilder_atr(n: int) -> None:
     df = _ohlc(5)
     got = k.wilder_atr(*(df[c].to_numpy() for c in ("high", "low", "close")), n)
-    _close(got, ref.wilder_atr(df["high"], df["low"], df["close"], n))
+    _close(got, oracle.wilder_atr(df["high"], df["low"], df["close"], n))
     assert np.isfinite(got).sum() > 50
 
 
@@ -226,7 +226,7 @@ def test_rejection(rules: tuple[str, ...], bullish: bool) -> None:
     cols = [df[c].to_numpy() for c in ("open", "high", "low", "close")]
     flags = [r in rules for r in ("wick", "engulfing", "close_below_low")]
     got = k.rejection(*cols, *flags, -1.0 if bullish else 1.0)
-    expected = ref.rejection(df, rules, bullish=bullish)
+    expected = oracle.rejection(df, rules, bullish=bullish)
     _close(got, expected)
     assert np.nansum(got) > 5  # each rule fires somewhere in 3000 random candles
 

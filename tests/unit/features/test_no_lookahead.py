@@ -9,8 +9,8 @@ from polars.testing import assert_frame_equal
 
 from oiradar.config import FeatureSettings
 from oiradar.features import FEATURE_COLUMNS, compute_features
-from oiradar.features.reference import random_bars
-from oiradar.model import HOUR_MS
+from oiradar.features.oracle import random_bars
+from oiradar.model import HOUR_MS, Timeframe
 
 TINY = dict(
     z_window="12h", chg_window="5h", turnover_window="3h", peak_window="6h", vol_window="8h",
@@ -38,8 +38,8 @@ def cases(draw):
 @given(cases())
 def test_every_feature_on_a_prefix_equals_the_full_history(case) -> None:
     bars, fs, cuts = case
-    full = compute_features(bars, "1h", fs)
+    full = compute_features(bars, Timeframe.H1, fs)
     for t in cuts:
-        part = compute_features(bars.head(t + 1), "1h", fs)
+        part = compute_features(bars.head(t + 1), Timeframe.H1, fs)
         upto = full.filter(pl.col("ts") <= bars["ts"][t])
         assert_frame_equal(part.select("ts", *FEATURE_COLUMNS), upto.select("ts", *FEATURE_COLUMNS))

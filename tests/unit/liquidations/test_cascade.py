@@ -19,6 +19,7 @@ from oiradar.liquidations.cascade import (
 from oiradar.liquidations.levels import parse_mix
 from oiradar.liquidations.prices import liq_price_linear
 from oiradar.liquidations.tiers import load_tiers
+from oiradar.model import LONG, SHORT, Side
 
 from .helpers import flat_tiers
 
@@ -26,7 +27,7 @@ from .helpers import flat_tiers
 def _book() -> Levels:
     # longs at 95.5 (10 base) and 90.5 (20 base); shorts at 105.5 (5) and 120 (1)
     return Levels(
-        side=np.array([1, 1, -1, -1], np.int8), price=np.array([95.5, 90.5, 105.5, 120.0]),
+        side=np.array([LONG, LONG, SHORT, SHORT], np.int8), price=np.array([95.5, 90.5, 105.5, 120.0]),
         qty=np.array([10.0, 20.0, 5.0, 1.0]), leverage=np.array([10.0, 5.0, 10.0, 5.0]),
     )  # fmt: skip
 
@@ -94,7 +95,7 @@ def test_seed_what_if_620m_entries_5pct_above():
         oi_usd=620e6, price=100.0, entry_distance=0.05, mix=parse_mix("25:1"), tiers=tiers
     )
     assert w25.already_liquidated_usd == pytest.approx(310e6)
-    assert w25.levels.total(1) == 0.0
+    assert w25.levels.total(Side.LONG) == 0.0
 
 
 def test_what_if_spread_smooths_the_curve_and_keeps_the_total():

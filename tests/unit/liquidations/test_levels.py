@@ -12,7 +12,7 @@ from oiradar.liquidations.levels import (
     PriceGrid,
     level_factors,
     level_inputs,
-    levels_reference,
+    levels_oracle,
     parse_mix,
     run_levels,
 )
@@ -96,7 +96,7 @@ def test_kernel_equals_the_python_oracle(n, seed, mix):
     )
     grid = PriceGrid.around(inp.low, inp.high, 37, 0.3)
     run = run_levels(inp, fac, grid)
-    hl, hs, ll, ls = levels_reference(inp, fac, grid)
+    hl, hs, ll, ls = levels_oracle(inp, fac, grid)
     np.testing.assert_allclose(run.heat_long, hl, rtol=1e-5, atol=1e-6 * max(1.0, hl.max()))
     np.testing.assert_allclose(run.heat_short, hs, rtol=1e-5, atol=1e-6 * max(1.0, hs.max()))
     np.testing.assert_allclose(run.liq_long, ll, rtol=1e-9, atol=1e-9)

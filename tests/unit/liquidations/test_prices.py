@@ -15,6 +15,7 @@ from oiradar.liquidations.prices import (
     liq_price_tiered,
 )
 from oiradar.liquidations.tiers import load_tiers
+from oiradar.model import LONG, SHORT
 
 
 def binance_usdm_general(side, wb, cum, qty, ep, mmr):
@@ -25,7 +26,7 @@ def binance_usdm_general(side, wb, cum, qty, ep, mmr):
 
 
 @given(
-    side=st.sampled_from([1, -1]),
+    side=st.sampled_from([LONG, SHORT]),
     ep=st.floats(1.0, 1e5),
     lev=st.floats(1.5, 125.0),
     mmr=st.floats(0.001, 0.1),
@@ -41,7 +42,7 @@ def test_linear_equals_binance_general_formula(side, ep, lev, mmr, qty, cum_frac
 
 
 @given(
-    side=st.sampled_from([1, -1]),
+    side=st.sampled_from([LONG, SHORT]),
     ep=st.floats(100.0, 1e5),
     lev=st.floats(1.5, 125.0),
     mmr=st.floats(0.001, 0.1),

@@ -17,7 +17,7 @@ from ...conftest import shared_file
 
 @pytest.fixture(scope="module")
 def daily_catalog(tmp_path_factory):
-    from oiradar.sources.files.dispatch import import_paths
+    from oiradar.sources import import_paths
     from oiradar.store import Catalog
 
     folder = shared_file("btc_daily_multivenue")
@@ -49,7 +49,7 @@ def test_coinalyze_daily_score_is_computed_per_side(daily_catalog):
 def test_forceorder_window_poll_bars_and_score():
     """Binance BTCUSDT forceOrder: the OI polls overlap the price polls for about 30 minutes
     (2024-12-13 19:39 .. 20:08 UTC); the score is computed on the liquidations inside the bars."""
-    from oiradar.sources.files.dispatch import import_paths
+    from oiradar.sources import import_paths
     from oiradar.store import Catalog
 
     price = shared_file("liquidations", "binance_btcusdt_btc_price_history.csv")

@@ -10,9 +10,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from oiradar.config import Settings
-from oiradar.features import compute_features
-from oiradar.features import reference as ref
-from oiradar.features.fused import PARALLEL_MIN_ROWS
+from oiradar.features import PARALLEL_MIN_ROWS, compute_features, oracle
 from oiradar.model import HOUR_MS, SeriesKey, Timeframe
 from oiradar.signals import analyse_many, detect_signals
 
@@ -38,16 +36,16 @@ def test_analyse_many_equals_the_per_series_path(rows: int, explain: bool) -> No
         SeriesKey(exchange="binance", symbol="BTC/USDT:USDT", timeframe=Timeframe.H1),
     ]
     bars = [
-        ref.random_bars(rows, HOUR_MS, seed=7, gaps=0.01, null_oi=0.001),
-        ref.random_bars(rows - 500, HOUR_MS, seed=8, start_ms=1_700_006_400_000 + 300 * HOUR_MS),
-        ref.random_bars(rows, HOUR_MS, seed=9, gaps=0.02),
+        oracle.random_bars(rows, HOUR_MS, seed=7, gaps=0.01, null_oi=0.001),
+        oracle.random_bars(rows - 500, HOUR_MS, seed=8, start_ms=1_700_006_400_000 + 300 * HOUR_MS),
+        oracle.random_bars(rows, HOUR_MS, seed=9, gaps=0.02),
     ]
     settings = [_settings(True, 1.5), _settings(False, 1.2), _settings(True, 2.0)]
     assert (3 * rows >= PARALLEL_MIN_ROWS) == (rows == 80_000)
     frames, events = analyse_many(bars, keys, settings, explain=explain)
     expected = []
     for b, k, s, got in zip(bars, keys, settings, frames, strict=True):
-        feats = compute_features(b, "1h", s)
+        feats = compute_features(b, Timeframe.H1, s)
         assert_frame_equal(got, feats)
         expected.append(detect_signals(feats, k, s))
     want = pl.concat(expected).sort(["ts", "exchange", "symbol", "signal", "side"])
@@ -63,10 +61,10 @@ def test_results_do_not_share_the_reused_scratch_memory() -> None:
     what an earlier one returned (the frames and events are copies)."""
     key = [SeriesKey(exchange="okx", symbol="BTC/USDT:USDT", timeframe=Timeframe.H1)]
     s = [_settings(True, 1.5)]
-    a = ref.random_bars(5_000, HOUR_MS, seed=1, null_quote=0.0)
-    want = compute_features(a, "1h", s[0])
+    a = oracle.random_bars(5_000, HOUR_MS, seed=1, null_quote=0.0)
+    want = compute_features(a, Timeframe.H1, s[0])
     want_events = detect_signals(want, key[0], s[0])
     frames, events = analyse_many([a], key, s)
-    analyse_many([ref.random_bars(5_000, HOUR_MS, seed=2, null_quote=0.0)], key, s)
+    analyse_many([oracle.random_bars(5_000, HOUR_MS, seed=2, null_quote=0.0)], key, s)
     assert_frame_equal(frames[0], want)  # polars may share a numpy buffer: not a clone
     assert_frame_equal(events, want_events)

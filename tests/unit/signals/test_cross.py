@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from oiradar.errors import InputError
-from oiradar.model import DAY_MS
+from oiradar.model import DAY_MS, Timeframe
 from oiradar.signals import EVENT_SCHEMA, exchange_divergence, margin_divergence
 from tests.conftest import shared_file
 
@@ -32,7 +32,7 @@ def test_one_venue_drops_while_the_others_hold() -> None:
         "b": venue([100, 101, 102, 103, 103, 103]),
         "c": venue([100, 99, 98, 97, 97, 97]),
     }
-    ev = exchange_divergence(venues, "BTC/USDT:USDT", "1d")
+    ev = exchange_divergence(venues, "BTC/USDT:USDT", Timeframe.D1)
     assert ev.schema == pl.Schema(EVENT_SCHEMA)
     assert days(ev) == [(3, "a")]
     row = ev.row(0, named=True)
@@ -54,7 +54,7 @@ def test_one_venue_drops_while_the_others_hold() -> None:
 def test_near_misses(a, b, c) -> None:
     venues = {"a": venue(a), "b": venue(b), "c": venue(c)}
     assert (
-        exchange_divergence(venues, "BTC/USDT:USDT", "1d")
+        exchange_divergence(venues, "BTC/USDT:USDT", Timeframe.D1)
         .filter(pl.col("exchange") == "a")
         .is_empty()
     )
@@ -63,26 +63,29 @@ def test_near_misses(a, b, c) -> None:
 def test_incomplete_bars_and_gaps_do_not_fire() -> None:
     a = venue([100, 90, 90], complete=[True, False, True])
     assert exchange_divergence(
-        {"a": a, "b": venue([100, 100, 100])}, "X/USDT:USDT", "1d"
+        {"a": a, "b": venue([100, 100, 100])}, "X/USDT:USDT", Timeframe.D1
     ).is_empty()
     gap = venue([100, None, 90])
     assert exchange_divergence(
-        {"a": gap, "b": venue([100, 100, 100])}, "X/USDT:USDT", "1d"
+        {"a": gap, "b": venue([100, 100, 100])}, "X/USDT:USDT", Timeframe.D1
     ).is_empty()
-    assert exchange_divergence({"a": venue([100, 90])}, "X/USDT:USDT", "1d").is_empty()  # one venue
+    one_venue = {"a": venue([100, 90])}
+    assert exchange_divergence(one_venue, "X/USDT:USDT", Timeframe.D1).is_empty()
 
 
 def test_margin_divergence_between_linear_and_inverse() -> None:
     legs = {"BTC/USDT:USDT": venue([100, 100, 93]), "BTC/USD:BTC": venue([50, 50, 50.5])}
-    ev = margin_divergence(legs, "binance", "1d")
+    ev = margin_divergence(legs, "binance", Timeframe.D1)
     assert [(d, s) for (d, _), s in zip(days(ev), ev["symbol"], strict=True)] == [
         (2, "BTC/USDT:USDT")
     ]
     assert ev["exchange"].to_list() == ["binance"] and ev["signal"][0] == "margin_divergence"
     near = {"BTC/USDT:USDT": venue([100, 100, 93]), "BTC/USD:BTC": venue([50, 50, 51.25])}
-    assert margin_divergence(near, "binance", "1d").is_empty()  # the coin side moved +2.5 %
+    assert margin_divergence(near, "binance", Timeframe.D1).is_empty()  # the coin side moved +2.5 %
     with pytest.raises(InputError, match="linear and inverse"):
-        margin_divergence({"BTC/USDT:USDT": venue([1, 2]), "ETH/USD:ETH": venue([1, 2])}, "x", "1d")
+        margin_divergence(
+            {"BTC/USDT:USDT": venue([1, 2]), "ETH/USD:ETH": venue([1, 2])}, "x", Timeframe.D1
+        )
 
 
 # ---------------------------------------------------------------- Coinalyze multi-venue BTC OI
@@ -154,7 +157,7 @@ COUNTS = {
 
 def test_exchange_divergence_on_coinalyze_btc(shared_data) -> None:
     legs = coinalyze_legs()
-    ev = {sym: exchange_divergence(v, sym, "1d") for sym, v in legs.items()}
+    ev = {sym: exchange_divergence(v, sym, Timeframe.D1) for sym, v in legs.items()}
     for sym, counts in COUNTS.items():
         per_venue = dict(ev[sym].group_by("exchange").len().iter_rows())
         assert {k: per_venue.get(k, 0) for k in counts} == counts
@@ -169,7 +172,7 @@ def test_exchange_divergence_on_coinalyze_btc(shared_data) -> None:
 def test_margin_divergence_on_coinalyze_btc_binance(shared_data) -> None:
     legs = coinalyze_legs()
     contracts = {s: legs[s]["Binance"] for s in ("BTC/USDT:USDT", "BTC/USD:BTC")}
-    ev = margin_divergence(contracts, "Binance", "1d")
+    ev = margin_divergence(contracts, "Binance", Timeframe.D1)
     assert ev.height == 31 and (ev["chg"] <= -0.05).all()
     listing = _listing(ev)
     assert listing[0] == ("2022-01-24", -5.2, -1.4) and listing[-1] == ("2023-06-17", -6.2, -1.3)

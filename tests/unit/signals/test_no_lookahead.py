@@ -9,8 +9,8 @@ from polars.testing import assert_frame_equal
 
 from oiradar.config import Settings
 from oiradar.features import compute_features
-from oiradar.features.reference import random_bars
-from oiradar.model import HOUR_MS, SeriesKey
+from oiradar.features.oracle import random_bars
+from oiradar.model import HOUR_MS, SeriesKey, Timeframe
 from oiradar.signals import (
     detect_signals,
     exchange_divergence,
@@ -28,7 +28,7 @@ FAST = Settings.model_validate(
                     "exchange_div_band": 0.02, "cross_window": "2h"},
     }
 )  # fmt: skip
-KEY = SeriesKey(exchange="x", symbol="BTC/USDT:USDT", timeframe="1h")
+KEY = SeriesKey(exchange="x", symbol="BTC/USDT:USDT", timeframe=Timeframe.H1)
 
 
 @st.composite
@@ -46,13 +46,15 @@ def cases(draw):
 @given(cases())
 def test_states_phases_and_events_on_a_prefix_equal_the_full_history(case) -> None:
     bars, cuts = case
-    feats = compute_features(bars, "1h", FAST)
-    full_st = signal_states(feats, "1h", FAST)
+    feats = compute_features(bars, Timeframe.H1, FAST)
+    full_st = signal_states(feats, Timeframe.H1, FAST)
     full_ev = detect_signals(feats, KEY, FAST)
     for t in cuts:
-        part = compute_features(bars.head(t + 1), "1h", FAST)
+        part = compute_features(bars.head(t + 1), Timeframe.H1, FAST)
         cut = bars["ts"][t]
-        assert_frame_equal(signal_states(part, "1h", FAST), full_st.filter(pl.col("ts") <= cut))
+        assert_frame_equal(
+            signal_states(part, Timeframe.H1, FAST), full_st.filter(pl.col("ts") <= cut)
+        )
         assert_frame_equal(detect_signals(part, KEY, FAST), full_ev.filter(pl.col("ts") <= cut))
 
 
@@ -67,14 +69,14 @@ def test_exchange_divergence_on_a_prefix_equals_the_full_history(seed, m, cuts) 
         f"v{j}": random_bars(m, HOUR_MS, seed=seed + j, gaps=0.05, null_oi=0.05) for j in range(3)
     }
     assume(all(v.height for v in venues.values()))  # a short series with gaps can lose every row
-    full = exchange_divergence(venues, KEY.symbol, "1h", FAST)
+    full = exchange_divergence(venues, KEY.symbol, Timeframe.H1, FAST)
     end = max(int(v["ts"].max()) for v in venues.values())
     for c in cuts:
         cut = int(venues["v0"]["ts"][0]) + (c % m) * HOUR_MS
         part = {k: v.filter(pl.col("ts") <= cut) for k, v in venues.items()}
         if any(p.is_empty() for p in part.values()):
             continue
-        got = exchange_divergence(part, KEY.symbol, "1h", FAST)
+        got = exchange_divergence(part, KEY.symbol, Timeframe.H1, FAST)
         assert_frame_equal(got, full.filter(pl.col("ts") <= min(cut, end)))
 
 
@@ -90,7 +92,7 @@ def test_margin_divergence_on_a_prefix_equals_the_full_history(seed, m, cuts) ->
         "BTC/USD:BTC": random_bars(m, HOUR_MS, seed=seed + 1, gaps=0.05, null_oi=0.05),
     }
     assume(all(v.height for v in legs.values()))
-    full = margin_divergence(legs, "binance", "1h", FAST)
+    full = margin_divergence(legs, "binance", Timeframe.H1, FAST)
     start = min(int(v["ts"][0]) for v in legs.values())
     for c in cuts:
         cut = start + (c % m) * HOUR_MS
@@ -98,5 +100,5 @@ def test_margin_divergence_on_a_prefix_equals_the_full_history(seed, m, cuts) ->
         if any(p.is_empty() for p in part.values()):
             continue
         assert_frame_equal(
-            margin_divergence(part, "binance", "1h", FAST), full.filter(pl.col("ts") <= cut)
+            margin_divergence(part, "binance", Timeframe.H1, FAST), full.filter(pl.col("ts") <= cut)
         )

@@ -7,10 +7,10 @@ import pytest
 
 from oiradar.config import Settings
 from oiradar.features import FEATURE_COLUMNS
-from oiradar.model import HOUR_MS, SeriesKey
+from oiradar.model import HOUR_MS, SeriesKey, Timeframe
 from oiradar.signals import EVENT_SCHEMA, detect_signals, signal_states
 
-KEY = SeriesKey(exchange="binanceusdm", symbol="KSM/USDT:USDT", timeframe="4h")
+KEY = SeriesKey(exchange="binanceusdm", symbol="KSM/USDT:USDT", timeframe=Timeframe.H4)
 T0 = 1_700_006_400_000 - 1_700_006_400_000 % (4 * HOUR_MS)
 LONG = Settings.model_validate({"signals": {"long_side": True}})
 
@@ -155,7 +155,7 @@ def test_long_side_is_opt_in_and_mirrors() -> None:
 
 
 def test_signal_states_and_phase_columns() -> None:
-    st = signal_states(put(_divergence(0.2), complete={9: False}), "4h")
+    st = signal_states(put(_divergence(0.2), complete={9: False}), Timeframe.H4)
     assert st["divergence"].to_list()[3:6] == [False, True, True]
     assert st["phase"][9] is None and st["phase"][0] == "neutral"
 

@@ -1,4 +1,4 @@
-"""Signal states, events and phases equal the plain pandas definitions (``features.reference``)."""
+"""Signal states, events and phases equal the plain pandas definitions (``features.oracle``)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,8 @@ import polars as pl
 import pytest
 
 from oiradar.config import Settings
-from oiradar.features import compute_features, regular_grid
-from oiradar.features import reference as ref
-from oiradar.model import HOUR_MS, SeriesKey
+from oiradar.features import compute_features, oracle, regular_grid
+from oiradar.model import HOUR_MS, SeriesKey, Timeframe
 from oiradar.signals import STATES, detect_signals, signal_params, signal_states
 from oiradar.signals import kernels as sk
 from oiradar.signals.frame import STATE_SIGNALS
@@ -29,7 +28,7 @@ def settings(long_side: bool) -> Settings:
     return Settings.model_validate(data)
 
 
-def ref_params(s: Settings, timeframe: str = "1h") -> dict:
+def ref_params(s: Settings, timeframe: Timeframe = Timeframe.H1) -> dict:
     p = signal_params(timeframe, s)
     return {
         "z": p[sk.P_Z], "watch_chg": p[sk.P_WATCH_CHG], "watch_back": int(p[sk.P_WATCH_BACK]),
@@ -47,11 +46,11 @@ def ref_params(s: Settings, timeframe: str = "1h") -> dict:
 @pytest.mark.parametrize("with_liq", [False, True])
 def test_states_events_and_phases_match_pandas(long_side, seed, gaps, with_liq) -> None:
     s = settings(long_side)
-    bars = ref.random_bars(4000, HOUR_MS, seed=seed, gaps=gaps, null_oi=0.002)
+    bars = oracle.random_bars(4000, HOUR_MS, seed=seed, gaps=gaps, null_oi=0.002)
     rng = np.random.default_rng(seed)
     if with_liq:
         bars = bars.with_columns(liquidations=pl.Series(rng.pareto(1.5, bars.height) * 1e4))
-    feats = compute_features(bars, "1h", s)
+    feats = compute_features(bars, Timeframe.H1, s)
     feats = feats.with_columns(  # some incomplete bars, as a resample would mark them
         pl.when(pl.int_range(pl.len()) % 97 == 5)
         .then(False)
@@ -59,18 +58,18 @@ def test_states_events_and_phases_match_pandas(long_side, seed, gaps, with_liq) 
         .alias("complete")
     )
     grid = feats.to_pandas()
-    expected = ref.states(grid, grid, ref_params(s))
-    got = signal_states(feats, "1h", s)
+    expected = oracle.states(grid, grid, ref_params(s))
+    got = signal_states(feats, Timeframe.H1, s)
     for name in STATES:
         assert got[name].to_list() == expected[name].tolist(), name
         if long_side or not name.endswith("_long"):
             assert got[name].sum() > 0, f"{name} never true: the test would prove nothing"
-    assert got["phase"].to_list() == ref.phases(grid, grid, ref_params(s)).tolist()
+    assert got["phase"].to_list() == oracle.phases(grid, grid, ref_params(s)).tolist()
     assert got["phase"].n_unique() == 6  # the five labels and None
-    key = SeriesKey(exchange="x", symbol="BTC/USDT:USDT", timeframe="1h")
+    key = SeriesKey(exchange="x", symbol="BTC/USDT:USDT", timeframe=Timeframe.H1)
     ev = detect_signals(feats, key, s)
     assert ev.equals(ev.sort("ts", "exchange", "symbol", "signal", "side"))
-    exp_ev = ref.events(expected)
+    exp_ev = oracle.events(expected)
     assert ev.height == len(exp_ev)
     ts = grid["ts"].to_numpy()
     names = dict(zip(STATES, STATE_SIGNALS, strict=True))
@@ -82,8 +81,8 @@ def test_states_events_and_phases_match_pandas(long_side, seed, gaps, with_liq) 
 
 
 def test_regular_grid_keeps_the_complete_flag() -> None:
-    bars = ref.random_bars(10, HOUR_MS).with_columns(complete=pl.Series([True] * 9 + [False]))
-    assert regular_grid(bars, "1h")["complete"].to_list()[-1] is False
+    bars = oracle.random_bars(10, HOUR_MS).with_columns(complete=pl.Series([True] * 9 + [False]))
+    assert regular_grid(bars, Timeframe.H1)["complete"].to_list()[-1] is False
 
 
 def test_states_match_pandas_on_real_binance_btc_4h() -> None:
@@ -98,13 +97,13 @@ def test_states_match_pandas_on_real_binance_btc_4h() -> None:
                         "divergence_dd": 0.02},
         }
     )  # fmt: skip
-    feats = compute_features(_binance_btc_4h(), "4h", s)
+    feats = compute_features(_binance_btc_4h(), Timeframe.H4, s)
     grid = feats.to_pandas()
-    expected = ref.states(grid, grid, ref_params(s, "4h"))
-    got = signal_states(feats, "4h", s)
+    expected = oracle.states(grid, grid, ref_params(s, Timeframe.H4))
+    got = signal_states(feats, Timeframe.H4, s)
     fired = 0
     for name in STATES:
         assert got[name].to_list() == expected[name].tolist(), name
         fired += got[name].sum()
     assert fired > 10
-    assert got["phase"].to_list() == ref.phases(grid, grid, ref_params(s, "4h")).tolist()
+    assert got["phase"].to_list() == oracle.phases(grid, grid, ref_params(s, Timeframe.H4)).tolist()

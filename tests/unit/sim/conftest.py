@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from oiradar.model import Timeframe
 from oiradar.sim import SimResult, simulate
 
 
@@ -16,4 +17,4 @@ def ksm_small() -> SimResult:
 @pytest.fixture(scope="package")
 def btc_small() -> SimResult:
     """The btc preset uses tiered maintenance margins (cum != 0)."""
-    return simulate("btc", days=3, seed=11, timeframe="15m")
+    return simulate("btc", days=3, seed=11, timeframe=Timeframe.M15)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from oiradar.liquidations.prices import liq_price_linear
+from oiradar.model import LONG, SHORT
 from oiradar.sim import engine as E
 
 
@@ -51,7 +52,7 @@ def test_categorical_matches_weights() -> None:
     np.testing.assert_allclose(freq, w, atol=0.01)
 
 
-@pytest.mark.parametrize("side", [1, -1])
+@pytest.mark.parametrize("side", [LONG, SHORT])
 def test_liq_price_is_bit_identical_to_liq_price_linear(side: int) -> None:
     gen = np.random.default_rng(0)
     entry = gen.uniform(1, 60_000, 500)
@@ -61,7 +62,7 @@ def test_liq_price_is_bit_identical_to_liq_price_linear(side: int) -> None:
     qty = gen.uniform(0.1, 5_000, 500)
     ours = np.array(
         [
-            E.liq_price(E.LONG if side > 0 else E.SHORT, *args)
+            E.liq_price(side, *args)
             for args in zip(entry, lev, mmr, cum, qty, strict=True)
         ]
     )

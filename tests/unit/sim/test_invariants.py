@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 
 from oiradar.liquidations.prices import liq_price_linear
-from oiradar.model import BAR_SCHEMA, HOUR_MS, LIQUIDATION_SCHEMA
+from oiradar.model import BAR_SCHEMA, HOUR_MS, LIQUIDATION_SCHEMA, LONG, SHORT, Side
 from oiradar.sim import SimResult
 
 
@@ -67,7 +67,7 @@ def test_every_liquidation_fills_at_its_positions_liquidation_price(
     joined = liq.join(dead, left_on=["ts", "side"], right_on=["exit_ts", "side"], how="left")
     assert joined.height == liq.height == dead.height  # one position per event, none unlogged
     assert joined["entry_ts"].null_count() == 0
-    sign = np.where(joined["side"].to_numpy() == "long", 1, -1)
+    sign = np.where(joined["side"].to_numpy() == Side.LONG, LONG, SHORT)
     expected = liq_price_linear(
         sign, joined["entry_price"].to_numpy(), joined["leverage"].to_numpy(),
         joined["mmr"].to_numpy(), joined["cum"].to_numpy(), joined["qty"].to_numpy(),
@@ -129,7 +129,7 @@ def test_positions_ground_truth_is_consistent(ksm_small: SimResult) -> None:
     assert open_["exit_ts"].null_count() == open_.height
     done = pos.filter(pl.col("exit_reason") != "open")
     assert (done["exit_ts"] >= done["entry_ts"]).all()
-    sign = np.where(pos["side"].to_numpy() == "long", 1, -1)
+    sign = np.where(pos["side"].to_numpy() == Side.LONG, LONG, SHORT)
     expected = liq_price_linear(
         sign, pos["entry_price"].to_numpy(), pos["leverage"].to_numpy(), pos["mmr"].to_numpy(),
         pos["cum"].to_numpy(), pos["qty"].to_numpy(),

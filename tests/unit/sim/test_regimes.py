@@ -7,6 +7,7 @@ import itertools
 import numpy as np
 import polars as pl
 
+from oiradar.model import Timeframe
 from oiradar.sim import simulate
 from oiradar.sim.regimes import REGIMES, SPECS, Regime, labels_at, schedule, transition_matrix
 
@@ -47,7 +48,7 @@ def test_distribution_targets_the_seeds_oi_drop() -> None:
 
 def test_funding_follows_demand() -> None:
     """Breakouts (taker buying) pay longs' funding above the interest rate; quiet periods do not."""
-    res = simulate("planted", days=120, seed=1, timeframe="1h")
+    res = simulate("planted", days=120, seed=1, timeframe=Timeframe.H1)
     settled = res.bars.join(res.regimes, on="ts").filter(pl.col("funding_rate").is_not_null())
     mean = dict(settled.group_by("price_regime").agg(pl.col("funding_rate").mean()).iter_rows())
     assert mean["breakout"] > 0.0003

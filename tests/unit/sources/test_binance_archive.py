@@ -17,8 +17,12 @@ from polars.testing import assert_frame_equal
 
 from oiradar.errors import InputError
 from oiradar.model import SeriesKey, Source, Timeframe
-from oiradar.sources import binance_archive as ba
-from oiradar.sources.archive_gen import write_archive_days, write_funding_months, write_zip
+from oiradar.sources.decode import binance_archive as ba
+from oiradar.sources.decode.binance_archive.synthetic import (
+    write_archive_days,
+    write_funding_months,
+    write_zip,
+)
 
 FIX = Path(__file__).resolve().parents[2] / "fixtures" / "binance_archive"
 FIVE_MIN = 300_000
@@ -308,7 +312,7 @@ def test_funding_goes_to_the_bar_containing_it_summed_like_pandas(timeframe):
     tf = Timeframe(timeframe)
     raw = pd.read_csv(path)
     expected = raw.groupby(raw["calc_time"] // tf.ms * tf.ms)["last_funding_rate"].sum()
-    out = ba.parse_funding(path, timeframe)
+    out = ba.parse_funding(path, tf)
     assert out["ts"].to_list() == expected.index.tolist()
     assert out["funding_rate"].to_list() == pytest.approx(expected.tolist(), abs=1e-15)
 
@@ -316,7 +320,7 @@ def test_funding_goes_to_the_bar_containing_it_summed_like_pandas(timeframe):
 def test_funding_bad_rate_is_refused():
     data = (FIX / "BTCUSDT-fundingRate-2025-01.csv").read_text().replace("-0.00002500", "", 1)
     with pytest.raises(InputError) as err:
-        ba.parse_funding(data.encode(), "1h", name="f.csv")
+        ba.parse_funding(data.encode(), Timeframe.H1, name="f.csv")
     assert (err.value.row, err.value.column) == (4, "last_funding_rate")
 
 
@@ -405,7 +409,7 @@ def test_read_archive_file_names_kind_symbol_timeframe():
         5,
     )
     kind, _, tf, frame = ba.read_archive_file(
-        FIX / "BTCUSDT-fundingRate-2025-01.csv", funding_timeframe="4h"
+        FIX / "BTCUSDT-fundingRate-2025-01.csv", funding_timeframe=Timeframe.H4
     )
     assert kind is ba.ArchiveKind.FUNDING and tf is Timeframe.H4
 
@@ -475,7 +479,7 @@ def test_generated_funding_months(tmp_path):
         "BTCUSDT-fundingRate-2024-12.zip",
         "BTCUSDT-fundingRate-2025-01.zip",
     ]
-    frames = [ba.read_archive_file(p, funding_timeframe="4h")[3] for p in paths]
+    frames = [ba.read_archive_file(p, funding_timeframe=Timeframe.H4)[3] for p in paths]
     assert [f.height for f in frames] == [31 * 3, 31 * 3]
 
 

@@ -13,11 +13,11 @@ from polars.testing import assert_frame_equal
 
 from oiradar.errors import InputError
 from oiradar.model import MarginType
-from oiradar.sources import binance_archive as ba
-from oiradar.sources.archive_client import metrics_path
-from oiradar.sources.archive_gen import write_archive_days
-from oiradar.sources.venues.base import MarketInfo, OiUnit, oi_to_base
-from oiradar.sources.venues.binance import BinanceCoinm, BinanceUsdm
+from oiradar.sources.clients.archive import metrics_path
+from oiradar.sources.decode import binance_archive as ba
+from oiradar.sources.decode.binance_archive.synthetic import write_archive_days
+from oiradar.sources.decode.venues.base import MarketInfo, OiUnit, oi_to_base
+from oiradar.sources.decode.venues.binance import BinanceCoinm, BinanceUsdm
 
 FIX = Path(__file__).resolve().parents[2] / "fixtures" / "binance_archive"
 CM_FILE = FIX / "BTCUSD_PERP-metrics-2025-06-02.csv"

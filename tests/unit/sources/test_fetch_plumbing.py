@@ -8,14 +8,14 @@ import random
 import ccxt
 import pytest
 
-from oiradar.cli.fetch_cmds import parse_when
 from oiradar.config import load_settings
 from oiradar.errors import InputError, SourceError
 from oiradar.model import DAY_MS, Timeframe
-from oiradar.sources.ccxt_client import classify, make_exchange, override_urls
-from oiradar.sources.fetch import chunk_days
-from oiradar.sources.retry import Retryable, RetryPolicy, RetryReport, retrying
-from oiradar.sources.venues.base import windows
+from oiradar.sources.clients.rest import classify, make_exchange, override_urls
+from oiradar.sources.clients.retry import Retryable, RetryPolicy, RetryReport, retrying
+from oiradar.sources.decode.venues.base import windows
+from oiradar.sources.ingest.plan import chunk_days
+from oiradar.timeutil import parse_when
 
 
 def test_backoff_is_exponential_with_jitter_and_capped() -> None:
@@ -113,7 +113,7 @@ def test_chunks_hold_about_one_oi_page() -> None:
 
 
 def test_chunk_done_needs_every_bar_and_some_oi_within_the_venues_depth() -> None:
-    from oiradar.sources.fetch import chunk_done
+    from oiradar.sources.ingest.plan import chunk_done
 
     bars = range(0, 10, 1)
     have = set(range(10))
@@ -125,9 +125,9 @@ def test_chunk_done_needs_every_bar_and_some_oi_within_the_venues_depth() -> Non
 
 
 def test_venue_for_dedicated_generic_and_refused() -> None:
-    from oiradar.sources.venues import venue_for
-    from oiradar.sources.venues.generic import GenericCcxt
-    from oiradar.sources.venues.okx import Okx
+    from oiradar.sources.decode.venues import venue_for
+    from oiradar.sources.decode.venues.generic import GenericCcxt
+    from oiradar.sources.decode.venues.okx import Okx
 
     assert isinstance(venue_for("okx"), Okx)
     generic = venue_for("gate")  # ccxt says gate has OI history

@@ -13,9 +13,9 @@ import pytest
 
 from oiradar.errors import InputError
 from oiradar.model import HOUR_MS, MINUTE_MS, SeriesKey, Timeframe
-from oiradar.sources.files import detect_format, import_paths
-from oiradar.sources.files.dispatch import combine_frames, estimate_quote_volume
-from oiradar.sources.files.polls import snap_polls
+from oiradar.sources import detect_format, import_paths
+from oiradar.sources.decode.files.merge import combine_frames, estimate_quote_volume
+from oiradar.sources.decode.files.polls import snap_polls
 from oiradar.store import Catalog
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "files"
@@ -200,7 +200,7 @@ def test_freqtrade_candles_funding_and_mark(catalog: Catalog, tmp_path: Path) ->
     assert funded["funding_rate"].to_list() == [0.0001, -0.0002, 0.0003]
     # the same settlements summed into a 1d bar when the 1d series is what is imported
     rep = import_paths(
-        [tmp_path / "XRP_USDT_USDT-8h-funding_rate.feather"], catalog, timeframe="1d"
+        [tmp_path / "XRP_USDT_USDT-8h-funding_rate.feather"], catalog, timeframe=Timeframe.D1
     )
     day = catalog.read_stored(key("binanceusdm", "XRP/USDT:USDT", "1d"))
     assert day["funding_rate"].to_list() == pytest.approx([0.0002])
@@ -314,5 +314,5 @@ def test_bad_boolean_flag_is_refused(catalog: Catalog, tmp_path: Path) -> None:
     path = tmp_path / "f.csv"
     path.write_text("ts,close,quote_volume_estimated\n1704067200000,1.0,maybe\n")
     with pytest.raises(InputError, match="not true/false") as err:
-        import_paths([path], catalog, exchange="x", symbol="A/USDT:USDT", timeframe="1h")
+        import_paths([path], catalog, exchange="x", symbol="A/USDT:USDT", timeframe=Timeframe.H1)
     assert (err.value.row, err.value.column) == (1, "quote_volume_estimated")

@@ -9,7 +9,8 @@ import polars as pl
 import pytest
 
 from oiradar.errors import InputError
-from oiradar.sources.files import import_paths, validate_bars
+from oiradar.model import Timeframe
+from oiradar.sources import import_paths, validate_bars
 from oiradar.store import Catalog
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "files"
@@ -20,7 +21,7 @@ GOOD = [
     "1704067800000,101.5,101.8,100.9,101.0,8.0,808.0,5015.0",
     "1704068100000,101.0,101.2,100.1,100.2,9.5,953.0,5020.0",
 ]
-KEY = {"exchange": "test", "symbol": "KSM/USDT:USDT", "timeframe": "5m"}
+KEY = {"exchange": "test", "symbol": "KSM/USDT:USDT", "timeframe": Timeframe.M5}
 
 
 def snapshot(root: Path) -> dict[str, str]:

@@ -12,10 +12,11 @@ from polars.testing import assert_frame_equal
 
 from oiradar.errors import InputError
 from oiradar.model import MarginType, Timeframe
-from oiradar.sources import binance_archive as ba
-from oiradar.sources.files.detect import detect_format
-from oiradar.sources.venues.base import Dataset, MarketInfo, RestCall
-from oiradar.sources.venues.binance import BinanceCoinm
+from oiradar.sources.decode import binance_archive as ba
+from oiradar.sources.decode.binance_archive.csvbatch import load_bodies, split_body
+from oiradar.sources.decode.files.detect import detect_format
+from oiradar.sources.decode.venues.base import Dataset, MarketInfo, RestCall
+from oiradar.sources.decode.venues.binance import BinanceCoinm
 
 FIX = Path(__file__).resolve().parents[2] / "fixtures" / "binance_archive"
 CM_KLINES = FIX / "BTCUSD_PERP-5m-2025-06-02.csv"
@@ -81,7 +82,7 @@ def _pandas_oracle(path: Path, size: float) -> pd.DataFrame:
 
 def test_coinm_klines_volumes_like_pandas():
     out = ba.klines_bodies_to_bars(
-        ba._load_bodies([CM_KLINES], "open_time", [None]), market="cm", contract_size=100.0
+        load_bodies([CM_KLINES], "open_time", [None]), market="cm", contract_size=100.0
     )
     expected = pl.from_pandas(_pandas_oracle(CM_KLINES, 100.0))
     assert_frame_equal(out.select(expected.columns), expected, check_dtypes=False)
@@ -94,10 +95,10 @@ def test_coinm_klines_volumes_like_pandas():
 def test_coinm_klines_read_by_position_with_or_without_header():
     text = CM_KLINES.read_bytes()
     headed = ba.klines_bodies_to_bars(
-        [ba._split_body("a.csv", text, "open_time")], market="cm", contract_size=100.0
+        [split_body("a.csv", text, "open_time")], market="cm", contract_size=100.0
     )
     bare = ba.klines_bodies_to_bars(
-        [ba._split_body("b.csv", text.split(b"\n", 1)[1], "open_time")],
+        [split_body("b.csv", text.split(b"\n", 1)[1], "open_time")],
         market="cm",
         contract_size=100.0,
     )

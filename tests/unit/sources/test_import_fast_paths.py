@@ -11,7 +11,7 @@ from polars.testing import assert_frame_equal
 
 from oiradar.errors import InputError
 from oiradar.model import MINUTE_MS, SeriesKey, Timeframe
-from oiradar.sources.files.dispatch import combine_frames
+from oiradar.sources.decode.files.merge import combine_frames
 from oiradar.store import Catalog
 from oiradar.store.catalog import _month_labels, _month_parts
 

@@ -11,10 +11,10 @@ import httpx
 import pytest
 
 from oiradar.errors import SourceError
-from oiradar.sources import retry
-from oiradar.sources.archive_client import classify_http
-from oiradar.sources.ccxt_client import _Checker, classify
-from oiradar.sources.retry import (
+from oiradar.sources.clients import retry
+from oiradar.sources.clients.archive import classify_http
+from oiradar.sources.clients.rest import _Checker, classify
+from oiradar.sources.clients.retry import (
     CONNECT_RETRIES,
     Retryable,
     RetryEvent,

@@ -14,7 +14,7 @@ import polars as pl
 import pytest
 
 from oiradar.model import HOUR_MS, MarginType, Timeframe
-from oiradar.sources.venues.base import (
+from oiradar.sources.decode.venues.base import (
     Dataset,
     MarketInfo,
     OiUnit,
@@ -22,9 +22,9 @@ from oiradar.sources.venues.base import (
     RestCall,
     oi_to_base,
 )
-from oiradar.sources.venues.binance import BinanceCoinm, BinanceUsdm
-from oiradar.sources.venues.bybit import Bybit
-from oiradar.sources.venues.okx import Okx
+from oiradar.sources.decode.venues.binance import BinanceCoinm, BinanceUsdm
+from oiradar.sources.decode.venues.bybit import Bybit
+from oiradar.sources.decode.venues.okx import Okx
 from tests.conftest import shared_file
 
 BTC_LINEAR = MarketInfo(

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from oiradar.errors import InputError
-from oiradar.sources import binance_archive as ba
+from oiradar.sources.decode import binance_archive as ba
+from oiradar.sources.decode.binance_archive import zipread
 
 NAME = "BTCUSDT-metrics-2025-01-01.csv"
 LIMIT = 1 << 20  # the limit under test (monkeypatched; the real one is 1 GiB)
@@ -54,7 +55,7 @@ def bomb() -> tuple[bytes, int]:
 
 @pytest.fixture(autouse=True)
 def _small_limit(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ba, "_MAX_MEMBER_BYTES", LIMIT)
+    monkeypatch.setattr(zipread, "_MAX_MEMBER_BYTES", LIMIT)
 
 
 def peak_while(fn) -> int:  # type: ignore[no-untyped-def]
@@ -96,9 +97,9 @@ def test_a_header_over_the_limit_is_refused(bomb: tuple[bytes, int]) -> None:
 
 def test_reading_stops_past_the_limit() -> None:
     with pytest.raises(InputError, match=f"more than {LIMIT} bytes") as err:
-        ba._read_capped(io.BytesIO(b"0" * (LIMIT + 1)), "x.zip")
+        zipread._read_capped(io.BytesIO(b"0" * (LIMIT + 1)), "x.zip")
     assert err.value.file == "x.zip"
-    assert ba._read_capped(io.BytesIO(b"0" * LIMIT), "x.zip") == b"0" * LIMIT
+    assert zipread._read_capped(io.BytesIO(b"0" * LIMIT), "x.zip") == b"0" * LIMIT
 
 
 def test_honest_zips_below_the_limit_still_read(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 from oiradar.cli.main import app
 from oiradar.errors import InputError, StoreError
 from oiradar.model import SeriesKey, Timeframe, parse_symbol, validate_exchange_name
-from oiradar.sources.files import import_paths
+from oiradar.sources import import_paths
 from oiradar.store import Catalog
 
 SYMBOL = "KSM/USDT:USDT"

@@ -1,0 +1,222 @@
+"""``liqmap``: the estimated liquidation map of a stored series, its score against realized
+liquidations, and the what-if map of a synthetic book. Everything here is ESTIMATED from OI,
+volume and an assumed leverage mix; realized liquidations only grade the estimate."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+
+from oiradar.app.series import Market
+from oiradar.app.session import Session
+from oiradar.config import LiquidationSettings
+from oiradar.errors import InputError
+from oiradar.liquidations import (
+    DEFAULT_MOVES,
+    PRESETS,
+    MapSpec,
+    Snapshot,
+    band,
+    cascade_table,
+    parse_mix,
+    score_mixes,
+    score_time_mixes,
+    snapshot,
+    what_if_levels,
+    with_prices,
+)
+from oiradar.model import SeriesKey
+from oiradar.store import Catalog
+from oiradar.timeutil import iso_utc
+
+
+@dataclass(frozen=True)
+class MapOptions:
+    mix: str | None = None  # a preset or "5:0.5,10:0.5" (default: [liquidations] mix)
+    moves: tuple[float, ...] | None = None  # price moves as fractions (None: DEFAULT_MOVES)
+    to: float | None = None  # also the move that takes price to this level
+    impact: float | None = None  # % move per $1M liquidated (default: the settings')
+    price_from: Market | None = None  # OHLC for bars that have none (e.g. Coinalyze OI)
+    at: int | None = None  # epoch ms: the map as of then (closed bars only)
+
+
+def map_spec(ls: LiquidationSettings, exchange: str | None, symbol: str | None, mix: str | None) -> MapSpec:
+    return MapSpec.from_settings(ls, exchange or "binanceusdm", symbol or "BTC/USDT:USDT", mix)
+
+
+@dataclass(frozen=True)
+class MapReport:
+    key: SeriesKey
+    spec: MapSpec
+    snap: Snapshot
+
+    def to_dict(self) -> dict[str, Any]:
+        s = self.snap
+        return {"kind": "estimated", "series": str(self.key), "bar": iso_utc(s.ts),
+                "price": s.price, "mix": self.spec.mix.describe(),
+                "est_open_long_usd": s.open_long_usd, "est_open_short_usd": s.open_short_usd,
+                "band_over": list(s.mixes), "clusters": s.clusters, "cascade": s.cascade,
+                "band": s.band}  # fmt: skip
+
+
+def closed_bars(bars: pl.DataFrame, bar_ms: int, at: int | None = None) -> pl.DataFrame:
+    """The complete bars closed by ``at``; at least two with OI, else an error."""
+    if at is not None:
+        bars = bars.filter(pl.col("ts") + bar_ms <= at)
+    if "complete" in bars.columns:
+        bars = bars.filter(pl.col("complete"))
+    if bars.height < 2 or bars["oi"].drop_nulls().len() < 2:
+        raise InputError(
+            "not enough bars with open interest for a liquidation map (need >= 2 with oi)"
+        )
+    return bars
+
+
+def _map_bars(catalog: Catalog, key: SeriesKey, opts: MapOptions) -> pl.DataFrame:
+    raw = catalog.read_bars(key)
+    if opts.price_from is not None:
+        raw = with_prices(raw, catalog.read_bars(opts.price_from.key(key.timeframe)))
+    return closed_bars(raw, key.timeframe.ms, opts.at)
+
+
+def with_target(moves: tuple[float, ...] | None, to: float | None, price: float) -> tuple[float, ...]:
+    """The moves (the default ones if None), with the move that takes ``price`` to ``to``
+    (``--to``) added, kept sorted."""
+    moves = DEFAULT_MOVES if moves is None else moves
+    if to is None:
+        return moves
+    if to <= 0:
+        raise InputError(f"--to must be a price > 0, got {to}")
+    return tuple(sorted({*moves, to / price - 1.0}))
+
+
+def liquidation_map(session: Session, key: SeriesKey, opts: MapOptions) -> MapReport:
+    """Nearest clusters, the cascade estimate and its band over the leverage-mix presets."""
+    ls = session.settings.liquidations
+    spec = map_spec(ls, key.exchange, key.symbol, opts.mix)
+    bars = _map_bars(session.catalog, key, opts)
+    moves = with_target(opts.moves, opts.to, float(bars["close"][-1]))
+    impact = ls.impact_pct_per_musd if opts.impact is None else opts.impact
+    snap = snapshot(bars, spec, moves=moves, impact_pct_per_musd=impact,
+                    cluster_min_share=ls.cluster_min_share)  # fmt: skip
+    return MapReport(key, spec, snap)
+
+
+@dataclass(frozen=True)
+class ScoreReport:
+    key: SeriesKey
+    n_records: int  # realized liquidation records inside the bars
+    method: str
+    table: pl.DataFrame
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": "estimated vs realized", "series": str(self.key), "method": self.method,
+                "score": self.table}  # fmt: skip
+
+
+BY_PRICE = "share of realized notional in the model's top-quartile PRICE bins (of the bar's range)"
+BY_BAR = "share of realized notional on the model's top-quartile BARS (records have no price)"
+
+
+def score_map(session: Session, key: SeriesKey, opts: MapOptions) -> ScoreReport:
+    """Grade the estimated map (each preset mix) against the realized liquidations stored."""
+    ls = session.settings.liquidations
+    spec = map_spec(ls, key.exchange, key.symbol, opts.mix)
+    bars = _map_bars(session.catalog, key, opts)
+    liqs = _realized(session.catalog, key, bars)
+    priced = liqs.filter(pl.col("price").is_not_null() & (pl.col("price") > 0))
+    bar_ms = key.timeframe.ms
+    if priced.height:
+        table = score_mixes(bars, priced, spec, bar_ms, n_boot=ls.bootstrap)
+        return ScoreReport(key, liqs.height, BY_PRICE, table)
+    table = score_time_mixes(bars, liqs, spec, bar_ms, n_boot=ls.bootstrap)
+    return ScoreReport(key, liqs.height, BY_BAR, table)
+
+
+def _realized(catalog: Catalog, key: SeriesKey, bars: pl.DataFrame) -> pl.DataFrame:
+    """Realized records with a notional, inside the span of ``bars``."""
+    liqs = catalog.read_liquidations(key.exchange, key.symbol).filter(
+        pl.col("quote_qty").is_not_null()
+        | (pl.col("price").is_not_null() & pl.col("qty").is_not_null())
+    )
+    if liqs.is_empty():
+        raise InputError(f"no realized liquidations stored for {key.exchange} {key.symbol}; "
+                         "import some first (oiradar import ...)")  # fmt: skip
+    liqs = liqs.with_columns(
+        pl.coalesce("quote_qty", pl.col("qty") * pl.col("price")).alias("quote_qty")
+    )
+    start, end = int(bars["ts"][0]), int(bars["ts"][-1]) + key.timeframe.ms
+    liqs = liqs.filter(pl.col("ts").is_between(start, end, closed="left"))
+    if liqs.is_empty():
+        raise InputError(
+            f"no realized liquidations of {key.exchange} {key.symbol} fall inside the bars "
+            f"({iso_utc(start)} .. {iso_utc(end)} UTC)"
+        )
+    return liqs
+
+
+@dataclass(frozen=True)
+class WhatIfOptions:
+    oi_usd: float
+    price: float
+    entry_distance: float = 0.0  # average entry vs price (0.05 = 5 % above)
+    long_share: float = 0.5
+    spread: float = 0.0  # entries spread +- this around the average
+    exchange: str | None = None  # picks the tier table
+    symbol: str | None = None
+
+
+@dataclass(frozen=True)
+class WhatIfReport:
+    opts: WhatIfOptions
+    mix: str  # the chosen mix, described
+    tiers: str  # the tier table's origin
+    already_liquidated_usd: float
+    levels: pl.DataFrame  # by side and leverage
+    cascade: pl.DataFrame
+    band: pl.DataFrame
+    band_over: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        o = self.opts
+        return {"kind": "estimated (what-if)", "oi_usd": o.oi_usd, "price": o.price,
+                "entry_distance": o.entry_distance, "mix": self.mix, "tiers": self.tiers,
+                "already_liquidated_usd": self.already_liquidated_usd, "levels": self.levels,
+                "cascade": self.cascade, "band": self.band}  # fmt: skip
+
+
+def what_if(session: Session, w: WhatIfOptions, opts: MapOptions) -> WhatIfReport:
+    """A synthetic book of ``oi_usd`` with entries ``entry_distance`` from ``price``, no catalog."""
+    ls = session.settings.liquidations
+    spec = map_spec(ls, w.exchange, w.symbol, opts.mix)
+    moves = list(with_target(opts.moves, opts.to, w.price))
+    tables, main = {}, None
+    for name in dict.fromkeys([spec.mix.name, *PRESETS]):
+        book = what_if_levels(oi_usd=w.oi_usd, price=w.price, entry_distance=w.entry_distance,
+                              mix=parse_mix(name), tiers=spec.tiers(), long_share=w.long_share,
+                              spread=w.spread, position_notional=spec.position_notional,
+                              inverse=spec.inverse)  # fmt: skip
+        tables[name] = cascade_table(book.levels, w.price, moves)
+        main = main or book
+    assert main is not None
+    impact = ls.impact_pct_per_musd if opts.impact is None else opts.impact
+    casc = cascade_table(main.levels, w.price, moves, impact)
+    return WhatIfReport(w, spec.mix.describe(), spec.tiers().origin, main.already_liquidated_usd,
+                        main.table, casc, band(tables), tuple(tables))  # fmt: skip
+
+
+__all__ = [
+    "MapOptions",
+    "MapReport",
+    "ScoreReport",
+    "WhatIfOptions",
+    "WhatIfReport",
+    "closed_bars",
+    "liquidation_map",
+    "map_spec",
+    "score_map",
+    "what_if",
+    "with_target",
+]

@@ -1,0 +1,132 @@
+"""Options shared by the commands, and the parsers that turn their text into typed values.
+
+The CLI is the edge: text becomes ``Timeframe``, ``Side``, epoch ms, fractions here, once, and the
+use cases receive typed values. Everything heavier than typer is imported inside the parsers, so
+that registering the commands (``oiradar --help``) stays cheap.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from oiradar.errors import InputError
+from oiradar.render.formats import OutFormat, TsFormat
+
+if TYPE_CHECKING:
+    from oiradar.app.series import Market
+    from oiradar.model import Side, Timeframe
+
+Format = Annotated[OutFormat, typer.Option("--format", help="table (for people), csv or json.")]
+Json = Annotated[bool, typer.Option("--json", hidden=True, help="The same as --format json.")]
+Wide = Annotated[bool, typer.Option("--wide", help="Show every column (default: the key ones).")]
+Ts = Annotated[
+    TsFormat, typer.Option("--ts", help="Timestamps in CSV output: ms (epoch) or iso (UTC).")
+]
+Exchange = Annotated[str | None, typer.Option("--exchange", "-e", help="Only this exchange.")]
+Symbol = Annotated[str | None, typer.Option("--symbol", "-s", help="Only this symbol.")]
+Tf = Annotated[str, typer.Option("--timeframe", "-t", help="Bar timeframe (resampled if needed).")]
+SideOpt = Annotated[str, typer.Option("--side", help="short (the seed's trade) or long.")]
+Prices = Annotated[
+    str | None,
+    typer.Option(
+        "--prices", help="Take OHLCV from EXCHANGE:SYMBOL (for OI-only series, e.g. Coinalyze)."
+    ),
+]
+
+
+def out_format(fmt: OutFormat, as_json: bool) -> OutFormat:
+    """``--json`` (kept for scripts) is ``--format json``."""
+    return OutFormat.JSON if as_json else fmt
+
+
+def timeframe(text: str) -> Timeframe:
+    from oiradar.model import Timeframe
+
+    return Timeframe.parse(text)
+
+
+def side(text: str) -> Side:
+    from oiradar.model import Side
+
+    return Side.parse(text)
+
+
+def date(text: str | None, option: str = "--since") -> int | None:
+    """``2024-01-31`` or ``2024-01-31T12:00`` (UTC unless an offset is given) -> epoch ms."""
+    if not text:
+        return None
+    from oiradar.timeutil import parse_instant
+
+    return parse_instant(text, option)
+
+
+def when(text: str | None, now: int) -> int | None:
+    """A date (UTC) or a duration back from ``now`` (``90d``) -> epoch ms; None when not given."""
+    if not text:
+        return None
+    from oiradar.timeutil import parse_when
+
+    return parse_when(text, now)
+
+
+def market(text: str | None, option: str = "--prices") -> Market | None:
+    """``EXCHANGE:SYMBOL`` -> a :class:`~oiradar.app.series.Market` (None when not given)."""
+    if not text:
+        return None
+    from oiradar.app.series import Market
+
+    return Market.parse(text, option)
+
+
+def params(items: list[str]) -> dict[str, Any]:
+    """``--param key=value`` pairs, values read as TOML scalars (numbers, booleans), else text."""
+    out: dict[str, Any] = {}
+    for item in items:
+        if "=" not in item:
+            raise InputError(f"--param wants KEY=VALUE, got {item!r}")
+        k, v = item.split("=", 1)
+        try:
+            out[k.strip()] = tomllib.loads(f"v = {v}")["v"]
+        except tomllib.TOMLDecodeError:
+            out[k.strip()] = v
+    return out
+
+
+def renames(items: list[str]) -> dict[str, str]:
+    """``--map SRC=DST`` pairs (column renames of an import)."""
+    mapping = {}
+    for item in items:
+        src, sep, dst = item.partition("=")
+        if not sep or not src or not dst:
+            raise InputError(f"--map expects SRC=DST (e.g. --map time=ts), got {item!r}")
+        mapping[src.strip()] = dst.strip()
+    return mapping
+
+
+def moves(text: str | None) -> tuple[float, ...] | None:
+    """``-10,-5,5,10`` (percents) -> fractions; None when not given (the default moves)."""
+    if not text:
+        return None
+    try:
+        return tuple(float(x.strip().rstrip("%")) / 100.0 for x in text.split(",") if x.strip())
+    except ValueError:
+        raise InputError(f"--moves {text!r}: write percents like -10,-5,5,10") from None
+
+
+def seconds(text: str) -> float:
+    """``30s``, ``5m``, ``2h``: a duration in seconds (``s`` added to the config's m/h/d/w)."""
+    from oiradar.timeutil import duration_ms
+
+    text = text.strip()
+    if text.endswith("s") and text[:-1].replace(".", "", 1).isdigit():
+        return float(text[:-1])
+    return duration_ms(text) / 1000
+
+
+__all__ = [
+    "Exchange", "Format", "Json", "Prices", "SideOpt", "Symbol", "Tf", "Ts", "Wide", "date",
+    "market", "moves", "out_format", "params", "renames", "seconds", "side", "timeframe", "when",
+]  # fmt: skip

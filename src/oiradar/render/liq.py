@@ -1,0 +1,104 @@
+"""The liquidation calculator and the ESTIMATED map for people: every map says it is estimated."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import polars as pl
+
+from oiradar.render.console import say, styled
+from oiradar.render.formats import OutFormat, iso, money, percent
+from oiradar.render.tables import Cell, Kind, echo_json, show
+
+if TYPE_CHECKING:  # the use cases load their lower layers: only their types here
+    from oiradar.app.liqmap import MapReport, ScoreReport, WhatIfReport
+    from oiradar.app.liqprice import LiqPrice
+
+# ``share`` is in the mix printed above the table; ``avg_entry`` the same on every row
+LEVELS_KEY = ("side", "leverage", "est_notional_usd", "avg_liq_price", "liq_distance_pct", "status")
+SCORE_KEY = ("mix", "side", "events", "realized_usd", "score", "chance", "lift", "lift_lo", "lift_hi")
+
+
+def _points(v: float) -> str:
+    """A difference of two shares, in percentage points: ``+6.9``."""
+    return "n/a" if v != v else f"{100 * v:+.1f}"
+
+
+SCORE_KINDS: dict[str, Kind | Cell] = {**{c: Kind.FRACTION for c in ("score", "chance", "score_lo", "score_hi")},
+               **{c: _points for c in ("lift", "lift_lo", "lift_hi")}}  # fmt: skip
+SCORE_HEADERS = {"lift": "lift, pp", "lift_lo": "lift_lo", "lift_hi": "lift_hi"}
+
+
+def _price(v: float) -> str:
+    return f"{v:,.6g}"
+
+
+def show_liqprice(res: LiqPrice, fmt: OutFormat) -> None:
+    if fmt is OutFormat.JSON:
+        echo_json(res.to_dict())
+        return
+    if fmt is OutFormat.CSV:
+        show(pl.DataFrame([res.to_dict()]), fmt)
+        return
+    say(styled("liquidation price", "", f"{res.liq_price:.6g} ({res.distance_pct:+.2f}% from entry)"))
+    tier = "-" if res.tier is None else res.tier
+    say(f"tier {tier}: mmr {res.mmr:g}, cum {res.cum:g} ({res.tiers})")
+    say(f"formula: {res.source}")
+    if res.warning is not None:
+        say(styled("warning:", "yellow", res.warning))
+
+
+def show_map(report: MapReport, fmt: OutFormat, wide: bool = False) -> None:
+    if fmt is OutFormat.JSON:
+        echo_json(report.to_dict())
+        return
+    snap = report.snap
+    if fmt is OutFormat.CSV:
+        show(snap.cascade, fmt)
+        return
+    say(styled("ESTIMATED", "bold", f"liquidation map, {report.key} after the bar of "
+               f"{iso(snap.ts)} UTC, price {snap.price:.6g}"))  # fmt: skip
+    say(f"leverage mix: {report.spec.mix.describe()}; estimated open notional: long "
+        f"{money(snap.open_long_usd)}, short {money(snap.open_short_usd)}")  # fmt: skip
+    show(snap.clusters, title="Estimated clusters (nearest significant and largest)", wide=wide)
+    show(snap.cascade, title="Estimated cascade: liquidated if price moved by", wide=wide)
+    show_band(snap.band, snap.mixes, wide=wide)
+
+
+def show_band(band: pl.DataFrame, mixes: tuple[str, ...], title: str | None = None,
+              wide: bool = False) -> None:  # fmt: skip
+    show(band, title=title or f"Band over leverage mixes: {', '.join(mixes)}", wide=wide)
+
+
+def show_score(report: ScoreReport, fmt: OutFormat, wide: bool = False) -> None:
+    if fmt is OutFormat.JSON:
+        echo_json(report.to_dict())
+        return
+    if fmt is OutFormat.CSV:
+        show(report.table, fmt)
+        return
+    say(f"Score of the ESTIMATED map against {report.n_records:,} REALIZED liquidation records, "
+        f"{report.key}: {report.method}, vs chance")  # fmt: skip
+    show(report.table, key=SCORE_KEY, wide=wide, kinds=SCORE_KINDS, headers=SCORE_HEADERS)
+
+
+def show_what_if(report: WhatIfReport, fmt: OutFormat, wide: bool = False) -> None:
+    if fmt is OutFormat.JSON:
+        echo_json(report.to_dict())
+        return
+    if fmt is OutFormat.CSV:
+        show(report.cascade, fmt)
+        return
+    o = report.opts
+    say(styled("ESTIMATED what-if:", "bold", f"OI {money(o.oi_usd)}, average entry "
+               f"{percent(o.entry_distance, sign=True)} from price {o.price:g}, mix {report.mix}"))  # fmt: skip
+    show(report.levels, title="Levels by side and leverage", key=LEVELS_KEY, wide=wide,
+         kinds={"share": Kind.FRACTION, "avg_entry": _price, "avg_liq_price": _price})  # fmt: skip
+    if report.already_liquidated_usd > 0:
+        say(f"{money(report.already_liquidated_usd)} would already be past its liquidation price "
+            "(left out)")  # fmt: skip
+    show(report.cascade, title="Estimated liquidations if price moved by", wide=wide)
+    show_band(report.band, report.band_over, wide=wide)
+
+
+__all__ = ["show_band", "show_liqprice", "show_map", "show_score", "show_what_if"]

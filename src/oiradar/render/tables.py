@@ -1,0 +1,195 @@
+"""Frames for people (rich tables) and for programs (CSV, JSON, files).
+
+One rule per kind of column, found by name and type, so every command shows values alike:
+epoch-ms columns (``ts``, ``*_ts``, ``ingested_at``, ``gap_start``/``gap_end``) as ISO UTC dates,
+``*_usd`` as dollars, ``*_pct`` as percents, counts and amounts with thousands separators. A table
+shows the command's key columns and fits the terminal (100 columns in a pipe); ``wide`` shows
+every column. CSV and JSON keep the raw values (``ts="iso"`` turns epoch ms into ISO text in CSV).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import typer
+from rich.table import Table
+
+from oiradar.errors import InputError
+from oiradar.render.console import table_console
+from oiradar.render.formats import (
+    Kind,
+    OutFormat,
+    TsFormat,
+    iso,
+    money,
+    number,
+    pct,
+    percent,
+    ratio,
+)
+
+TIME_NAMES = frozenset({"ts", "ingested_at", "gap_start", "gap_end"})
+ISO_CSV = "%Y-%m-%dT%H:%M:%S%.3fZ"
+
+
+Cell = Callable[[Any], str]
+CELLS: dict[Kind, Cell] = {
+    Kind.TIME: iso,
+    Kind.FRACTION: percent,
+    Kind.PCT: pct,
+    Kind.USD: money,
+    Kind.NUMBER: number,
+    Kind.RATIO: ratio,
+    Kind.TEXT: str,
+}
+
+
+def is_time_column(name: str, dtype: pl.DataType) -> bool:
+    return dtype.is_integer() and (name in TIME_NAMES or name.endswith("_ts"))
+
+
+def kind_of(name: str, dtype: pl.DataType) -> Kind:
+    """The kind a column is shown as when the command does not say."""
+    if is_time_column(name, dtype):
+        return Kind.TIME
+    if dtype.is_numeric():
+        if name.endswith("_usd"):
+            return Kind.USD
+        return Kind.PCT if name.endswith("_pct") else Kind.NUMBER
+    return Kind.TEXT
+
+
+def _cell(fmt: Kind | Cell) -> Cell:
+    fn = CELLS[fmt] if isinstance(fmt, Kind) else fmt
+    return lambda v: "" if v is None else fn(v)
+
+
+def header(name: str, kind: Kind) -> str:
+    """A column's title: ``move_pct`` reads ``move`` when its values carry the % sign (and
+    ``est_long_usd`` ``est_long`` when they carry the $ sign)."""
+    suffix = {Kind.PCT: "_pct", Kind.USD: "_usd"}.get(kind)
+    return name.removesuffix(suffix) if suffix and name != suffix else name
+
+
+def table(
+    frame: pl.DataFrame, title: str | None = None, *, key: Sequence[str] | None = None,
+    wide: bool = False, kinds: Mapping[str, Kind | Cell] | None = None,
+    headers: Mapping[str, str] | None = None, right: Sequence[str] = (),
+) -> Table:  # fmt: skip
+    """A rich table of ``frame``: its ``key`` columns (all with ``wide``), each cell formatted;
+    ``right``: text columns aligned right like numbers."""
+    cols = frame.columns if wide or key is None else [c for c in key if c in frame.columns]
+    out = Table(title=title, show_lines=False)
+    cells = []
+    for c in cols:
+        given = (kinds or {}).get(c)
+        kind = given if isinstance(given, Kind) else kind_of(c, frame.schema[c])
+        numeric = kind not in (Kind.TEXT, Kind.TIME) and frame.schema[c].is_numeric()
+        name = (headers or {}).get(c) or header(c, kind)
+        # min_width: a squeezed text column keeps its header's first letters, never vanishes
+        out.add_column(name, justify="right" if numeric or c in right else "left",
+                       no_wrap=numeric or kind is Kind.TIME, overflow="fold",
+                       min_width=min(len(name), 10))  # fmt: skip
+        cells.append(_cell(given or kind))
+    for row in frame.select(cols).iter_rows():
+        out.add_row(*[fn(v) for fn, v in zip(cells, row, strict=True)])
+    return out
+
+
+def lift_constant(
+    frame: pl.DataFrame, title: str | None, columns: Sequence[str]
+) -> tuple[pl.DataFrame, str | None]:
+    """Move ``columns`` into the title when each holds one value in every row (one series shown:
+    its exchange and symbol once, in the title, leave the width to the other columns)."""
+    present = [c for c in columns if c in frame.columns]
+    if frame.is_empty() or not present or any(frame[c].n_unique() > 1 for c in present):
+        return frame, title
+    values = " ".join(str(frame[c][0]) for c in present)
+    return frame.drop(present), f"{title}: {values}" if title else values
+
+
+def show(
+    frame: pl.DataFrame, fmt: OutFormat = OutFormat.TABLE, title: str | None = None, *,
+    key: Sequence[str] | None = None, wide: bool = False,
+    kinds: Mapping[str, Kind | Cell] | None = None, headers: Mapping[str, str] | None = None,
+    right: Sequence[str] = (), same: Sequence[str] = (), ts: TsFormat = TsFormat.MS,
+) -> None:  # fmt: skip
+    """Print ``frame`` as a table for people, or as CSV / JSON records with the raw values.
+
+    ``same``: columns shown once in the title when constant (see :func:`lift_constant`)."""
+    if fmt is OutFormat.CSV:
+        typer.echo(csv_frame(frame, ts).write_csv(), nl=False)
+    elif fmt is OutFormat.JSON:  # records; polars writes them far faster than json.dumps
+        typer.echo(frame.write_json())
+    else:
+        if not wide:
+            frame, title = lift_constant(frame, title, same)
+        t = table(frame, title, key=key, wide=wide, kinds=kinds, headers=headers, right=right)
+        table_console(wide).print(t)
+
+
+def csv_frame(frame: pl.DataFrame, ts: TsFormat = TsFormat.MS) -> pl.DataFrame:
+    """``frame`` for a CSV file: epoch-ms columns as they are, or as ISO-8601 UTC text."""
+    if ts is TsFormat.MS:
+        return frame
+    return frame.with_columns(
+        pl.from_epoch(c, time_unit="ms").dt.strftime(ISO_CSV).alias(c)
+        for c, t in frame.schema.items()
+        if is_time_column(c, t)
+    )
+
+
+def write_frame(
+    frame: pl.DataFrame, path: Path, option: str = "--out", ts: TsFormat = TsFormat.MS
+) -> None:
+    """Write ``frame`` to ``.csv``, ``.parquet`` or ``.json`` (records), by the file's suffix.
+
+    Parquet and JSON keep epoch ms; CSV takes ``ts`` (``iso`` for spreadsheets)."""
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        csv_frame(frame, ts).write_csv(path)
+    elif suffix == ".parquet":
+        frame.write_parquet(path)
+    elif suffix == ".json":
+        frame.write_json(path)
+    else:
+        raise InputError(f"{option} must end in .csv, .parquet or .json, got {path.name!r}")
+
+
+def jsonable(value: Any) -> Any:
+    """Frames as lists of records, non-finite floats as null: what ``json.dumps`` can write."""
+    if isinstance(value, pl.DataFrame):
+        return [jsonable(r) for r in value.to_dicts()]
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def echo_json(obj: Any, *, line: bool = False) -> None:
+    """One JSON document on stdout (``--format json`` of the commands that print several tables);
+    ``line``: on one line, for a stream of documents (JSON Lines)."""
+    typer.echo(json.dumps(jsonable(obj), default=str, indent=None if line else 1))
+
+
+__all__ = [
+    "Kind",
+    "csv_frame",
+    "echo_json",
+    "header",
+    "is_time_column",
+    "jsonable",
+    "kind_of",
+    "lift_constant",
+    "show",
+    "table",
+    "write_frame",
+]
