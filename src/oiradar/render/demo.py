@@ -27,7 +27,9 @@ def market_table(report: DemoReport) -> Table:
     table.add_column(style="bold")
     table.add_column()
     span = f"{iso(cov.get('first_ts')) or '?'} .. {iso(cov.get('last_ts')) or '?'} UTC"  # type: ignore[arg-type]
-    table.add_row("coverage", f"{span}, {cov.get('rows', 0):,} bars, {cov.get('missing_bars', 0)} missing")
+    table.add_row(
+        "coverage", f"{span}, {cov.get('rows', 0):,} bars, {cov.get('missing_bars', 0)} missing"
+    )
     lo, hi, close = s.price
     table.add_row("price", f"{lo:,.2f} .. {hi:,.2f} (last close {close:,.2f})")
     table.add_row("open interest", f"{s.oi[0]:,.0f} .. {s.oi[1]:,.0f} {base}  "

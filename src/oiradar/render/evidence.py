@@ -8,7 +8,7 @@ import polars as pl
 
 from oiradar.render.console import say
 from oiradar.render.formats import OutFormat, money, number, percent, ratio, settle_unit
-from oiradar.render.tables import Kind, echo_json, show
+from oiradar.render.tables import Kind, as_data, show
 
 if TYPE_CHECKING:  # the use cases load their lower layers: only their types here
     from oiradar.app.backtest import BacktestReport, SweepReport
@@ -27,7 +27,9 @@ def _rate(row: dict[str, Any], k: str) -> str:
     v, lo, hi = row.get(k), row.get(f"{k}_low"), row.get(f"{k}_high")
     if v is None:
         return "n/a"
-    return percent(v) if lo is None or hi is None else f"{percent(v)} [{100 * lo:.1f}, {100 * hi:.1f}]"
+    return (
+        percent(v) if lo is None or hi is None else f"{percent(v)} [{100 * lo:.1f}, {100 * hi:.1f}]"
+    )
 
 
 def _lift(row: dict[str, Any], k: str) -> str:
@@ -35,7 +37,11 @@ def _lift(row: dict[str, Any], k: str) -> str:
     v, lo, hi = row.get(k), row.get(f"{k}_low"), row.get(f"{k}_high")
     if v is None:
         return "n/a"
-    return f"{100 * v:+.1f}" if lo is None or hi is None else f"{100 * v:+.1f} [{100 * lo:+.1f}, {100 * hi:+.1f}]"
+    return (
+        f"{100 * v:+.1f}"
+        if lo is None or hi is None
+        else f"{100 * v:+.1f} [{100 * lo:+.1f}, {100 * hi:+.1f}]"
+    )
 
 
 def study_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
@@ -60,11 +66,7 @@ VERDICT_KEY = ("series", "as stated", "measured", "verdict")
 
 
 def show_study(report: StudyReport, fmt: OutFormat, wide: bool = False) -> None:
-    if fmt is OutFormat.JSON:
-        echo_json(report.to_dict())
-        return
-    if fmt is OutFormat.CSV:
-        show(pl.DataFrame(report.studies), fmt)
+    if as_data(fmt, report.to_dict, lambda: pl.DataFrame(report.studies)):
         return
     cfg = report.config
     show(study_frame(report.studies), title=f"Event study ({report.timeframe}, H={cfg.horizon})",
@@ -89,11 +91,7 @@ def metric_text(name: str, value: float | None, unit: str) -> str:
 
 
 def show_backtest(report: BacktestReport, fmt: OutFormat, wide: bool = False) -> None:
-    if fmt is OutFormat.JSON:
-        echo_json(report.to_dict())
-        return
-    if fmt is OutFormat.CSV:
-        show(report.trades, fmt)
+    if as_data(fmt, report.to_dict, lambda: report.trades):
         return
     unit = settle_unit(report.key.symbol)
     metrics = pl.DataFrame({"metric": list(report.metrics),
@@ -117,12 +115,8 @@ SWEEP_FRACTIONS = {"total_return": Kind.FRACTION, "max_drawdown": Kind.FRACTION,
 
 
 def show_sweep(report: SweepReport, fmt: OutFormat, top: int, wide: bool = False) -> None:
-    if fmt is OutFormat.JSON:
-        echo_json(report.to_dict())
-        return
     table, spec = report.table, report.spec
-    if fmt is OutFormat.CSV:
-        show(table, fmt)
+    if as_data(fmt, report.to_dict, lambda: table):
         return
     varied = [c for c in table.columns if c in spec.params or c.startswith("signal.")]
     key = ["series", "config", *varied, spec.metric, "total_return", "trades", "p_bh", "discovery"]
@@ -130,7 +124,12 @@ def show_sweep(report: SweepReport, fmt: OutFormat, top: int, wide: bool = False
     show(best, title=f"Top {top} of {table.height} configurations (development part)", key=key,
          wide=wide, kinds=SWEEP_FRACTIONS)  # fmt: skip
     for key_, r in report.results:
-        show(r.walk_forward, title=f"Walk-forward {key_}", wide=wide, kinds={"test_total_return": Kind.FRACTION})
+        show(
+            r.walk_forward,
+            title=f"Walk-forward {key_}",
+            wide=wide,
+            kinds={"test_total_return": Kind.FRACTION},
+        )
         ho = r.holdout
         hold = (f"return {percent(ho['total_return'], 2)}, Sharpe {ho['sharpe']:.2f}, "
                 f"trades {ho['trades']:.0f}") if ho else "none (no hold-out bars)"  # fmt: skip

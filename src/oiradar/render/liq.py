@@ -8,7 +8,7 @@ import polars as pl
 
 from oiradar.render.console import say, styled
 from oiradar.render.formats import OutFormat, iso, money, percent
-from oiradar.render.tables import Cell, Kind, echo_json, show
+from oiradar.render.tables import Cell, Kind, as_data, show
 
 if TYPE_CHECKING:  # the use cases load their lower layers: only their types here
     from oiradar.app.liqmap import MapReport, ScoreReport, WhatIfReport
@@ -16,7 +16,17 @@ if TYPE_CHECKING:  # the use cases load their lower layers: only their types her
 
 # ``share`` is in the mix printed above the table; ``avg_entry`` the same on every row
 LEVELS_KEY = ("side", "leverage", "est_notional_usd", "avg_liq_price", "liq_distance_pct", "status")
-SCORE_KEY = ("mix", "side", "events", "realized_usd", "score", "chance", "lift", "lift_lo", "lift_hi")
+SCORE_KEY = (
+    "mix",
+    "side",
+    "events",
+    "realized_usd",
+    "score",
+    "chance",
+    "lift",
+    "lift_lo",
+    "lift_hi",
+)
 
 
 def _points(v: float) -> str:
@@ -34,13 +44,13 @@ def _price(v: float) -> str:
 
 
 def show_liqprice(res: LiqPrice, fmt: OutFormat) -> None:
-    if fmt is OutFormat.JSON:
-        echo_json(res.to_dict())
+    if as_data(fmt, res.to_dict, lambda: pl.DataFrame([res.to_dict()])):
         return
-    if fmt is OutFormat.CSV:
-        show(pl.DataFrame([res.to_dict()]), fmt)
-        return
-    say(styled("liquidation price", "", f"{res.liq_price:.6g} ({res.distance_pct:+.2f}% from entry)"))
+    say(
+        styled(
+            "liquidation price", "", f"{res.liq_price:.6g} ({res.distance_pct:+.2f}% from entry)"
+        )
+    )
     tier = "-" if res.tier is None else res.tier
     say(f"tier {tier}: mmr {res.mmr:g}, cum {res.cum:g} ({res.tiers})")
     say(f"formula: {res.source}")
@@ -49,12 +59,8 @@ def show_liqprice(res: LiqPrice, fmt: OutFormat) -> None:
 
 
 def show_map(report: MapReport, fmt: OutFormat, wide: bool = False) -> None:
-    if fmt is OutFormat.JSON:
-        echo_json(report.to_dict())
-        return
     snap = report.snap
-    if fmt is OutFormat.CSV:
-        show(snap.cascade, fmt)
+    if as_data(fmt, report.to_dict, lambda: snap.cascade):
         return
     say(styled("ESTIMATED", "bold", f"liquidation map, {report.key} after the bar of "
                f"{iso(snap.ts)} UTC, price {snap.price:.6g}"))  # fmt: skip
@@ -71,11 +77,7 @@ def show_band(band: pl.DataFrame, mixes: tuple[str, ...], title: str | None = No
 
 
 def show_score(report: ScoreReport, fmt: OutFormat, wide: bool = False) -> None:
-    if fmt is OutFormat.JSON:
-        echo_json(report.to_dict())
-        return
-    if fmt is OutFormat.CSV:
-        show(report.table, fmt)
+    if as_data(fmt, report.to_dict, lambda: report.table):
         return
     say(f"Score of the ESTIMATED map against {report.n_records:,} REALIZED liquidation records, "
         f"{report.key}: {report.method}, vs chance")  # fmt: skip
@@ -83,11 +85,7 @@ def show_score(report: ScoreReport, fmt: OutFormat, wide: bool = False) -> None:
 
 
 def show_what_if(report: WhatIfReport, fmt: OutFormat, wide: bool = False) -> None:
-    if fmt is OutFormat.JSON:
-        echo_json(report.to_dict())
-        return
-    if fmt is OutFormat.CSV:
-        show(report.cascade, fmt)
+    if as_data(fmt, report.to_dict, lambda: report.cascade):
         return
     o = report.opts
     say(styled("ESTIMATED what-if:", "bold", f"OI {money(o.oi_usd)}, average entry "

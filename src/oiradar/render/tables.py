@@ -193,3 +193,15 @@ __all__ = [
     "table",
     "write_frame",
 ]
+
+
+def as_data(fmt: OutFormat, record: Callable[[], Any], main: Callable[[], pl.DataFrame]) -> bool:
+    """Print a report for machines when ``fmt`` asks for it (JSON: the whole ``record()``; CSV:
+    its ``main()`` table) and say so; False leaves the table view to the caller."""
+    if fmt is OutFormat.JSON:
+        echo_json(record())
+        return True
+    if fmt is OutFormat.CSV:
+        show(main(), fmt)
+        return True
+    return False
