@@ -30,6 +30,7 @@ import os
 import stat
 import tomllib
 from collections.abc import Mapping
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -171,13 +172,26 @@ class ClaimSettings(_Section):
     baseline: str = "matched"  # "all", "near_high" or "matched"
 
 
+class TimeoutRule(StrEnum):
+    """How an event that touches neither barrier within the horizon counts in a reversal rate
+    (``docs/evidence.md``, decision 0605)."""
+
+    FAIL = "fail"  # not a reversal: in the denominator, not in the numerator
+    EXCLUDE = "exclude"  # out of the rate altogether (the default)
+    SIGN = "sign"  # a reversal when the return at the horizon is in the trade's favour
+
+
 class EvidenceSettings(_Section):
-    """Event study (SPEC section 5)."""
+    """Event study and verdicts (``docs/evidence.md``)."""
 
     horizon: int = Field(12, ge=1)
     width: float = Field(2.0, gt=0)
     cooldown: int | None = Field(None, ge=0)  # None: the horizon
+    timeouts: TimeoutRule = TimeoutRule.EXCLUDE
     min_events: int = Field(80, ge=1)
+    # the lift a "lift > 0" claim is taken to promise when counting the events it needs
+    detect_lift: float = Field(0.10, gt=0, lt=1)
+    power: float = Field(0.8, gt=0, lt=1)  # of the "events needed" figure, at level alpha
     reps: int = Field(2000, ge=100)
     conf: float = Field(0.95, gt=0, lt=1)
     alpha: float = Field(0.05, gt=0, lt=1)

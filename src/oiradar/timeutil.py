@@ -58,16 +58,18 @@ def datetime_ms(dt: datetime) -> int:
     return int(dt.timestamp() * 1000)
 
 
-def parse_when(text: str, now: int) -> int:
-    """A date (see :func:`parse_instant`, UTC) or a duration back from ``now`` (``90d``) -> epoch ms."""
+def parse_when(text: str, now: int, option: str = "date") -> int:
+    """A date (see :func:`parse_instant`, UTC) or a duration back from ``now`` (``90d``) -> epoch ms;
+    ``option`` names the option in the error (e.g. ``--since``)."""
     text = text.strip()
     if _DATE_RE.match(text):
-        return parse_instant(text)
+        return parse_instant(text, option)
     try:
         return now - duration_ms(text)
     except ConfigError:
         raise InputError(
-            f"cannot read the date {text!r}: write 2024-01-01, 2024-01-01T12:00 (UTC) or 90d"
+            f"{option}: cannot read the date {text!r}; write 2024-01-01, 2024-01-01T12:00 (UTC) "
+            "or 90d"
         ) from None
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -140,6 +141,102 @@ def test_real_btc_daily_multivenue_study(shared_data, tmp_path):
 
 def test_demo_shows_the_seed_claims(tmp_path):
     out = _cli(tmp_path / "demo", "demo", "--days", "60")
-    assert "The seed's claims on the demo market" in out
+    assert "claims of docs/evidence.md on the demo market" in out
     assert "insufficient data" in out  # 60 days cannot hold 80 events
     assert "study -t 4h" in out
+
+
+def _study_json(home: Path, *args: str) -> dict:
+    return json.loads(_cli(home, "study", "-t", "4h", "--reps", "200", "--json", *args))
+
+
+def test_study_shows_outcomes_baseline_intervals_and_return_intervals(planted):
+    """Issue 13: wins, losses and timeouts apart; every baseline with its Wilson interval; the mean
+    returns with their bootstrap intervals; q and the events needed in the verdict table."""
+    out = _cli(planted, "study", "-t", "4h", "--reps", "200")
+    for text in ("W/L/T", "Baselines", "all (short)", "near_high (short)", "matched to divergence",
+                 "Mean return after an event", "24 bars", "timeouts left out of the rates",
+                 "needed", "Benjamini-Hochberg"):  # fmt: skip
+        assert text in out, text
+    assert re.search(r"┃\s+q\s+┃", out)  # the BH-adjusted p-value has its column
+    data = _study_json(planted)
+    assert data["config"]["timeouts"] == "exclude"  # the documented default (decision 0605)
+    for r in data["studies"]:
+        assert r["wins"] + r["losses"] + r["timeouts"] == r["events"]
+        assert r["counted"] == r["wins"] + r["losses"]  # exclude: timeouts out of the rate
+        assert r["base_all_low"] <= r["base_all"] <= r["base_all_high"]
+        assert r["base_near_high_low"] <= r["base_near_high"] <= r["base_near_high_high"]
+        assert r["base_all_n"] == r["base_all_wins"] + r["base_all_losses"]
+        if r["events"] >= 10:
+            assert r["fwd_12_low"] <= r["fwd_12"] <= r["fwd_12_high"]
+        else:  # no interval from a handful of events
+            assert r["fwd_12_low"] is None and r["fwd_12_high"] is None
+
+
+def test_timeouts_setting_and_option(planted, tmp_path):
+    fail = _study_json(planted, "--timeouts", "fail")
+    assert fail["config"]["timeouts"] == "fail"
+    assert all(r["counted"] == r["events"] for r in fail["studies"])
+    cfg = tmp_path / "oiradar.toml"
+    cfg.write_text('[evidence]\ntimeouts = "sign"\n')
+    sign = json.loads(_cli(planted, "--config", str(cfg), "study", "-t", "4h", "--reps", "200",
+                           "--json"))  # fmt: skip
+    assert sign["config"]["timeouts"] == "sign"
+    assert all(r["reversals"] >= r["wins"] for r in sign["studies"])  # timeouts in favour added
+    over = json.loads(_cli(planted, "--config", str(cfg), "study", "-t", "4h", "--reps", "200",
+                           "--timeouts", "exclude", "--json"))  # fmt: skip
+    assert over["config"]["timeouts"] == "exclude"  # the option beats the file
+
+
+def test_verdicts_use_benjamini_hochberg_over_the_whole_table(planted):
+    from oiradar.stats import benjamini_hochberg
+
+    data = _study_json(planted)
+    p = [v["p"] if v["p"] is not None else float("nan") for v in data["verdicts"]]
+    _, adj = benjamini_hochberg(p)
+    got = [v["q"] for v in data["verdicts"]]
+    assert got == pytest.approx([None if a != a else a for a in adj])
+    for v in data["verdicts"]:
+        if v["verdict"] == "supported":
+            assert v["q"] <= 0.05
+
+
+def test_fewer_than_ten_events_print_n_too_small(planted):
+    data = _study_json(planted, "--horizon", "40")  # a long cool-down: few events
+    small = [v for v in data["verdicts"] if v["events"] < 10]
+    assert small, data["verdicts"]
+    for v in small:
+        assert v["measured"].startswith(f"n too small ({v['events']} event")
+        assert "[" not in v["measured"] and v["verdict"] == "insufficient data"
+        if v["needed"] is not None:
+            assert f"about {v['needed']:,} needed" in v["measured"]
+    rows = [r for r in data["studies"] if r["counted"] < 10 and r["lift_near_high"] is not None]
+    assert rows and all(r["lift_near_high_low"] is None for r in rows)
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (["study", "--side", "sideways"], ["--side", "'sideways'", "long or short"]),
+        (["study", "--timeouts", "never"], ["--timeouts", "'never'", "fail, exclude, sign"]),
+        (["backtest", "-p", "foo=1"], ["'foo'", "--param", "valid:", "take_profit_r", "risk"]),
+        (["backtest", "-p", "rsk=0.1"], ["'rsk'", "did you mean 'risk'"]),
+        (["backtest", "-p", "risk=abc"], ["risk", "'abc'", "a number"]),
+        (["backtest", "-p", "time_stop=2.5"], ["time_stop", "2.5", "whole number"]),
+        (["backtest", "-p", "side=long"], ["--param side", "--side"]),
+        (["backtest", "--side", "up"], ["--side", "'up'"]),
+    ],
+)
+def test_bad_evidence_options_exit_2_naming_the_option(planted, args, fragments):
+    from tests.integration.cli_helpers import assert_refused, run_cli
+
+    assert_refused(run_cli(args, planted), fragments)
+
+
+def test_bad_timeouts_in_the_config_is_refused(planted, tmp_path):
+    from tests.integration.cli_helpers import assert_refused, run_cli
+
+    cfg = tmp_path / "oiradar.toml"
+    cfg.write_text('[evidence]\ntimeouts = "never"\n')
+    assert_refused(run_cli(["--config", str(cfg), "study"], planted),
+                   ["evidence.timeouts", "'fail', 'exclude' or 'sign'"])  # fmt: skip

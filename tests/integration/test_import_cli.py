@@ -22,7 +22,7 @@ def invoke(home: Path, *args: str):  # type: ignore[no-untyped-def]
 
 
 def table_row(stdout: str, needle: str) -> list[str]:
-    line = next(line for line in stdout.splitlines() if needle in line)
+    line = next(line for line in stdout.splitlines() if needle in line and "│" in line)
     return [c.strip() for c in line.strip("│ ").split("│")]
 
 

@@ -63,7 +63,12 @@ def test_coinalyze_open_interest_and_funding(catalog: Catalog) -> None:
     fr_rows = csv_rows(fr_path)
     first = next(r for r in fr_rows if r["BTC/USDT - Binance"])
     got = binance.filter(pl.col("funding_rate").is_not_null())["funding_rate"][0]
-    assert got == pytest.approx(float(first["BTC/USDT - Binance"]) / 100)
+    # one 8-hour settlement's rate in percent, stored as the day's sum (decision 0606)
+    assert got == pytest.approx(float(first["BTC/USDT - Binance"]) / 100 * 3)
+    dydx = catalog.read_stored(key("dydx", "BTC/USD:USD", "1d"))["funding_rate"].drop_nulls()
+    first_dydx = next(r for r in fr_rows if r["BTC/USD - dYdX"])
+    assert dydx[0] == pytest.approx(float(first_dydx["BTC/USD - dYdX"]) / 100 * 24)  # hourly
+    assert any("funding_scaled" in n for n in rep.notes)
     # Kraken and Phemex list two BTC/USD contracts each: those columns are skipped, with notes
     assert not any(
         k.exchange in ("krakenfutures", "phemex") and k.symbol.startswith("BTC/USD:")

@@ -16,7 +16,7 @@ runner = CliRunner()
 def _json(args: list[str]) -> dict:
     res = runner.invoke(app, args)
     assert res.exit_code == 0, res.output
-    return json.loads(res.output)
+    return json.loads(res.stdout)  # notes (how the bars were built) go to stderr
 
 
 def test_liqprice_uses_the_symbols_tier():

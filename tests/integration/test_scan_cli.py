@@ -53,8 +53,9 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def cli(home: Path, *args: str) -> tuple[int, str]:
+    """Exit code and output; with ``--json``, stdout only (notes go to stderr)."""
     res = CliRunner().invoke(app, ["--home", str(home), *args], env={"COLUMNS": "250"})
-    return res.exit_code, res.output
+    return res.exit_code, res.stdout if "--json" in args and res.exit_code == 0 else res.output
 
 
 def test_scan_json_lists_events_with_their_values(home: Path) -> None:

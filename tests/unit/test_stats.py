@@ -182,3 +182,44 @@ def test_block_bootstrap_sees_serial_dependence():
 def test_percentile_interval_drops_nan():
     iv = stats.percentile_interval(1.0, [np.nan, *np.arange(101.0)], conf=0.9)
     assert (iv.low, iv.high) == (pytest.approx(5.0), pytest.approx(95.0))
+
+
+def test_events_needed_hand_calculation():
+    # 0.7 against 0.5, one-sided 5 %, 80 % power:
+    # ((1.6449 x 0.5 + 0.8416 x sqrt(0.21)) / 0.2)^2 = (1.2081 / 0.2)^2 = 36.49 -> 37
+    assert stats.events_needed(0.7, 0.5) == 37
+    # the issue's base rates: 29 % (timeouts as failures) and 41 % (timeouts left out)
+    assert stats.events_needed(0.7, 0.29) == 8
+    assert stats.events_needed(0.7, 0.41) == 17
+    assert stats.events_needed(0.5, 0.5) is None  # no n tells a rate from itself
+    assert stats.events_needed(0.4, 0.5) is None
+    with pytest.raises(ValueError):
+        stats.events_needed(1.2, 0.5)
+
+
+@given(p0=st.floats(0.02, 0.9), d=st.floats(0.03, 0.3), power=st.sampled_from([0.8, 0.9]),
+       alpha=st.sampled_from([0.01, 0.05, 0.1]))  # fmt: skip
+@settings(max_examples=150, deadline=None)
+def test_events_needed_is_the_smallest_n_with_the_power(p0, d, power, alpha):
+    """Oracle: the power of the normal-approximation test, written with SciPy, reaches ``power``
+    at the returned n and not one event earlier."""
+    p1 = min(0.999, p0 + d)
+    n = stats.events_needed(p1, p0, alpha, power)
+
+    def achieved(m: int) -> float:
+        crit = p0 + scipy.stats.norm.ppf(1 - alpha) * math.sqrt(p0 * (1 - p0) / m)
+        return scipy.stats.norm.sf((crit - p1) / math.sqrt(p1 * (1 - p1) / m))
+
+    assert n is not None
+    assert achieved(n) >= power - 1e-9
+    if n > 1:
+        assert achieved(n - 1) < power
+
+
+def test_events_needed_is_close_to_the_exact_binomial_power():
+    # "about N needed": at N the exact one-sided binomial test has roughly the asked power
+    for p1, p0 in [(0.7, 0.5), (0.6, 0.41), (0.45, 0.29)]:
+        n = stats.events_needed(p1, p0)
+        k = int(scipy.stats.binom.isf(0.05, n, p0)) + 1  # smallest k with P(X >= k | p0) <= 5 %
+        exact = scipy.stats.binom.sf(k - 1, n, p1)
+        assert 0.65 < exact < 0.95, (p1, p0, n, exact)

@@ -8,9 +8,9 @@ Long runs report progress through a callback argument.
 - :mod:`.session`: where data lives and the settings in force
 - :mod:`.catalog`: stored series, gaps, SQL, one series read for export
 - :mod:`.series`: choosing series, loading bars with their price source
-- :mod:`.features`, :mod:`.scan`: SPEC sections 2-3
-- :mod:`.study`, :mod:`.backtest` (backtest and sweep): SPEC sections 4-5
-- :mod:`.liqprice`, :mod:`.liqmap`: SPEC section 6
+- :mod:`.features`, :mod:`.scan`: docs/analysis.md
+- :mod:`.study`, :mod:`.backtest` (backtest and sweep): docs/evidence.md
+- :mod:`.liqprice`, :mod:`.liqmap`: docs/liquidations.md
 - :mod:`.imports`, :mod:`.fetch` (markets, fetch, record), :mod:`.sim` (simulate, demo)
 
 Nothing is imported here: a front end imports the module of the use case it runs, so a command

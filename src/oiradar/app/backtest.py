@@ -1,17 +1,26 @@
-"""``backtest`` (the SPEC section 4 trade model on one series) and ``sweep`` (a parameter grid with
+"""``backtest`` (the trade model of docs/evidence.md on one series) and ``sweep`` (a parameter grid with
 walk-forward splits and a final hold-out, on every selected series)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import polars as pl
 
-from oiradar.app.series import Market, load_bars, one_key, studied_keys
+from oiradar.app.series import (
+    Margin,
+    Market,
+    SeriesOptions,
+    Skipped,
+    each_series,
+    load_series,
+    studied_keys,
+    summary_notes,
+)
 from oiradar.app.session import Session
 from oiradar.app.values import finite_or_none
 from oiradar.backtest import (
@@ -26,7 +35,9 @@ from oiradar.backtest import (
     trade_params,
 )
 from oiradar.config import Settings
+from oiradar.errors import InputError
 from oiradar.evidence import prepare, signal_mask
+from oiradar.liquidations.tiers import load_tiers
 from oiradar.model import SeriesKey, Side, Timeframe
 from oiradar.stats import benjamini_hochberg
 
@@ -40,6 +51,12 @@ class BacktestOptions:
     side: Side = Side.SHORT
     prices: Market | None = None
     params: Mapping[str, Any] = field(default_factory=dict)  # TradeParams fields to override
+    from_timeframe: Timeframe | None = None  # the stored timeframe to build the bars from
+    margin: Margin = Margin.ALL  # with --exchange all
+
+    @property
+    def series(self) -> SeriesOptions:
+        return SeriesOptions(self.prices, self.from_timeframe, self.margin)
 
 
 @dataclass(frozen=True)
@@ -51,31 +68,68 @@ class BacktestReport:
     metrics: dict[str, float | None]  # non-finite values as None
     trades: pl.DataFrame
     equity: pl.DataFrame
+    notes: tuple[str, ...] = ()  # how the bars were built (stored timeframe, prices)
+    tiers: str | None = None  # the venue tier table the liquidation check used
 
     def to_dict(self) -> dict[str, Any]:
         return {"series": str(self.key), "signal": self.signal, "side": str(self.side),
-                "params": asdict(self.params), "metrics": self.metrics,
+                "params": asdict(self.params), "tiers": self.tiers, "metrics": self.metrics,
                 "trades": self.trades.to_dicts()}  # fmt: skip
 
 
 def entry_inputs(
     settings: Settings, bars: pl.DataFrame, key: SeriesKey, signal: str, side: Side
 ) -> BacktestInputs:
-    """The engine's inputs: features and signals of ``bars``, entries where ``signal`` fired."""
+    """The engine's inputs: features and signals of ``bars``, entries where ``signal`` fired, and
+    the venue's tiers of the symbol (maintenance rate and maximum leverage by size)."""
     prep = prepare(bars, key, settings)
     mask = signal_mask(prep, signal, side)
-    return inputs_from_features(prep.features, mask, side=side, bar_ms=key.timeframe.ms)
+    tiers = load_tiers(key.exchange, key.symbol)
+    return inputs_from_features(prep.features, mask, side=side, bar_ms=key.timeframe.ms,
+                                tiers=tiers)  # fmt: skip
 
 
 def backtest(session: Session, opts: BacktestOptions) -> BacktestReport:
     """Run the trade model once on the one series the options select."""
-    cat, settings = session.catalog, session.settings
-    key = one_key(cat, opts.exchange, opts.symbol, opts.timeframe, opts.prices)
+    run = backtests(session, opts)
+    if len(run.reports) != 1:
+        names = ", ".join(str(r.key) for r in run.reports)
+        raise InputError(f"choose one series with --exchange/--symbol; {len(run.reports)} match: {names}")
+    return run.reports[0]
+
+
+@dataclass(frozen=True)
+class BacktestRun:
+    """``backtest`` over every selected series: one report each, and what was skipped and why."""
+
+    reports: list[BacktestReport]
+    skipped: list[Skipped] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def backtests(session: Session, opts: BacktestOptions) -> BacktestRun:
+    """Run the trade model on every selected series; one that cannot run is skipped and listed."""
+    if "side" in opts.params:
+        raise InputError("--param side: the side is set with --side long|short")
+    trade_params(session.settings, None, side=opts.side, **dict(opts.params))  # bad -p: fail once
+    keys = studied_keys(session.catalog, opts.exchange, opts.symbol, opts.timeframe, opts.prices,
+                        opts.margin)  # fmt: skip
+    reports, skipped = each_series(keys, lambda k: _backtest_one(session, k, opts), "backtest")
+    return BacktestRun(reports, skipped, summary_notes([(r.key, r.notes) for r in reports]))
+
+
+def _backtest_one(session: Session, key: SeriesKey, opts: BacktestOptions) -> BacktestReport:
+    settings = session.settings
+    loaded = load_series(session.catalog, key, opts.series)
+    key = loaded.key
     p = trade_params(settings, key.exchange, side=opts.side, **dict(opts.params))
-    x = entry_inputs(settings, load_bars(cat, key, opts.prices), key, opts.signal, opts.side)
+    x = entry_inputs(settings, loaded.bars, key, opts.signal, opts.side)
+    if "mmr" in opts.params:  # -p mmr=R: one flat tier of that rate instead of the venue's
+        x = replace(x, tiers=None)
     res = run_backtest(x, p)
     metrics = {k: finite_or_none(float(v)) for k, v in res.metrics.items()}
-    return BacktestReport(key, opts.signal, opts.side, p, metrics, res.trades, res.equity)
+    return BacktestReport(key, opts.signal, opts.side, p, metrics, res.trades, res.equity,
+                          loaded.notes, x.tiers.origin if x.tiers else None)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -122,7 +176,7 @@ def sweep(session: Session, opts: SweepOptions) -> SweepReport:
 
 def _sweep_one(session: Session, key: SeriesKey, spec: SweepSpec, opts: SweepOptions) -> SweepResult:
     """Sweep one series; each ``[signals]`` combination re-detects the entry signal."""
-    bars = load_bars(session.catalog, key, opts.prices)
+    bars = load_series(session.catalog, key, SeriesOptions(opts.prices)).bars
     combos = spec.signal_combos() or [{}]
     entries: list[np.ndarray] = []
     x = None
@@ -149,9 +203,11 @@ def _combined_table(results: list[tuple[SeriesKey, SweepResult]], q: float) -> p
 __all__ = [
     "BacktestOptions",
     "BacktestReport",
+    "BacktestRun",
     "SweepOptions",
     "SweepReport",
     "backtest",
+    "backtests",
     "entry_inputs",
     "sweep",
 ]

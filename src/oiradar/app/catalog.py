@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from oiradar.app.series import AS_STORED, LoadedSeries, SeriesOptions, load_series, stored_markets
+from oiradar.errors import InputError
 from oiradar.model import SeriesKey, Timeframe
 from oiradar.store import Catalog
 
@@ -35,7 +37,14 @@ class SeriesFilter:
 
 
 def gaps(catalog: Catalog, which: SeriesFilter = SeriesFilter()) -> pl.DataFrame:
-    """Runs of missing bars inside the stored range of every matching series."""
+    """Runs of missing bars inside the stored range of every matching series; an exchange or
+    symbol that nothing stored has is an InputError listing what is stored."""
+    stored = stored_markets(catalog)
+    for option, value, known in (("--exchange", which.exchange, {e for e, _ in stored}),
+                                 ("--symbol", which.symbol, {s for _, s in stored})):  # fmt: skip
+        if value is not None and value not in known:
+            listing = ", ".join(f"{e} {s}" for e, s in stored) or "nothing"
+            raise InputError(f"{option} {value!r}: no series stored for it; stored: {listing}")
     frames = [
         catalog.gaps(key).select(
             pl.lit(key.exchange).alias("exchange"),
@@ -59,4 +68,13 @@ def read_series(catalog: Catalog, key: SeriesKey) -> pl.DataFrame:
     return catalog.read_bars(key)
 
 
-__all__ = ["SeriesFilter", "gaps", "list_series", "read_series", "sql"]
+def export_series(
+    catalog: Catalog, key: SeriesKey, series: SeriesOptions = AS_STORED
+) -> LoadedSeries:
+    """One series as ``export`` writes it: built from the stored timeframe covering most bars (or
+    ``--from-timeframe``), with its prices (``--prices`` or the price link) and ``oi`` derived
+    from ``oi_value / close`` where missing; a series without prices is written as it is."""
+    return load_series(catalog, key, series, need=())
+
+
+__all__ = ["SeriesFilter", "export_series", "gaps", "list_series", "read_series", "sql"]

@@ -10,8 +10,6 @@ import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import polars as pl
-
 from oiradar.app.session import Session
 from oiradar.config import Settings
 from oiradar.errors import InputError
@@ -19,25 +17,39 @@ from oiradar.model import Timeframe
 from oiradar.sources import (
     FetchRequest,
     FetchResult,
+    MarketList,
     Recorder,
     RecordOptions,
     RecordStats,
     RetryEvent,
     RetryReport,
-    list_markets,
+    load_market_list,
     run_fetch,
 )
 from oiradar.store import Catalog
+from oiradar.store.markets import MarketsCacheFile
 from oiradar.timeutil import iso_utc
 
 Tick = Callable[[int, int], None]  # (chunks done, chunks total)
 OnRetry = Callable[[RetryEvent], None]
 
 
-def markets(session: Session, exchange: str, on_retry: OnRetry | None = None) -> pl.DataFrame:
-    """The venue's perpetuals and which data it offers (OHLCV, OI history depth, funding, ...)."""
+def markets(session: Session, exchange: str, on_retry: OnRetry | None = None) -> MarketList:
+    """The venue's perpetuals and which data it offers (OHLCV, OI history depth, funding, ...).
+
+    Each list loaded is kept under the home; offline, the kept one stands in (``cached_at``), and
+    without one the command fails at once with a SourceError that says so."""
     report = RetryReport(on_event=on_retry)
-    return asyncio.run(list_markets(exchange, session.settings, report))
+    cache = MarketsCacheFile(session.home, offline_ok=True)
+    return asyncio.run(load_market_list(exchange, session.settings, report, cache))
+
+
+def offline_note(exchange: str, cached_at: int | None, reason: str) -> str | None:
+    """The warning for a market list that came from the cache, or None when it came online."""
+    if cached_at is None:
+        return None
+    return (f"{exchange} cannot be reached ({reason[:200]}); using its market list "
+            f"kept at {iso_utc(cached_at)} UTC")  # fmt: skip
 
 
 def resolve_symbols(settings: Settings, symbols: Sequence[str], all_symbols: bool) -> list[str]:
@@ -84,6 +96,11 @@ class FetchReport:
     def ok(self) -> bool:
         return all(r.ok for r in self.results)
 
+    def notes(self) -> list[str]:
+        """Warnings about the run as a whole (a market list taken from the cache, offline)."""
+        seen = {(r.plan.key.exchange, r.markets_cached_at, r.offline_reason) for r in self.results}
+        return [n for e, at, why in sorted(seen, key=str) if (n := offline_note(e, at, why))]
+
 
 def fetch(
     session: Session, opts: FetchOptions, *, on_retry: OnRetry | None = None,
@@ -104,10 +121,11 @@ async def _fetch_all(
     progress: Callable[[str], Tick] | None,
 ) -> list[FetchResult]:  # fmt: skip
     results = []
+    cache = MarketsCacheFile(catalog.home, offline_ok=opts.dry_run)
     for req in opts.requests():
         tick = progress(str(req.key)) if progress is not None else None
         results.append(await run_fetch(req, catalog, settings, report, dry_run=opts.dry_run,
-                                       progress=tick))  # fmt: skip
+                                       progress=tick, cache=cache))  # fmt: skip
     return results
 
 
@@ -131,12 +149,14 @@ def record(
 __all__ = [
     "FetchOptions",
     "FetchReport",
+    "MarketList",
     "RecordOptions",
     "RecordReport",
     "RetryEvent",
     "RetryReport",
     "fetch",
     "markets",
+    "offline_note",
     "record",
     "resolve_symbols",
 ]

@@ -9,7 +9,7 @@ from typing import Any
 
 import polars as pl
 
-from oiradar.app.series import Market
+from oiradar.app.series import Market, SeriesOptions, load_series
 from oiradar.app.session import Session
 from oiradar.config import LiquidationSettings
 from oiradar.errors import InputError
@@ -25,9 +25,8 @@ from oiradar.liquidations import (
     score_time_mixes,
     snapshot,
     what_if_levels,
-    with_prices,
 )
-from oiradar.model import SeriesKey
+from oiradar.model import DAY_MS, SeriesKey, Timeframe
 from oiradar.store import Catalog
 from oiradar.timeutil import iso_utc
 
@@ -38,8 +37,9 @@ class MapOptions:
     moves: tuple[float, ...] | None = None  # price moves as fractions (None: DEFAULT_MOVES)
     to: float | None = None  # also the move that takes price to this level
     impact: float | None = None  # % move per $1M liquidated (default: the settings')
-    price_from: Market | None = None  # OHLC for bars that have none (e.g. Coinalyze OI)
+    prices: Market | None = None  # --prices: OHLC from this series (default: the price link)
     at: int | None = None  # epoch ms: the map as of then (closed bars only)
+    from_timeframe: Timeframe | None = None  # the stored timeframe to build the bars from
 
 
 def map_spec(ls: LiquidationSettings, exchange: str | None, symbol: str | None, mix: str | None) -> MapSpec:
@@ -51,10 +51,13 @@ class MapReport:
     key: SeriesKey
     spec: MapSpec
     snap: Snapshot
+    notes: tuple[str, ...] = ()  # how the bars were built (stored timeframe, prices)
+    warning: str | None = None  # the OI ends long before the mapped bar (see stale_oi)
 
     def to_dict(self) -> dict[str, Any]:
         s = self.snap
-        return {"kind": "estimated", "series": str(self.key), "bar": iso_utc(s.ts),
+        warn = {} if self.warning is None else {"warning": self.warning}
+        return {"kind": "estimated", "series": str(self.key), "bar": iso_utc(s.ts), **warn,
                 "price": s.price, "mix": self.spec.mix.describe(),
                 "est_open_long_usd": s.open_long_usd, "est_open_short_usd": s.open_short_usd,
                 "band_over": list(s.mixes), "clusters": s.clusters, "cascade": s.cascade,
@@ -71,14 +74,22 @@ def closed_bars(bars: pl.DataFrame, bar_ms: int, at: int | None = None) -> pl.Da
         raise InputError(
             "not enough bars with open interest for a liquidation map (need >= 2 with oi)"
         )
+    if bars["close"][-1] is None:
+        raise InputError(
+            f"the last closed bar ({iso_utc(int(bars['ts'][-1]))} UTC) has no price: pass "
+            "--prices EXCHANGE:SYMBOL (or --at an earlier time)"
+        )
     return bars
 
 
-def _map_bars(catalog: Catalog, key: SeriesKey, opts: MapOptions) -> pl.DataFrame:
-    raw = catalog.read_bars(key)
-    if opts.price_from is not None:
-        raw = with_prices(raw, catalog.read_bars(opts.price_from.key(key.timeframe)))
-    return closed_bars(raw, key.timeframe.ms, opts.at)
+def _map_bars(
+    catalog: Catalog, key: SeriesKey, opts: MapOptions
+) -> tuple[pl.DataFrame, tuple[str, ...]]:
+    """The series' bars with their prices (``--prices``, else its link, else its own), and the
+    notes on how they were built: a series without prices is an error naming the fix (the map
+    needs a price to place the levels)."""
+    loaded = load_series(catalog, key, SeriesOptions(opts.prices, opts.from_timeframe))
+    return closed_bars(loaded.bars, key.timeframe.ms, opts.at), loaded.notes
 
 
 def with_target(moves: tuple[float, ...] | None, to: float | None, price: float) -> tuple[float, ...]:
@@ -96,12 +107,30 @@ def liquidation_map(session: Session, key: SeriesKey, opts: MapOptions) -> MapRe
     """Nearest clusters, the cascade estimate and its band over the leverage-mix presets."""
     ls = session.settings.liquidations
     spec = map_spec(ls, key.exchange, key.symbol, opts.mix)
-    bars = _map_bars(session.catalog, key, opts)
+    bars, notes = _map_bars(session.catalog, key, opts)
     moves = with_target(opts.moves, opts.to, float(bars["close"][-1]))
     impact = ls.impact_pct_per_musd if opts.impact is None else opts.impact
     snap = snapshot(bars, spec, moves=moves, impact_pct_per_musd=impact,
                     cluster_min_share=ls.cluster_min_share)  # fmt: skip
-    return MapReport(key, spec, snap)
+    return MapReport(key, spec, snap, notes, stale_oi(bars, key.timeframe.ms))
+
+
+STALE_OI_BARS = 3  # the OI may lag the price by this many bars (or a day) without a warning
+
+
+def stale_oi(bars: pl.DataFrame, bar_ms: int) -> str | None:
+    """A warning when the last bar with OI is long before the mapped (last) bar: the map then
+    holds the positions of that time, priced at today's close (e.g. OI imported up to 2023 and
+    candles up to 2025)."""
+    last = int(bars["ts"][-1])
+    last_oi = int(bars.filter(pl.col("oi").is_not_null())["ts"][-1])
+    gap = last - last_oi
+    if gap <= max(STALE_OI_BARS * bar_ms, DAY_MS):
+        return None
+    ago = f"{gap / DAY_MS:,.0f} days" if gap >= 2 * DAY_MS else f"{gap / 3_600_000:,.0f} hours"
+    return (f"the open interest ends at {iso_utc(last_oi)} UTC, {ago} before the mapped bar "
+            f"({iso_utc(last)} UTC): the map holds the positions of then, priced at the last close; "
+            f"import recent OI, or map that time with --at '{iso_utc(last_oi + bar_ms)}'")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -110,6 +139,7 @@ class ScoreReport:
     n_records: int  # realized liquidation records inside the bars
     method: str
     table: pl.DataFrame
+    notes: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": "estimated vs realized", "series": str(self.key), "method": self.method,
@@ -124,15 +154,15 @@ def score_map(session: Session, key: SeriesKey, opts: MapOptions) -> ScoreReport
     """Grade the estimated map (each preset mix) against the realized liquidations stored."""
     ls = session.settings.liquidations
     spec = map_spec(ls, key.exchange, key.symbol, opts.mix)
-    bars = _map_bars(session.catalog, key, opts)
+    bars, notes = _map_bars(session.catalog, key, opts)
     liqs = _realized(session.catalog, key, bars)
     priced = liqs.filter(pl.col("price").is_not_null() & (pl.col("price") > 0))
     bar_ms = key.timeframe.ms
     if priced.height:
         table = score_mixes(bars, priced, spec, bar_ms, n_boot=ls.bootstrap)
-        return ScoreReport(key, liqs.height, BY_PRICE, table)
+        return ScoreReport(key, liqs.height, BY_PRICE, table, notes)
     table = score_time_mixes(bars, liqs, spec, bar_ms, n_boot=ls.bootstrap)
-    return ScoreReport(key, liqs.height, BY_BAR, table)
+    return ScoreReport(key, liqs.height, BY_BAR, table, notes)
 
 
 def _realized(catalog: Catalog, key: SeriesKey, bars: pl.DataFrame) -> pl.DataFrame:
@@ -217,6 +247,7 @@ __all__ = [
     "liquidation_map",
     "map_spec",
     "score_map",
+    "stale_oi",
     "what_if",
     "with_target",
 ]

@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import polars as pl
 
+from oiradar.app.series import (
+    ALL_VENUES,
+    AS_STORED,
+    LoadedSeries,
+    Margin,
+    SeriesOptions,
+    Skipped,
+    each_series,
+    load_series,
+    select_keys,
+    summary_notes,
+)
 from oiradar.app.session import Session
-from oiradar.errors import InputError
-from oiradar.model import Timeframe
-from oiradar.signals import SIGNALS, multi_timeframe, scan
+from oiradar.errors import InputError, OiradarError
+from oiradar.model import SeriesKey, Timeframe
+from oiradar.signals import SIGNALS, margin_divergence, multi_timeframe, scan_bars
 
 KEY_COLUMNS = ("ts", "exchange", "symbol", "signal", "side", "close", "why")
 
@@ -18,10 +30,11 @@ KEY_COLUMNS = ("ts", "exchange", "symbol", "signal", "side", "close", "why")
 @dataclass(frozen=True)
 class ScanOptions:
     timeframe: Timeframe = Timeframe.H4
-    exchanges: tuple[str, ...] = ()
+    exchanges: tuple[str, ...] = ()  # "all": OI summed over the venues, per base asset
     symbols: tuple[str, ...] = ()
     since: int | None = None  # epoch ms: events from then on
     signals: tuple[str, ...] = ()  # only these (all when empty)
+    series: SeriesOptions = field(default_factory=SeriesOptions)  # --prices, --from-timeframe...
 
 
 @dataclass(frozen=True)
@@ -29,6 +42,8 @@ class ScanReport:
     events: pl.DataFrame  # EVENT_SCHEMA rows, sorted by time
     n_series: int
     timeframe: Timeframe
+    skipped: tuple[Skipped, ...] = ()  # series that could not be scanned, and why
+    notes: tuple[str, ...] = ()  # how the scanned series were built (timeframes, prices, sums)
 
 
 def check_signals(names: Sequence[str]) -> None:
@@ -38,14 +53,50 @@ def check_signals(names: Sequence[str]) -> None:
 
 
 def scan_events(session: Session, opts: ScanOptions) -> ScanReport:
-    """Features and signals of every matching stored series, cross-venue signals included."""
+    """Features and signals of every matching stored series, cross-venue signals included.
+
+    A series that cannot be scanned (no prices, no OI, no stored timeframe that builds the asked
+    one) is skipped and reported; the scan fails only when no series could be read."""
     check_signals(opts.signals)
-    result = scan(session.catalog, session.settings, opts.timeframe, list(opts.exchanges),
-                  list(opts.symbols), opts.since)  # fmt: skip
-    events = result.events
+    catalog, so = session.catalog, opts.series
+    keys = select_keys(catalog, opts.exchanges, opts.symbols, opts.timeframe, so.margin)
+    if so.prices is not None and len(keys) > 1:
+        keys = [k for k in keys if (k.exchange, k.symbol) != so.prices.pair]
+    loaded, skipped = each_series(keys, lambda k: load_series(catalog, k, so), "scan")
+    result = scan_bars([x.bars for x in loaded], [x.key for x in loaded], session.settings)
+    parts = [result.events]
+    if ALL_VENUES in opts.exchanges and so.margin is Margin.ALL:
+        parts += _summed_margin_divergence(session, loaded, opts)
+    events = pl.concat([p for p in parts if p.height] or [result.events])
+    if opts.since is not None:
+        events = events.filter(pl.col("ts") >= opts.since)
     if opts.signals:
         events = events.filter(pl.col("signal").is_in(list(opts.signals)))
-    return ScanReport(events, len(result.features), opts.timeframe)
+    events = events.sort("ts", "exchange", "symbol", "signal", "side")
+    return ScanReport(events, len(loaded), opts.timeframe, tuple(skipped),
+                      tuple(summary_notes([(x.key, x.notes) for x in loaded])))  # fmt: skip
+
+
+def _summed_margin_divergence(
+    session: Session, loaded: list[LoadedSeries], opts: ScanOptions
+) -> list[pl.DataFrame]:
+    """margin_divergence between the USDT- and the coin-margined sums of each summed base."""
+    out = []
+    for series in loaded:
+        if series.key.exchange != ALL_VENUES:
+            continue
+        legs = {}
+        for margin in (Margin.USDT, Margin.COIN):
+            key = series.key
+            so = SeriesOptions(opts.series.prices, opts.series.from_timeframe, margin)
+            try:
+                legs[margin.symbol(key.symbol.split("/")[0])] = load_series(
+                    session.catalog, key, so, need=("oi",)).bars  # fmt: skip
+            except OiradarError:  # no contract of that margin type: nothing to compare
+                break
+        else:
+            out.append(margin_divergence(legs, ALL_VENUES, opts.timeframe, session.settings))
+    return out
 
 
 @dataclass(frozen=True)
@@ -57,17 +108,30 @@ class TimeframeView:
     frame: pl.DataFrame
 
 
-def timeframe_views(session: Session, exchanges: Sequence[str], symbol: str) -> list[TimeframeView]:
+def timeframe_views(
+    session: Session, exchanges: Sequence[str], symbol: str, series: SeriesOptions = AS_STORED
+) -> list[TimeframeView]:
     """The multi-timeframe view of ``symbol`` on each of ``exchanges`` (all storing it if empty)."""
-    venues = list(exchanges) or sorted(
-        {k.exchange for k in session.catalog.stored_keys() if k.symbol == symbol}
-    )
+    catalog = session.catalog
+    venues = list(exchanges) or sorted({e for e, s in _markets(session) if s == symbol})
     if not venues:
-        raise InputError(f"no stored series for {symbol}")
+        raise InputError(f"--symbol {symbol!r}: no series stored for it; stored: "
+                         + ", ".join(f"{e} {s}" for e, s in _markets(session)))  # fmt: skip
+
+    def load(key: SeriesKey) -> pl.DataFrame:
+        try:
+            return load_series(catalog, key, series, need=()).bars
+        except InputError:  # no prices at this timeframe: the OI alone, blanks for the rest
+            return catalog.read_bars(key)
+
     return [
-        TimeframeView(v, symbol, multi_timeframe(session.catalog, session.settings, v, symbol))
+        TimeframeView(v, symbol, multi_timeframe(catalog, session.settings, v, symbol, load=load))
         for v in venues
     ]
+
+
+def _markets(session: Session) -> list[tuple[str, str]]:
+    return sorted({(k.exchange, k.symbol) for k in session.catalog.stored_keys()})
 
 
 __all__ = [

@@ -1,7 +1,7 @@
 """``simulate`` (a market into the catalog) and ``demo`` (a guided first run on a simulated market).
 
 The demo runs in steps: the market (simulated, written, summarised), then what each later stage of
-the pipeline makes of it: the framework's signals, the seed's claims judged, the estimated
+the pipeline makes of it: the framework's signals, the claims of docs/evidence.md judged, the estimated
 liquidation map. ``on_step`` hears each step as it completes, so a front end shows the market
 while the rest computes. A failing later step is noted and skipped, never fatal.
 """
@@ -138,7 +138,7 @@ class DemoReport:
     seconds: float  # simulation, write and summary
     ground_truth: Path
     signals: pl.DataFrame | None = None  # signal, side, events, last (epoch ms), at 4h
-    claims: pl.DataFrame | None = None  # the seed's claims judged, at 4h
+    claims: pl.DataFrame | None = None  # the claims judged, at 4h
     cascade: Snapshot | None = None  # the estimated map at 1h
     skipped: list[str] = field(default_factory=list)  # "(signal step skipped: ...)"
 
@@ -184,7 +184,7 @@ def _market(catalog: Catalog, days: int, seed: int, fresh: bool, progress: Progr
 
 
 def _signals(report: DemoReport, catalog: Catalog) -> None:
-    """The framework's signals on the demo market (4h), SPEC section 3 defaults."""
+    """The framework's signals on the demo market (4h), default settings."""
     key = report.key.with_timeframe(Timeframe.H4)
     events = scan(catalog, Settings(), key.timeframe, [key.exchange], [key.symbol]).events
     report.signals = (
@@ -195,7 +195,7 @@ def _signals(report: DemoReport, catalog: Catalog) -> None:
 
 
 def _claims(report: DemoReport, catalog: Catalog) -> None:
-    """The seed's claims judged on the demo market (4h)."""
+    """The claims (docs/evidence.md) judged on the demo market (4h)."""
     key = report.key.with_timeframe(Timeframe.H4)
     settings = Settings()
     prep = prepare(catalog.read_bars(key), key, settings)

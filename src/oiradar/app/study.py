@@ -7,15 +7,30 @@ from typing import Any
 
 import polars as pl
 
-from oiradar.app.series import Market, load_bars, studied_keys
+from oiradar.app.scan import check_signals
+from oiradar.app.series import (
+    Margin,
+    Market,
+    SeriesOptions,
+    Skipped,
+    each_series,
+    load_series,
+    studied_keys,
+    summary_notes,
+)
 from oiradar.app.session import Session
 from oiradar.app.values import finite_or_none
+from oiradar.config import TimeoutRule
+from oiradar.errors import InputError
 from oiradar.evidence import (
     BASELINES,
+    MIN_INTERVAL_EVENTS,
     Claim,
+    Judgement,
     StudyConfig,
     StudyResult,
     all_claims,
+    control_fdr,
     judge_claims,
     prepare,
     run_signal_study,
@@ -35,14 +50,31 @@ class StudyOptions:
     prices: Market | None = None
     horizon: int | None = None  # barrier horizon H in bars (default: [evidence])
     reps: int | None = None  # bootstrap replicates
+    timeouts: TimeoutRule | None = None  # how a barrier timeout counts (default: [evidence])
+    from_timeframe: Timeframe | None = None  # the stored timeframe to build the bars from
+    margin: Margin = Margin.ALL  # with --exchange all
+
+    def __post_init__(self) -> None:
+        check_signals(self.signals)
+        for option, value, least in (("--horizon", self.horizon, 1), ("--reps", self.reps, 100)):
+            if value is not None and value < least:
+                raise InputError(f"{option} must be {least} or more, got {value}")
+
+    @property
+    def series(self) -> SeriesOptions:
+        return SeriesOptions(self.prices, self.from_timeframe, self.margin)
 
 
 @dataclass(frozen=True)
 class StudyReport:
     config: StudyConfig
     studies: list[dict[str, Any]]  # one row per (series, signal, side): counts, rates, lifts, p
-    verdicts: pl.DataFrame  # series, claim, as stated, measured, baseline, verdict
+    # series, claim, as stated, measured, baseline, p, q, events, needed, verdict
+    verdicts: pl.DataFrame
     timeframe: Timeframe = field(default=Timeframe.H4)
+    min_interval_events: int = MIN_INTERVAL_EVENTS  # fewer counted events: no lift interval
+    skipped: tuple[Skipped, ...] = ()  # series that could not be studied, and why
+    notes: tuple[str, ...] = ()  # how the studied series were built (timeframes, prices, sums)
 
     def to_dict(self) -> dict[str, Any]:
         """The machine-readable report (``--format json``)."""
@@ -51,23 +83,38 @@ class StudyReport:
 
 
 def run_studies(session: Session, opts: StudyOptions) -> StudyReport:
-    """Study every selected series; judge the seed's and the user's claims on each."""
+    """Study every selected series; judge the built-in and the user's claims on each."""
     settings = session.settings
-    cfg = study_config(settings, horizon=opts.horizon, reps=opts.reps)
+    cfg = study_config(settings, horizon=opts.horizon, reps=opts.reps, timeouts=opts.timeouts)
     claims = _claims(all_claims(settings), opts)
-    keys = studied_keys(session.catalog, opts.exchange, opts.symbol, opts.timeframe, opts.prices)
+    keys = studied_keys(session.catalog, opts.exchange, opts.symbol, opts.timeframe, opts.prices,
+                        opts.margin)  # fmt: skip
     rows: list[dict[str, Any]] = []
-    verdicts = []
-    for key in keys:
-        prep = prepare(load_bars(session.catalog, key, opts.prices), key, settings)
-        results, judged = judge_claims(prep, claims, cfg)
+    judged: list[tuple[SeriesKey, Judgement]] = []
+
+    def study_one(key: SeriesKey) -> tuple[SeriesKey, tuple[str, ...]]:
+        loaded = load_series(session.catalog, key, opts.series)
+        key = loaded.key
+        prep = prepare(loaded.bars, key, settings)
+        results, verdicts = judge_claims(prep, claims, cfg)
         for sig in opts.signals:
             if (sig, opts.side) not in results:
                 results[(sig, opts.side)] = run_signal_study(prep, sig, opts.side, cfg)
-        rows += study_rows(key, results)
-        verdicts.append(verdict_table(judged).select(_series(key), pl.all()))
-    table = pl.concat(verdicts) if verdicts else verdict_table([])
-    return StudyReport(cfg, rows, table, opts.timeframe)
+        rows.extend(study_rows(key, results))
+        judged.extend((key, j) for j in verdicts)
+        return key, loaded.notes
+
+    # a series that cannot be studied (no prices, too few bars...) is skipped and listed
+    done, skipped = each_series(keys, study_one, "study")
+    return StudyReport(cfg, rows, verdict_frame(judged, cfg.alpha), opts.timeframe,
+                       skipped=tuple(skipped), notes=tuple(summary_notes(done)))  # fmt: skip
+
+
+def verdict_frame(judged: list[tuple[SeriesKey, Judgement]], alpha: float) -> pl.DataFrame:
+    """The verdict table of every series, Benjamini-Hochberg applied over all of its rows."""
+    adjusted = control_fdr([j for _, j in judged], alpha)
+    series = pl.Series("series", [f"{k.exchange} {k.symbol}" for k, _ in judged], dtype=pl.String)
+    return verdict_table(adjusted).select(series, pl.all())
 
 
 def _claims(claims: list[Claim], opts: StudyOptions) -> list[Claim]:
@@ -76,34 +123,53 @@ def _claims(claims: list[Claim], opts: StudyOptions) -> list[Claim]:
     return [c for c in claims if c.signal in opts.signals and c.side == opts.side]
 
 
-def _series(key: SeriesKey) -> pl.Expr:
-    return pl.lit(f"{key.exchange} {key.symbol}").alias("series")
-
-
 def study_rows(key: SeriesKey, results: dict[tuple[str, Side], StudyResult]) -> list[dict[str, Any]]:
-    """One JSON-ready row per study: counts, the event rate, each baseline with its lift and p,
-    forward returns and excursions (non-finite values as None)."""
+    """One JSON-ready row per study: barrier outcomes (wins, losses, timeouts), the events counted
+    under the timeout rule, the event rate and each baseline with their Wilson intervals, each lift
+    with its bootstrap interval (none below ``MIN_INTERVAL_EVENTS`` counted events) and p, the
+    mean forward returns with their bootstrap intervals (none below ``MIN_INTERVAL_EVENTS``
+    events), and the excursions (non-finite as None)."""
     f = finite_or_none
     rows = []
     for (signal, side), r in results.items():
         row: dict[str, Any] = {
             "exchange": key.exchange, "symbol": key.symbol, "timeframe": key.timeframe.value,
             "signal": signal, "side": str(side), "signals": r.n_signals, "events": r.n_events,
-            "rate": f(r.rate.rate), "rate_low": f(r.rate.interval.low),
-            "rate_high": f(r.rate.interval.high),
+            "wins": r.wins, "losses": r.losses, "timeouts": r.timeouts, "counted": r.n_counted,
+            "reversals": r.rate.wins, "rate": f(r.rate.rate),
+            "rate_low": f(r.rate.interval.low) if r.n_counted else None,
+            "rate_high": f(r.rate.interval.high) if r.n_counted else None,
         }  # fmt: skip
         for b in BASELINES:
-            base, lift = r.baselines[b], r.lift[b]
-            row[f"base_{b}"] = None if base is None else f(base.rate)
-            row[f"lift_{b}"] = None if lift is None else f(lift.estimate)
-            row[f"lift_{b}_low"] = None if lift is None else f(lift.low)
-            row[f"lift_{b}_high"] = None if lift is None else f(lift.high)
-            row[f"p_{b}"] = f(r.p_value[b])
+            row.update(_baseline_cells(r, b))
+        few = r.n_events < MIN_INTERVAL_EVENTS  # every event's return counts, timeouts too
         for h, iv in r.forward.items():
             row[f"fwd_{h}"] = f(iv.estimate)
+            row[f"fwd_{h}_low"] = None if few else f(iv.low)
+            row[f"fwd_{h}_high"] = None if few else f(iv.high)
         row["mfe"], row["mae"] = f(r.mfe), f(r.mae)
         rows.append(row)
     return rows
 
 
-__all__ = ["StudyOptions", "StudyReport", "run_studies", "study_rows"]
+def _baseline_cells(r: StudyResult, b: str) -> dict[str, Any]:
+    f = finite_or_none
+    base, lift, seen = r.baselines[b], r.lift[b], r.baseline_outcomes[b]
+    base = base if base is not None and base.n > 0 else None
+    shown = lift if lift is not None and r.interval_shown else None
+    return {
+        f"base_{b}": None if base is None else f(base.rate),
+        f"base_{b}_low": None if base is None else f(base.interval.low),
+        f"base_{b}_high": None if base is None else f(base.interval.high),
+        f"base_{b}_n": None if base is None else base.n,
+        f"base_{b}_wins": None if seen is None else seen.wins,
+        f"base_{b}_losses": None if seen is None else seen.losses,
+        f"base_{b}_timeouts": None if seen is None else seen.timeouts,
+        f"lift_{b}": None if lift is None else f(lift.estimate),
+        f"lift_{b}_low": None if shown is None else f(shown.low),
+        f"lift_{b}_high": None if shown is None else f(shown.high),
+        f"p_{b}": f(r.p_value[b]),
+    }
+
+
+__all__ = ["StudyOptions", "StudyReport", "run_studies", "study_rows", "verdict_frame"]

@@ -2,8 +2,11 @@
 
 Timeline of bar ``j`` (a decision uses only data known at a bar's close; fills happen later):
 
-1. **Open.** A position held since before this bar settles the bar's funding at ``open[j]`` (venue
-   funding times fall on bar open times; a short receives ``qty x mark x rate`` when ``rate > 0``).
+1. **Open.** A position held since before this bar settles the bar's funding at ``open[j]``: the
+   bar's ``funding_rate`` is the sum of the rates settled inside it (one settlement on an 8-hour or
+   shorter bar, three on a daily bar of an 8-hour venue), so a position held ``k`` bars books ``k``
+   bars' settlements whatever the timeframe (a short receives ``qty x mark x rate`` when
+   ``rate > 0``).
    Then a pending next-open exit (thesis broken, time stop) fills at ``open[j]`` with slippage, or a
    pending entry (signal at the previous close) fills at ``open[j]`` with slippage.
 2. **Intrabar**, adverse before favourable (conservative): liquidation if the open is already beyond
@@ -16,9 +19,13 @@ Timeline of bar ``j`` (a decision uses only data known at a bar's close; fills h
 
 Entry at the open after signal bar ``i``: stop ``max(high[i-L+1..i]) + k atr[i]`` (short); quantity
 ``risk x equity x scale / |fill - stop|`` with ``scale = 1/(1 + max(0, oi_z[i]))``, capped so that
-margin + entry fee <= equity (notional <= leverage x equity); isolated margin ``notional / leverage``; liquidation price
-``fill x liq_factor`` where ``liq_factor = liq_price_linear(side, 1, leverage, mmr)`` (linear in the
-entry when ``cum = 0``). A trade whose stop is not beyond the entry bar's open (it gapped past it) is skipped.
+margin + entry fee <= equity (notional <= leverage x equity). The venue's tiers (``tiers``: cap,
+MMR, amount, maximum leverage per row; one flat row of ``TradeParams.mmr`` when the symbol has none)
+then bound the leverage: where the position's size falls in a tier whose maximum leverage is lower,
+the position takes that leverage and is re-sized under it, until the tier allows it. Isolated margin
+``notional / leverage``; liquidation price from the venue's formula in the position's tier
+(:func:`oiradar.liquidations.prices.position_lp`, compiled here; Binance re-picks the tier at the
+liquidation price). A trade whose stop is not beyond the entry bar's open (it gapped past it) is skipped.
 Without a stop (``use_stop = False``) risk sizing is undefined: the position takes the capped notional
 (about ``leverage x equity``) x ``scale``, so a high-leverage position can only end by liquidation, target or time.
 A liquidation loses the isolated margin (``pnl = -margin``, plus the entry fee already paid).
@@ -33,6 +40,7 @@ import numba as nb
 import numpy as np
 
 from oiradar.backtest.params import ExitReason
+from oiradar.liquidations.prices import position_lp
 
 # Trade table columns.
 T_ENTRY_BAR, T_EXIT_BAR, T_ENTRY, T_EXIT, T_QTY, T_STOP, T_TARGET, T_LIQ = range(8)
@@ -47,11 +55,24 @@ N_SUMMARY = 16
 _STOP, _LIQ, _TP = int(ExitReason.STOP), int(ExitReason.LIQUIDATION), int(ExitReason.TAKE_PROFIT)
 _THESIS, _TIME, _END = int(ExitReason.THESIS), int(ExitReason.TIME), int(ExitReason.END)
 
+# The venue formulas of the one liquidation-price module, compiled (paper trading runs the same
+# function as Python).
+_position_lp = nb.njit(cache=True, nogil=True)(position_lp)
+
+
+@nb.njit(cache=True, nogil=True)
+def tier_of(tiers, size):
+    """Row of ``tiers`` (ascending caps) holding ``size``: the first with ``size <= cap``, else the last."""
+    t = 0
+    while t < tiers.shape[0] - 1 and size > tiers[t, 0]:
+        t += 1
+    return t
+
 
 @nb.njit(cache=True, nogil=True)
 def run_core(
     open_, high, low, close, atr, entry, streak, oi_z, funding,
-    side, risk, scale_by_oi, leverage, liq_factor, fee, slip,
+    side, risk, scale_by_oi, leverage, formula, tiers, mfee, in_base, fee, slip,
     lookback, stop_atr, use_stop, tp_r, time_stop, thesis_streak, entry_bar_stops, equity0,
     start, stop_bar, record, trades, curve, inpos,
 ):  # fmt: skip
@@ -107,12 +128,18 @@ def run_core(
             if a > 0.0 and (stop - open_[j]) * -side > 0.0 and cash > 0.0:
                 z = oi_z[sig]
                 scale = 1.0 / (1.0 + max(0.0, z)) if (scale_by_oi and z == z) else 1.0
-                cap = cash / (fill * (1.0 / leverage + fee))  # margin + entry fee <= equity
-                qty = min(risk * cash * scale / dist, cap) if use_stop else cap * scale
+                lev = leverage
+                for _ in range(tiers.shape[0] + 1):  # lower the leverage until the tier allows it
+                    cap = cash / (fill * (1.0 / lev + fee))  # margin + entry fee <= equity
+                    qty = min(risk * cash * scale / dist, cap) if use_stop else cap * scale
+                    t_max = tiers[tier_of(tiers, qty if in_base else qty * fill), 3]
+                    if t_max >= lev:
+                        break
+                    lev = t_max
                 if qty > 0.0:
                     in_pos, eb, ep = True, j, fill
-                    margin = qty * fill / leverage
-                    liq = fill * liq_factor
+                    margin = qty * fill / lev
+                    liq = _position_lp(formula, side, fill, lev, qty, tiers, mfee, in_base)[0]
                     target = fill + side * tp_r * dist if tp_r > 0.0 else np.nan
                     risk_amt = qty * dist
                     fees = qty * fill * fee

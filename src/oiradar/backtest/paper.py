@@ -14,8 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from oiradar.backtest.params import ExitReason, TradeParams
-from oiradar.liquidations.prices import liq_price_linear
+from oiradar.backtest.params import ExitReason, MarginTable, TradeParams, margin_table
+from oiradar.liquidations.prices import position_lp
+from oiradar.liquidations.tiers import TierTable
 
 
 @dataclass
@@ -64,8 +65,9 @@ class TradeModel:
     same model as the numba engine, rule for rule; a hypothesis test holds the two equal.
     """
 
-    def __init__(self, p: TradeParams) -> None:
+    def __init__(self, p: TradeParams, tiers: TierTable | None = None) -> None:
         self.p = p
+        self.margin = margin_table(tiers, p)  # the venue's tiers (None: one flat tier of p.mmr)
         self.cash = p.initial_equity
         self.trades: list[PaperTrade] = []
         self.pos: PaperTrade | None = None
@@ -99,7 +101,7 @@ class TradeModel:
         if self.pos is not None and self._pending_exit is not None:
             self._close(bar.open * (1 - side * p.slippage), self._pending_exit)
         elif self._pending_entry is not None:
-            self.pos = _open(p, *self._pending_entry, bar.open, j, self.cash)
+            self.pos = _open(p, self.margin, *self._pending_entry, bar.open, j, self.cash)
             if self.pos is not None:
                 self.cash -= self.pos.fees
         self._pending_entry, self._pending_exit = None, None
@@ -141,10 +143,10 @@ class TradeModel:
 
 
 def run_paper(
-    bars: dict[str, np.ndarray], p: TradeParams
+    bars: dict[str, np.ndarray], p: TradeParams, tiers: TierTable | None = None
 ) -> tuple[list[PaperTrade], list[float]]:
     """Trades and the close-to-close equity curve of :class:`TradeModel` fed ``bars`` in order."""
-    model = TradeModel(p)
+    model = TradeModel(p, tiers)
     n = len(bars["open"])
     curve = []
     for j in range(n):
@@ -159,8 +161,9 @@ def run_paper(
 
 
 def _open(
-    p: TradeParams, stop: float, atr: float, z: float, open_j: float, j: int, cash: float
-) -> PaperTrade | None:
+    p: TradeParams, margin: MarginTable, stop: float, atr: float, z: float, open_j: float, j: int,
+    cash: float,
+) -> PaperTrade | None:  # fmt: skip
     """Enter at the open of bar ``j`` after a signal whose stop/atr/oi_z are given (or skip)."""
     side, lev = p.side.sign, p.effective_leverage
     fill = open_j * (1 + side * p.slippage)
@@ -169,14 +172,27 @@ def _open(
         return None
     distance = abs(fill - stop)
     scale = 1 / (1 + max(0.0, z)) if (p.scale_by_oi and not math.isnan(z)) else 1.0
-    max_qty = cash / (fill * (1 / lev + p.fee))  # margin + entry fee <= equity
-    qty = min(p.risk * cash * scale / distance, max_qty) if p.use_stop else max_qty * scale
-    liq = float(liq_price_linear(side, fill, lev, p.mmr))
+    formula, tiers, fee, in_base = margin
+    for _ in range(tiers.shape[0] + 1):  # the venue's tier for the size may allow less leverage
+        max_qty = cash / (fill * (1 / lev + p.fee))  # margin + entry fee <= equity
+        qty = min(p.risk * cash * scale / distance, max_qty) if p.use_stop else max_qty * scale
+        size = qty if in_base else qty * fill
+        tier_max = float(tiers[_tier(tiers, size), 3])
+        if tier_max >= lev:
+            break
+        lev = tier_max
+    liq = position_lp(formula, side, fill, lev, qty, tiers, fee, in_base)[0]
     target = fill + side * p.take_profit_r * distance if p.take_profit_r > 0 else math.nan
     return PaperTrade(
         entry_bar=j, entry=fill, qty=qty, stop=stop, target=target, liq=liq,
         margin=qty * fill / lev, risk_amt=qty * distance, fees=qty * fill * p.fee,
     )  # fmt: skip
+
+
+def _tier(tiers: np.ndarray, size: float) -> int:
+    """The first tier whose cap holds ``size``; the last one beyond the table."""
+    caps = [float(c) for c in tiers[:, 0]]
+    return next((t for t, cap in enumerate(caps) if size <= cap), len(caps) - 1)
 
 
 def _intrabar(

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+import difflib
+from dataclasses import dataclass, fields, replace
 from enum import IntEnum
 from typing import Any
 
+import numpy as np
+from numpy.typing import NDArray
+
 from oiradar.config import Settings
 from oiradar.errors import ConfigError
+from oiradar.liquidations.prices import BINANCE, FORMULA_CODES
+from oiradar.liquidations.tiers import TierTable
 from oiradar.model import Side
+
+# What the engine reads of a venue's tiers: (formula code, rows of cap / mmr / cum / max leverage,
+# the fee the formula counts, whether the caps count base units).
+MarginTable = tuple[int, NDArray[np.float64], float, bool]
 
 
 class ExitReason(IntEnum):
@@ -35,7 +45,7 @@ class TradeParams:
     risk: float = 0.02  # of equity per trade, before the OI scale
     scale_by_oi: bool = True  # scale = 1 / (1 + max(0, oi_z_30d))
     leverage: float = 5.0  # cap on notional / equity, and the isolated leverage setting
-    venue_max_leverage: float = 125.0  # the venue's limit; the effective leverage never exceeds it
+    venue_max_leverage: float = 125.0  # a limit above the tiers'; the leverage never exceeds it
     fee: float = 0.0005  # taker fee per side, fraction of notional
     slippage: float = 0.0002  # 2 bp, on market fills (entry, stop, next-open exits, end)
     stop_lookback: int = 20  # bars of the swing high, up to the signal bar
@@ -45,11 +55,12 @@ class TradeParams:
     time_stop: int = 30  # bars; 0 turns it off
     thesis_streak: int = 2  # exit when the OI streak reaches this; 0 turns it off
     entry_bar_stops: bool = True  # stop/target/liquidation may trigger in the bar of entry
-    mmr: float = 0.004  # maintenance margin rate (Binance BTCUSDT tier 1)
+    mmr: float = 0.004  # maintenance margin rate when the symbol has no tiers (one flat tier)
     initial_equity: float = 10_000.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "side", _side(self.side))
+        _check_types(self)
         checks = {
             "risk": 0 < self.risk <= 1,
             "leverage": self.leverage >= 1,
@@ -74,12 +85,48 @@ class TradeParams:
         return min(self.leverage, self.venue_max_leverage)
 
     def with_(self, **changes: Any) -> TradeParams:
-        unknown = set(changes) - {f.name for f in fields(self)}
-        if unknown:
-            raise ConfigError(
-                f"unknown trade parameter(s) {sorted(unknown)}; valid: {sorted(asdict(self))}"
-            )
+        check_names(changes)
         return replace(self, **changes)
+
+
+PARAM_NAMES = tuple(sorted(f.name for f in fields(TradeParams)))
+
+
+def check_names(values: dict[str, Any]) -> None:
+    """Refuse a trade parameter that does not exist, naming the closest one and every valid one."""
+    for name in values:
+        if name not in PARAM_NAMES:
+            close = difflib.get_close_matches(name, PARAM_NAMES, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ConfigError(
+                f"unknown trade parameter {name!r} (--param/-p, [backtest] or a grid file); "
+                f"{hint}valid: {', '.join(PARAM_NAMES)}"
+            )
+
+
+def _check_types(p: TradeParams) -> None:
+    """A value of the wrong kind (``-p risk=abc``, ``-p use_stop=1``) is refused with its name."""
+    for f in fields(p):
+        v = getattr(p, f.name)
+        default = f.default
+        if isinstance(default, bool):
+            ok, want = isinstance(v, bool), "true or false"
+        elif isinstance(default, int) and not isinstance(default, Side):
+            ok, want = isinstance(v, int) and not isinstance(v, bool), "a whole number"
+        elif isinstance(default, float):
+            ok, want = isinstance(v, int | float) and not isinstance(v, bool), "a number"
+        else:
+            continue
+        if not ok:
+            raise ConfigError(f"trade parameter {f.name} = {v!r}: expected {want}")
+
+
+def margin_table(tiers: TierTable | None, p: TradeParams) -> MarginTable:
+    """The venue's tiers as the engine reads them; without a table, one unbounded tier of
+    ``p.mmr`` (no amount, no leverage limit beyond ``p.venue_max_leverage``) and Binance's formula."""
+    if tiers is None:
+        return BINANCE, np.array([[np.inf, p.mmr, 0.0, np.inf]]), 0.0, False
+    return FORMULA_CODES[tiers.formula], tiers.as_array(), tiers.fee, tiers.in_base
 
 
 def _side(value: Side | str) -> Side:
@@ -97,5 +144,7 @@ def trade_params(
     data = s.backtest.model_dump()
     if exchange is not None and s.venue(exchange).taker_fee is not None:
         data["fee"] = s.venue(exchange).taker_fee
-    data.update({k: v for k, v in over.items() if v is not None})
+    over = {k: v for k, v in over.items() if v is not None}
+    check_names(over)
+    data.update(over)
     return TradeParams(**data)

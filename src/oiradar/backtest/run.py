@@ -17,9 +17,9 @@ import polars as pl
 from numpy.typing import NDArray
 
 from oiradar.backtest import engine as eng
-from oiradar.backtest.params import ExitReason, TradeParams
+from oiradar.backtest.params import ExitReason, TradeParams, margin_table
 from oiradar.errors import InputError
-from oiradar.liquidations.prices import liq_price_linear
+from oiradar.liquidations.tiers import TierTable
 from oiradar.model import DAY_MS, Side
 
 YEAR_MS = 365 * DAY_MS
@@ -30,7 +30,10 @@ FloatArr = NDArray[np.float64]
 class BacktestInputs:
     """Arrays of equal length. ``entry[i]``: the entry signal fired at the close of bar ``i``.
     ``streak``: the OI streak that breaks the thesis (``oi_up_streak`` for shorts). ``funding``: the
-    rate settled at the open of each bar (0 or NaN where none)."""
+    sum of the rates settled inside each bar (0 or NaN where none), booked at its open: three 8-hour
+    settlements on a daily bar (``docs/decisions/0606-funding-by-period.md``). ``tiers``: the
+    venue's tiers of the series' symbol (maintenance rate, amount and maximum leverage by size, and
+    its liquidation formula); None: one flat tier of ``TradeParams.mmr``."""
 
     open: FloatArr
     high: FloatArr
@@ -43,6 +46,7 @@ class BacktestInputs:
     funding: FloatArr
     ts: NDArray[np.int64] | None = None
     bar_ms: int = DAY_MS
+    tiers: TierTable | None = None
 
     def __post_init__(self) -> None:
         n = self.open.shape[0]
@@ -73,6 +77,7 @@ class BacktestInputs:
             open=self.open[w], high=self.high[w], low=self.low[w], close=self.close[w],
             atr=self.atr[w], entry=self.entry[w], streak=self.streak[w], oi_z=self.oi_z[w],
             funding=self.funding[w], ts=None if self.ts is None else self.ts[w], bar_ms=self.bar_ms,
+            tiers=self.tiers,
         )  # fmt: skip
 
     def as_dict(self) -> dict[str, NDArray]:
@@ -110,11 +115,11 @@ class BacktestResult:
 
 def engine_args(x: BacktestInputs, p: TradeParams) -> tuple:
     """The positional arguments of :func:`engine.run_core` before the window bounds."""
-    lev = p.effective_leverage
-    liq_factor = float(liq_price_linear(p.side.sign, 1.0, lev, p.mmr))
+    formula, tiers, mfee, in_base = margin_table(x.tiers, p)
     return (
         x.open, x.high, x.low, x.close, x.atr, x.entry, x.streak, x.oi_z, x.funding,
-        p.side.sign, p.risk, p.scale_by_oi, lev, liq_factor, p.fee, p.slippage,
+        p.side.sign, p.risk, p.scale_by_oi, p.effective_leverage, formula, tiers, mfee, in_base,
+        p.fee, p.slippage,
         p.stop_lookback, p.stop_atr, p.use_stop, p.take_profit_r, p.time_stop, p.thesis_streak,
         p.entry_bar_stops, p.initial_equity,
     )  # fmt: skip
@@ -195,8 +200,8 @@ def metrics_from_summary(
 
 def inputs_from_frame(
     frame: pl.DataFrame, entry: str | NDArray[np.bool_], *, side: Side = Side.SHORT,
-    bar_ms: int = DAY_MS,
-) -> BacktestInputs:
+    bar_ms: int = DAY_MS, tiers: TierTable | None = None,
+) -> BacktestInputs:  # fmt: skip
     """Build inputs from a bar frame with features (``atr_14``, ``oi_z_30d``, ``oi_up_streak`` or
     ``oi_down_streak``, ``funding_rate``). Missing optional columns mean: no OI scaling, no thesis
     exit, no funding; a missing ``atr_14`` is an error (the stop needs it)."""
@@ -218,12 +223,13 @@ def inputs_from_frame(
         close=f64("close", np.nan), atr=f64("atr_14", np.nan), entry=np.asarray(ent, dtype=np.bool_),
         streak=f64(streak_col, 0.0), oi_z=f64("oi_z_30d", np.nan), funding=f64("funding_rate", 0.0),
         ts=frame["ts"].to_numpy().astype(np.int64) if "ts" in frame.columns else None, bar_ms=bar_ms,
+        tiers=tiers,
     )  # fmt: skip
 
 
 def inputs_from_features(
     features: pl.DataFrame, entry: NDArray[np.bool_], *, side: Side = Side.SHORT,
-    bar_ms: int = DAY_MS,
+    bar_ms: int = DAY_MS, tiers: TierTable | None = None,
 ) -> BacktestInputs:  # fmt: skip
     """Inputs from a feature frame on the regular grid and the entry mask aligned with its rows.
 
@@ -237,4 +243,4 @@ def inputs_from_features(
         [pl.when(flat).then(pl.col("_c")).otherwise(pl.col(c)).alias(c)
          for c in ("open", "high", "low", "close")]
     ).filter(pl.col("close").is_not_null())  # fmt: skip
-    return inputs_from_frame(f, "_entry", side=side, bar_ms=bar_ms)
+    return inputs_from_frame(f, "_entry", side=side, bar_ms=bar_ms, tiers=tiers)

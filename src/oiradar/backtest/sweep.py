@@ -37,10 +37,9 @@ from numpy.typing import NDArray
 
 from oiradar import stats
 from oiradar.backtest import engine as eng
-from oiradar.backtest.params import TradeParams
+from oiradar.backtest.params import TradeParams, margin_table
 from oiradar.backtest.run import BacktestInputs, metrics_from_summary, run_backtest
 from oiradar.errors import ConfigError
-from oiradar.liquidations.prices import liq_price_linear
 
 N_PRM = 15
 METRICS = ("sharpe", "sortino", "total_return", "expectancy_r", "profit_factor")
@@ -48,20 +47,23 @@ EXECUTORS = ("local", "threads", "ray")
 
 
 def param_row(p: TradeParams) -> NDArray[np.float64]:
-    """A configuration as the float row :func:`run_batch` reads (the order of ``engine.run_core``)."""
+    """A configuration as the float row :func:`run_batch` reads (the order of ``engine.run_core``;
+    ``mmr`` is the flat tier's rate, used only for a series without tiers)."""
     lev = p.effective_leverage
-    liq = float(liq_price_linear(p.side.sign, 1.0, lev, p.mmr))
-    return np.array([p.side.sign, p.risk, p.scale_by_oi, lev, liq, p.fee, p.slippage, p.stop_lookback,
+    return np.array([p.side.sign, p.risk, p.scale_by_oi, lev, p.mmr, p.fee, p.slippage, p.stop_lookback,
                      p.stop_atr, p.use_stop, p.take_profit_r, p.time_stop, p.thesis_streak,
                      p.initial_equity, p.entry_bar_stops], dtype=np.float64)  # fmt: skip
 
 
 @nb.njit(parallel=True, cache=True)
 def run_batch(
-    open_, high, low, close, atr, entries, streak, oi_z, funding, entry_idx, prm, windows
-):
+    open_, high, low, close, atr, entries, streak, oi_z, funding, entry_idx, prm, windows,
+    formula, tiers, mfee, in_base, flat,
+):  # fmt: skip
     """Summaries ``(configs, windows, N_SUMMARY)``: configuration ``c`` (row ``prm[c]``, entry signal
-    ``entries[entry_idx[c]]``) on bars ``[windows[w, 0], windows[w, 1])``. Parallel over configs."""
+    ``entries[entry_idx[c]]``) on bars ``[windows[w, 0], windows[w, 1])``. Parallel over configs.
+    ``formula tiers mfee in_base``: the venue's tiers (:func:`~oiradar.backtest.params.margin_table`);
+    ``flat``: they are the one flat tier, whose rate is each configuration's ``mmr``."""
     nc, nw = prm.shape[0], windows.shape[0]
     out = np.zeros((nc, nw, eng.N_SUMMARY))
     dummy_t = np.zeros((1, eng.N_TCOLS))
@@ -70,10 +72,14 @@ def run_batch(
     for c in nb.prange(nc):
         r = prm[c]
         ent = entries[entry_idx[c]]
+        tc = np.empty(tiers.shape)  # a copy: writable whatever the executor passed
+        tc[:] = tiers
+        if flat:
+            tc[0, 1] = r[4]
         for w in range(nw):
             summ, _ = eng.run_core(
                 open_, high, low, close, atr, ent, streak, oi_z, funding,
-                int(r[0]), r[1], r[2] > 0, r[3], r[4], r[5], r[6],
+                int(r[0]), r[1], r[2] > 0, r[3], formula, tc, mfee, in_base, r[5], r[6],
                 int(r[7]), r[8], r[9] > 0, r[10], int(r[11]), int(r[12]), r[14] > 0, r[13],
                 windows[w, 0], windows[w, 1], False, dummy_t, dummy_c, dummy_b,
             )  # fmt: skip
@@ -161,12 +167,20 @@ def _batch_args(x: BacktestInputs, entries: NDArray[np.bool_]) -> tuple:
     return (x.open, x.high, x.low, x.close, x.atr, entries, x.streak, x.oi_z, x.funding)
 
 
+def margin_args(x: BacktestInputs) -> tuple:
+    """The venue's tiers of ``x`` for :func:`run_batch` (``formula tiers mfee in_base flat``)."""
+    formula, tiers, mfee, in_base = margin_table(x.tiers, TradeParams())
+    return formula, tiers, mfee, in_base, x.tiers is None
+
+
 def _run_chunk(
     args: tuple, entry_idx: NDArray, prm: NDArray, windows: NDArray, threads: int
 ) -> NDArray:
-    """One executor task (a worker process or Ray task): a slice of the configurations."""
+    """One executor task (a worker process or Ray task): a slice of the configurations.
+    ``args``: the bar arrays of :func:`_batch_args`, then :func:`margin_args`."""
     nb.set_num_threads(max(1, min(threads, getattr(nb.config, "NUMBA_NUM_THREADS", 1))))
-    return run_batch(*args, entry_idx, prm, windows)  # type: ignore[call-arg]
+    bars, margin = args[:9], args[9:]
+    return run_batch(*bars, entry_idx, prm, windows, *margin)  # type: ignore[call-arg]
 
 
 def evaluate(
@@ -183,8 +197,9 @@ def evaluate(
     if executor not in EXECUTORS:
         close = difflib.get_close_matches(executor, EXECUTORS, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise ConfigError(f"unknown executor {executor!r}{hint} (valid: {', '.join(EXECUTORS)})")
-    args = _batch_args(x, entries)
+        raise ConfigError(f"--executor {executor!r}: unknown executor{hint} "
+                          f"(valid: {', '.join(EXECUTORS)})")  # fmt: skip
+    args = (*_batch_args(x, entries), *margin_args(x))
     workers = workers or os.cpu_count() or 1
     if executor == "threads" or prm.shape[0] < 2 * workers:
         return _run_chunk(args, entry_idx, prm, windows, workers)

@@ -1,15 +1,20 @@
-"""Analysis commands: ``features`` (SPEC section 2 columns of one series) and ``scan`` (events)."""
+"""Analysis commands: ``features`` (the columns of docs/analysis.md) and ``scan`` (events)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from oiradar.cli import options as o
 from oiradar.cli.context import CommandSet, session
+from oiradar.errors import InputError
 from oiradar.render.formats import Kind, OutFormat, TsFormat
+
+if TYPE_CHECKING:
+    from oiradar.app.features import FeaturesResult
+    from oiradar.app.series import SeriesOptions
 
 FEATURE_KINDS = {"oi_chg_7d": Kind.FRACTION, "oi_dd": Kind.FRACTION, "oi_z_30d": Kind.RATIO}
 Out = Annotated[Path | None, typer.Option("--out", "-o", help="FILE.csv/.parquet/.json")]
@@ -21,62 +26,106 @@ commands = CommandSet()
 @commands.add("features")
 def features_cmd(
     ctx: typer.Context,
-    exchange: Annotated[str, typer.Option("--exchange", "-e")],
-    symbol: Annotated[str, typer.Option("--symbol", "-s")],
+    exchange: Annotated[str | None, typer.Option("--exchange", "-e", help="Only this exchange ('all': OI summed over venues).")] = None,
+    symbol: Annotated[str | None, typer.Option("--symbol", "-s", help="Only this symbol (without it: every stored series).")] = None,
     timeframe: Annotated[str, typer.Option("--timeframe", "-t")] = "4h",
     out: Out = None,
     since: Annotated[str | None, typer.Option("--since", help="Keep bars from this UTC date.")] = None,
     tail: Annotated[int, typer.Option("--tail", "-n", help="Rows to print.")] = 10,
+    prices: o.Prices = None, from_tf: o.FromTf = None, margin: o.MarginOpt = "all",
     fmt: o.Format = OutFormat.TABLE,
     wide: o.Wide = False,
     ts: o.Ts = TsFormat.MS,
 ) -> None:  # fmt: skip
-    """Bars of one series with every feature (SPEC section 2) and the phase label per bar."""
-    from oiradar.app.features import KEY_COLUMNS, VIEW_COLUMNS, series_features
+    """Bars of a series with every feature (docs/analysis.md) and the phase label per bar;
+    without --symbol (or --exchange), of every stored series, skipping those it cannot handle."""
+    from oiradar.app.features import every_series_features, series_features
     from oiradar.model import SeriesKey
+    from oiradar.render.notes import show_notes
+
+    if tail < 0:
+        raise InputError(f"--tail must be 0 or more, got {tail}")
+    so, s = o.series(prices, from_tf, margin), session(ctx)
+    tf = o.timeframe(timeframe)
+    if exchange and symbol and exchange != "all":
+        key = SeriesKey(exchange=exchange, symbol=symbol, timeframe=tf)
+        res = series_features(s, key, o.date(since), so)
+        show_notes(res.notes)
+        _show_features([res], out, tail, fmt, wide, ts)
+        return
+    report = every_series_features(s, exchange, symbol, tf, o.date(since), so)
+    show_notes(report.notes, report.skipped)
+    _show_features(report.results, out, tail, fmt, wide, ts)
+
+
+def _show_features(
+    results: list[FeaturesResult], out: Path | None, tail: int, fmt: OutFormat, wide: bool,
+    ts: TsFormat,
+) -> None:  # fmt: skip
+    import polars as pl
+
+    from oiradar.app.features import KEY_COLUMNS, VIEW_COLUMNS
     from oiradar.render.console import say
     from oiradar.render.tables import show, write_frame
 
-    key = SeriesKey(exchange=exchange, symbol=symbol, timeframe=o.timeframe(timeframe))
-    res = series_features(session(ctx), key, o.date(since))
-    if out is not None:
-        write_frame(res.frame, out, ts=ts)
-        say(f"Wrote {res.frame.height:,} bars x {res.n_features} features to {out}")
+    def one_frame(frames: list[pl.DataFrame]) -> pl.DataFrame:
+        if len(results) == 1:
+            return frames[0]
+        return pl.concat([f.select(pl.lit(r.key.exchange).alias("exchange"),
+                                   pl.lit(r.key.symbol).alias("symbol"), pl.all())
+                          for r, f in zip(results, frames, strict=True)],
+                         how="diagonal_relaxed")  # fmt: skip
+
+    if out is not None:  # one file: with several series, each row says its series
+        frame = one_frame([r.frame for r in results])
+        write_frame(frame, out, ts=ts)
+        say(f"Wrote {frame.height:,} bars x {results[0].n_features} features of "
+            f"{len(results)} series to {out}" if len(results) > 1 else
+            f"Wrote {frame.height:,} bars x {results[0].n_features} features to {out}")  # fmt: skip
         return
-    view = res.frame.tail(tail)
-    if fmt is not OutFormat.TABLE and not wide:
-        view = view.select(VIEW_COLUMNS)
-    show(view, fmt, title=f"{key} (last {view.height} bars)", key=KEY_COLUMNS, wide=wide, ts=ts,
-         kinds=FEATURE_KINDS)  # fmt: skip
+    if fmt is not OutFormat.TABLE:  # one document for machines
+        views = [r.frame.tail(tail) for r in results]
+        view = one_frame(views if wide else [v.select(VIEW_COLUMNS) for v in views])
+        show(view, fmt, ts=ts)
+        return
+    for res in results:
+        view = res.frame.tail(tail)
+        show(view, fmt, title=f"{res.key} (last {view.height} bars)", key=KEY_COLUMNS, wide=wide,
+             ts=ts, kinds=FEATURE_KINDS)  # fmt: skip
 
 
 @commands.add("scan")
 def scan_cmd(
     ctx: typer.Context,
-    exchange: Annotated[list[str] | None, typer.Option("--exchange", "-e")] = None,
+    exchange: Annotated[list[str] | None, typer.Option("--exchange", "-e", help="Only these exchanges ('all': OI summed over venues).")] = None,
     symbol: Annotated[list[str] | None, typer.Option("--symbol", "-s")] = None,
     timeframe: Annotated[str, typer.Option("--timeframe", "-t")] = "4h",
     since: Annotated[str | None, typer.Option("--since", help="Events from this UTC date.")] = None,
     signal: Annotated[list[str] | None, typer.Option("--signal", help="Only these signals.")] = None,
     out: Out = None,
     mtf: Annotated[bool, typer.Option("--mtf", help="15m/1h/4h/1d side by side for --symbol.")] = False,
+    prices: o.Prices = None, from_tf: o.FromTf = None, margin: o.MarginOpt = "all",
     fmt: o.Format = OutFormat.TABLE,
     as_json: o.Json = False,
     wide: o.Wide = False,
     ts: o.Ts = TsFormat.MS,
 ) -> None:  # fmt: skip
-    """Signal events (SPEC section 3) of every stored series, with the values that fired them."""
+    """Signal events (docs/analysis.md) of every stored series, with the values that fired them;
+    a series it cannot handle is skipped and listed on stderr."""
     fmt = o.out_format(fmt, as_json)
+    so = o.series(prices, from_tf, margin)
     if mtf:
-        _mtf(ctx, exchange or [], symbol or [], fmt)
+        _mtf(ctx, exchange or [], symbol or [], fmt, so)
         return
     from oiradar.app.scan import KEY_COLUMNS, ScanOptions, scan_events
     from oiradar.render.console import say
+    from oiradar.render.notes import show_notes
     from oiradar.render.tables import show, write_frame
 
     opts = ScanOptions(o.timeframe(timeframe), tuple(exchange or ()), tuple(symbol or ()),
-                       o.date(since), tuple(signal or ()))  # fmt: skip
+                       o.date(since), tuple(signal or ()), so)  # fmt: skip
     report = scan_events(session(ctx), opts)
+    show_notes(report.notes, report.skipped)
     events = report.events
     if out is not None:
         write_frame(events, out, ts=ts)
@@ -87,7 +136,10 @@ def scan_cmd(
         say(f"Wrote {events.height:,} events to {out}")
 
 
-def _mtf(ctx: typer.Context, exchanges: list[str], symbols: list[str], fmt: OutFormat) -> None:
+def _mtf(
+    ctx: typer.Context, exchanges: list[str], symbols: list[str], fmt: OutFormat,
+    so: SeriesOptions,
+) -> None:  # fmt: skip
     """``scan --mtf``: one venue's latest complete bar of a symbol at 15m/1h/4h/1d."""
     from oiradar.app.scan import timeframe_views
     from oiradar.errors import InputError
@@ -95,7 +147,7 @@ def _mtf(ctx: typer.Context, exchanges: list[str], symbols: list[str], fmt: OutF
 
     if len(symbols) != 1:
         raise InputError("--mtf needs exactly one --symbol")
-    for view in timeframe_views(session(ctx), exchanges, symbols[0]):
+    for view in timeframe_views(session(ctx), exchanges, symbols[0], so):
         if fmt is OutFormat.JSON:
             echo_json({"exchange": view.exchange, "symbol": view.symbol,
                        **view.frame.to_dict(as_series=False)}, line=True)  # fmt: skip

@@ -76,14 +76,20 @@ def export_cmd(
     timeframe: Annotated[str, typer.Option("--timeframe", "-t")],
     out: Annotated[Path, typer.Option("--out", "-o", help="FILE.csv, FILE.parquet or FILE.json")],
     ts: o.Ts = TsFormat.MS,
+    prices: o.Prices = None, from_tf: o.FromTf = None, margin: o.MarginOpt = "all",
 ) -> None:  # fmt: skip
     """Write one series (resampled if needed) to CSV, Parquet or JSON."""
-    from oiradar.app.catalog import read_series
-    from oiradar.model import SeriesKey
+    from oiradar.app.catalog import export_series
+    from oiradar.app.series import series_key
     from oiradar.render.console import say
-    from oiradar.render.tables import write_frame
+    from oiradar.render.notes import show_notes
+    from oiradar.render.tables import check_out, write_frame
 
-    key = SeriesKey(exchange=exchange, symbol=symbol, timeframe=o.timeframe(timeframe))
-    frame = read_series(session(ctx).catalog, key)
+    so = o.series(prices, from_tf, margin)
+    key = series_key(exchange, symbol, o.timeframe(timeframe), so.margin)
+    check_out(out)
+    loaded = export_series(session(ctx).catalog, key, so)
+    show_notes(loaded.notes)
+    frame = loaded.bars
     write_frame(frame, out, ts=ts)
     say(f"Wrote {frame.height:,} bars to {out}")

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from oiradar.cli import options as o
 from oiradar.cli.context import CommandSet, session
+from oiradar.errors import InputError
 from oiradar.render.formats import OutFormat
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from oiradar.config import TimeoutRule
+    from oiradar.model import SeriesKey
 
 Signal = Annotated[str, typer.Option("--signal", help="Entry signal.")]
 RAY_ADDRESS_HELP = (
@@ -20,7 +27,27 @@ RAY_ADDRESS_HELP = (
 )
 
 
+TIMEOUTS_HELP = (
+    "How an event that touches neither barrier counts: fail (no reversal), exclude (left out of "
+    "the rate) or sign (a reversal when the return at the horizon is in favour). Default: "
+    "timeouts in the evidence section of oiradar.toml, else exclude."
+)
+
+
 commands = CommandSet()
+
+
+def timeout_rule(text: str | None) -> TimeoutRule | None:
+    """``--timeouts fail|exclude|sign`` -> the rule (None: the configuration's)."""
+    if text is None:
+        return None
+    from oiradar.config import TimeoutRule
+
+    try:
+        return TimeoutRule(text.strip().lower())
+    except ValueError:
+        rules = ", ".join(r.value for r in TimeoutRule)
+        raise InputError(f"--timeouts must be one of {rules}, got {text!r}") from None
 
 
 @commands.add("study")
@@ -28,51 +55,84 @@ def study_cmd(
     ctx: typer.Context, exchange: o.Exchange = None, symbol: o.Symbol = None,
     timeframe: o.Tf = "4h",
     signal: Annotated[list[str] | None, typer.Option("--signal", help="Signal(s) to study (default: the claims').")] = None,
-    side: o.SideOpt = "short", prices: o.Prices = None,
+    side: o.SideOpt = "short", prices: o.Prices = None, from_tf: o.FromTf = None,
+    margin: o.MarginOpt = "all",
     horizon: Annotated[int | None, typer.Option(help="Barrier horizon H in bars.")] = None,
     reps: Annotated[int | None, typer.Option(help="Bootstrap replicates.")] = None,
+    timeouts: Annotated[str | None, typer.Option(help=TIMEOUTS_HELP)] = None,
     fmt: o.Format = OutFormat.TABLE, as_json: o.Json = False, wide: o.Wide = False,
 ) -> None:  # fmt: skip
-    """Event study of each signal and the verdict table of the seed's and your claims."""
+    """Event study of each signal and the verdict table of the built-in and your claims."""
     from oiradar.app.study import StudyOptions, run_studies
     from oiradar.render.evidence import show_study
+    from oiradar.render.notes import show_notes
 
+    so = o.series(prices, from_tf, margin)
     opts = StudyOptions(o.timeframe(timeframe), exchange, symbol, tuple(signal or ()),
-                        o.side(side), o.market(prices), horizon, reps)  # fmt: skip
-    show_study(run_studies(session(ctx), opts), o.out_format(fmt, as_json), wide)
+                        o.side(side), so.prices, horizon, reps,
+                        timeout_rule(timeouts), so.from_timeframe, so.margin)  # fmt: skip
+    report = run_studies(session(ctx), opts)
+    show_notes(report.notes, report.skipped)
+    show_study(report, o.out_format(fmt, as_json), wide)
 
 
 @commands.add("backtest")
 def backtest_cmd(
     ctx: typer.Context, exchange: o.Exchange = None, symbol: o.Symbol = None,
     timeframe: o.Tf = "4h", signal: Signal = "entry", side: o.SideOpt = "short",
-    prices: o.Prices = None,
+    prices: o.Prices = None, from_tf: o.FromTf = None, margin: o.MarginOpt = "all",
     param: Annotated[list[str] | None, typer.Option("--param", "-p", help="Trade parameter KEY=VALUE (repeatable).")] = None,
     trades: Annotated[Path | None, typer.Option("--trades", help="Write the trade list (.csv/.parquet).")] = None,
     equity: Annotated[Path | None, typer.Option("--equity", help="Write the equity curve (.csv/.parquet).")] = None,
     fmt: o.Format = OutFormat.TABLE, as_json: o.Json = False, wide: o.Wide = False,
 ) -> None:  # fmt: skip
-    """Backtest the SPEC section 4 trade model on one series."""
-    from oiradar.app.backtest import BacktestOptions, backtest
+    """Backtest the trade model (entry, stop, exits, sizing, costs: docs/evidence.md) on each
+    selected series (every stored one without --exchange/--symbol; those it cannot run on are
+    skipped and listed)."""
+    from oiradar.app.backtest import BacktestOptions, backtests
     from oiradar.render.console import say
     from oiradar.render.evidence import show_backtest
-    from oiradar.render.tables import write_frame
+    from oiradar.render.notes import show_notes
+    from oiradar.render.tables import echo_json, write_frame
 
+    so = o.series(prices, from_tf, margin)
     opts = BacktestOptions(o.timeframe(timeframe), exchange, symbol, signal, o.side(side),
-                           o.market(prices), o.params(param or []))  # fmt: skip
-    report = backtest(session(ctx), opts)
-    for path, frame, option in ((trades, report.trades, "--trades"),
-                                (equity, report.equity, "--equity")):  # fmt: skip
+                           so.prices, o.params(param or []), so.from_timeframe, so.margin)  # fmt: skip
+    run = backtests(session(ctx), opts)
+    show_notes(run.notes, run.skipped)
+    for path, option in ((trades, "--trades"), (equity, "--equity")):
         if path is not None:
+            frame = _per_series([(r.key, r.trades if option == "--trades" else r.equity)
+                                 for r in run.reports])  # fmt: skip
             write_frame(frame, path, option)
             say(f"Wrote {frame.height:,} rows to {path}", err=True)  # stdout may be JSON
-    show_backtest(report, o.out_format(fmt, as_json), wide)
+    fmt = o.out_format(fmt, as_json)
+    if len(run.reports) > 1 and fmt is OutFormat.JSON:
+        echo_json([r.to_dict() for r in run.reports])
+        return
+    if len(run.reports) > 1 and fmt is OutFormat.CSV:
+        from oiradar.render.tables import show
+
+        show(_per_series([(r.key, r.trades) for r in run.reports]), fmt)
+        return
+    for report in run.reports:
+        show_backtest(report, fmt, wide)
+
+
+def _per_series(frames: list[tuple[SeriesKey, pl.DataFrame]]) -> pl.DataFrame:
+    """One frame; with several series, each row led by its ``exchange`` and ``symbol``."""
+    import polars as pl
+
+    if len(frames) == 1:
+        return frames[0][1]
+    return pl.concat([f.select(pl.lit(k.exchange).alias("exchange"), pl.lit(k.symbol).alias("symbol"),
+                               pl.all()) for k, f in frames], how="diagonal_relaxed")  # fmt: skip
 
 
 @commands.add("sweep")
 def sweep_cmd(
     ctx: typer.Context,
-    grid: Annotated[Path, typer.Option("--grid", help="Grid TOML: [params], [signals], folds, holdout, metric.")],
+    grid: Annotated[Path, typer.Option("--grid", help="Grid TOML: \\[params], \\[signals], folds, holdout, metric (docs/evidence.md).")],
     exchange: o.Exchange = None, symbol: o.Symbol = None, timeframe: o.Tf = "4h",
     signal: Signal = "entry", side: o.SideOpt = "short", prices: o.Prices = None,
     executor: Annotated[str, typer.Option(help="local (processes), threads or ray.")] = "local",

@@ -35,10 +35,15 @@ commands = CommandSet()
 @commands.add("markets")
 def markets_cmd(ctx: typer.Context, exchange: Venue, fmt: o.Format = OutFormat.TABLE) -> None:
     """The venue's perpetuals and which data it offers (OHLCV, OI history depth, funding, liquidations)."""
-    from oiradar.app.fetch import markets
+    from oiradar.app.fetch import markets, offline_note
+    from oiradar.render.console import warning
     from oiradar.render.tables import show
 
-    show(markets(session(ctx), exchange, warn_retry), fmt, title=f"{exchange} perpetuals")
+    listed = markets(session(ctx), exchange, warn_retry)
+    note = offline_note(exchange, listed.cached_at, listed.offline_reason)
+    if note is not None:
+        warning(note)
+    show(listed.frame, fmt, title=f"{exchange} perpetuals")
 
 
 @commands.add("fetch")
@@ -61,7 +66,7 @@ def fetch_cmd(
     from oiradar.render.progress import progress_tasks
 
     s, now = session(ctx), now_ms()
-    start, end = o.when(since, now), o.when(until, now)
+    start, end = o.when(since, now, "--since"), o.when(until, now, "--until")
     opts = FetchOptions(exchange, tuple(resolve_symbols(s.settings, symbol or [], all_symbols)),
                         o.timeframe(timeframe), start, end, repair, not no_archive, dry_run)  # fmt: skip
     try:
@@ -72,6 +77,10 @@ def fetch_cmd(
 
         say("interrupted: whole chunks are stored; run the same command to resume", err=True)
         raise typer.Exit(130) from None
+    from oiradar.render.console import warning
+
+    for note in report.notes():
+        warning(note)
     (show_plans if dry_run else show_fetched)(report)
     if not report.ok:
         raise typer.Exit(1)
@@ -95,9 +104,9 @@ def record_cmd(
     from oiradar.render.fetch import show_recorded
 
     s = session(ctx)
-    opts = RecordOptions(exchange=exchange, poll_s=o.seconds(interval),
+    opts = RecordOptions(exchange=exchange, poll_s=o.seconds(interval, "--interval"),
                          symbols=tuple(resolve_symbols(s.settings, symbols or [], all_symbols)),
-                         duration_s=o.seconds(duration) if duration else None,
+                         duration_s=o.seconds(duration, "--duration") if duration else None,
                          liquidations=not no_liquidations)  # fmt: skip
     try:
         report = record(s, opts, on_event=partial(say, err=True), on_retry=warn_retry)

@@ -29,6 +29,7 @@ def import_cmd(
     timeframe: Annotated[str | None, typer.Option("--timeframe", "-t")] = None,
     mapping: Annotated[list[str] | None, typer.Option("--map", help="Rename a column: SRC=DST (repeatable).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    prices: Annotated[str | None, typer.Option("--prices", help="Link the imported OI series to EXCHANGE:SYMBOL's prices (oiradar link).")] = None,
 ) -> None:  # fmt: skip
     """Import bars, OI, funding and liquidations from CSV, Parquet, freqtrade, Coinalyze,
     Binance archive/JSON and recorder files. Every file is validated before anything is
@@ -37,6 +38,7 @@ def import_cmd(
     from oiradar.render.console import say
     from oiradar.render.tables import show
 
+    price_market = o.market(prices)  # checked before anything is written
     req = FileImport(paths, file_format, exchange, symbol,
                      o.timeframe(timeframe) if timeframe else None, o.renames(mapping or []))  # fmt: skip
     report = import_files(session(ctx), req, progress=not quiet)
@@ -49,3 +51,10 @@ def import_cmd(
         say("Nothing imported.")
         return
     show(table, title=f"Imported {len(report.files)} file(s)")
+    if price_market is not None:
+        from oiradar.app.links import link_written
+
+        linked = link_written(session(ctx), [(k.exchange, k.symbol) for k in report.series],
+                              price_market)  # fmt: skip
+        for e, sym in linked.linked:
+            say(f"Linked {e}:{sym}: prices from {price_market}")

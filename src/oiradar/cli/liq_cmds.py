@@ -53,7 +53,7 @@ def liqmap_cmd(
     to: Annotated[float | None, typer.Option("--to", help="Also: the cascade if price moved to this level")] = None,
     impact: Annotated[float | None, typer.Option("--impact", help="Amplification: % move per $1M liquidated")] = None,
     score: Annotated[bool, typer.Option("--score", help="Grade the map against stored realized liquidations")] = False,
-    price_from: Annotated[str | None, typer.Option("--price-from", help="EXCHANGE:SYMBOL whose OHLC fills bars that have none (e.g. Coinalyze OI)")] = None,
+    prices: o.Prices = None, price_from: o.PriceFrom = None, from_tf: o.FromTf = None,
     what_if: Annotated[bool, typer.Option("--what-if", help="No catalog: a synthetic book from --oi-usd etc.")] = False,
     oi_usd: Annotated[float | None, typer.Option("--oi-usd", help="What-if: total OI in USD")] = None,
     entry_distance: Annotated[float, typer.Option("--entry-distance", help="What-if: average entry vs price (0.05 = 5 % above)")] = 0.0,
@@ -68,8 +68,9 @@ def liqmap_cmd(
     from oiradar.render import liq
 
     fmt, s = o.out_format(fmt, as_json), session(ctx)
-    opts = lm.MapOptions(mix, o.moves(moves), to, impact, o.market(price_from, "--price-from"),
-                         o.date(at, "--at"))  # fmt: skip
+    so = o.series(prices, from_tf, price_from=price_from)
+    opts = lm.MapOptions(mix, o.moves(moves), to, impact, so.prices, o.date(at, "--at"),
+                         so.from_timeframe)  # fmt: skip
     if what_if:
         if oi_usd is None or price is None:
             raise InputError("--what-if needs --oi-usd and --price")
@@ -81,7 +82,13 @@ def liqmap_cmd(
     from oiradar.model import SeriesKey
 
     key = SeriesKey(exchange=exchange, symbol=symbol, timeframe=o.timeframe(timeframe))
+    from oiradar.render.notes import show_notes
+
     if score:
-        liq.show_score(lm.score_map(s, key, opts), fmt, wide)
+        scored = lm.score_map(s, key, opts)
+        show_notes(scored.notes)
+        liq.show_score(scored, fmt, wide)
     else:
-        liq.show_map(lm.liquidation_map(s, key, opts), fmt, wide)
+        mapped = lm.liquidation_map(s, key, opts)
+        show_notes(mapped.notes)
+        liq.show_map(mapped, fmt, wide)

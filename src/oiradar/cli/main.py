@@ -17,6 +17,7 @@ from oiradar.cli import (
     evidence_cmds,
     fetch_cmds,
     import_cmds,
+    link_cmds,
     liq_cmds,
     sim_cmds,
 )
@@ -49,10 +50,10 @@ def _root(
     ctx.obj = AppState(home_option=home, config_option=config)
 
 
-# list, gaps, sql, export | import | simulate, demo | markets, fetch, record | features, scan |
+# list, gaps, sql, export | import | link | simulate, demo | markets, fetch, record | features, scan |
 # study, backtest, sweep | liqprice, liqmap
-for _module in (data_cmds, import_cmds, sim_cmds, fetch_cmds, analysis_cmds, evidence_cmds,
-                liq_cmds):  # fmt: skip
+for _module in (data_cmds, import_cmds, link_cmds, sim_cmds, fetch_cmds, analysis_cmds,
+                evidence_cmds, liq_cmds):  # fmt: skip
     _module.commands.register(app)
 
 

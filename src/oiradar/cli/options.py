@@ -16,7 +16,7 @@ from oiradar.errors import InputError
 from oiradar.render.formats import OutFormat, TsFormat
 
 if TYPE_CHECKING:
-    from oiradar.app.series import Market
+    from oiradar.app.series import Market, SeriesOptions
     from oiradar.model import Side, Timeframe
 
 Format = Annotated[OutFormat, typer.Option("--format", help="table (for people), csv or json.")]
@@ -28,11 +28,28 @@ Ts = Annotated[
 Exchange = Annotated[str | None, typer.Option("--exchange", "-e", help="Only this exchange.")]
 Symbol = Annotated[str | None, typer.Option("--symbol", "-s", help="Only this symbol.")]
 Tf = Annotated[str, typer.Option("--timeframe", "-t", help="Bar timeframe (resampled if needed).")]
-SideOpt = Annotated[str, typer.Option("--side", help="short (the seed's trade) or long.")]
+SideOpt = Annotated[str, typer.Option("--side", help="short (the framework's trade) or long.")]
 Prices = Annotated[
     str | None,
     typer.Option(
-        "--prices", help="Take OHLCV from EXCHANGE:SYMBOL (for OI-only series, e.g. Coinalyze)."
+        "--prices",
+        help="Take OHLCV from EXCHANGE:SYMBOL (overrides the series' price link, `oiradar link`).",
+    ),
+]
+PriceFrom = Annotated[
+    str | None, typer.Option("--price-from", hidden=True, help="The same as --prices (older name).")
+]
+FromTf = Annotated[
+    str | None,
+    typer.Option(
+        "--from-timeframe",
+        help="Build the bars from this stored timeframe (default: the one covering most bars).",
+    ),
+]
+MarginOpt = Annotated[
+    str,
+    typer.Option(
+        "--margin", help="With --exchange all: sum usdt-margined, coin-margined or all contracts."
     ),
 ]
 
@@ -48,10 +65,13 @@ def timeframe(text: str) -> Timeframe:
     return Timeframe.parse(text)
 
 
-def side(text: str) -> Side:
+def side(text: str, option: str = "--side") -> Side:
     from oiradar.model import Side
 
-    return Side.parse(text)
+    try:
+        return Side.parse(text)
+    except InputError:
+        raise InputError(f"{option} must be long or short, got {text!r}") from None
 
 
 def date(text: str | None, option: str = "--since") -> int | None:
@@ -63,13 +83,13 @@ def date(text: str | None, option: str = "--since") -> int | None:
     return parse_instant(text, option)
 
 
-def when(text: str | None, now: int) -> int | None:
+def when(text: str | None, now: int, option: str = "--since") -> int | None:
     """A date (UTC) or a duration back from ``now`` (``90d``) -> epoch ms; None when not given."""
     if not text:
         return None
     from oiradar.timeutil import parse_when
 
-    return parse_when(text, now)
+    return parse_when(text, now, option)
 
 
 def market(text: str | None, option: str = "--prices") -> Market | None:
@@ -79,6 +99,22 @@ def market(text: str | None, option: str = "--prices") -> Market | None:
     from oiradar.app.series import Market
 
     return Market.parse(text, option)
+
+
+def series(
+    prices: str | None, from_tf: str | None = None, margin: str = "all", price_from: str | None = None
+) -> SeriesOptions:
+    """``--prices`` (or its older name ``--price-from``), ``--from-timeframe`` and ``--margin``."""
+    from oiradar.app.series import Margin, SeriesOptions
+
+    if prices and price_from and prices != price_from:
+        raise InputError(f"--prices {prices!r} and --price-from {price_from!r} disagree; give one")
+    option = "--prices" if prices or not price_from else "--price-from"
+    try:
+        from_timeframe = timeframe(from_tf) if from_tf else None
+    except InputError as exc:
+        raise InputError(f"--from-timeframe {from_tf!r}: {exc}") from None
+    return SeriesOptions(market(prices or price_from, option), from_timeframe, Margin.parse(margin))
 
 
 def params(items: list[str]) -> dict[str, Any]:
@@ -116,17 +152,34 @@ def moves(text: str | None) -> tuple[float, ...] | None:
         raise InputError(f"--moves {text!r}: write percents like -10,-5,5,10") from None
 
 
-def seconds(text: str) -> float:
-    """``30s``, ``5m``, ``2h``: a duration in seconds (``s`` added to the config's m/h/d/w)."""
+def at_least(value: int, least: int, option: str) -> int:
+    """``value`` when it is at least ``least``, else an InputError naming the option and value."""
+    if value < least:
+        raise InputError(f"{option} must be {least} or more, got {value}")
+    return value
+
+
+def seconds(text: str, option: str = "--interval") -> float:
+    """``30s``, ``5m``, ``2h``: a duration in seconds (``s`` added to the config's m/h/d/w), more
+    than zero; ``option`` names the option in the error."""
+    from oiradar.errors import ConfigError
     from oiradar.timeutil import duration_ms
 
-    text = text.strip()
-    if text.endswith("s") and text[:-1].replace(".", "", 1).isdigit():
-        return float(text[:-1])
-    return duration_ms(text) / 1000
+    clean = text.strip()
+    try:
+        if clean.endswith("s") and clean[:-1].replace(".", "", 1).isdigit():
+            value = float(clean[:-1])
+        else:
+            value = duration_ms(clean) / 1000
+    except (ConfigError, InputError) as exc:
+        raise InputError(f"{option} {text!r}: {exc}") from None
+    if not value > 0:
+        raise InputError(f"{option} must be longer than 0, got {text!r}")
+    return value
 
 
 __all__ = [
-    "Exchange", "Format", "Json", "Prices", "SideOpt", "Symbol", "Tf", "Ts", "Wide", "date",
-    "market", "moves", "out_format", "params", "renames", "seconds", "side", "timeframe", "when",
+    "Exchange", "Format", "FromTf", "Json", "MarginOpt", "PriceFrom", "Prices", "SideOpt",
+    "Symbol", "Tf", "Ts", "Wide", "at_least", "date", "market", "moves", "out_format", "params", "renames",
+    "seconds", "series", "side", "timeframe", "when",
 ]  # fmt: skip

@@ -16,7 +16,7 @@ commands = CommandSet()
 def simulate_cmd(
     ctx: typer.Context,
     preset: Annotated[str | None, typer.Option("--preset", "-p", help="ksm, planted, null or btc.")] = None,
-    days: Annotated[int | None, typer.Option("--days", min=1)] = None,
+    days: Annotated[int | None, typer.Option("--days", help="Default: the preset's.")] = None,
     seed: Annotated[int | None, typer.Option("--seed")] = None,
     exchange: Annotated[str, typer.Option("--exchange", "-e")] = "sim",
     symbol: Annotated[str | None, typer.Option("--symbol", "-s", help="Default: the preset's symbol.")] = None,
@@ -29,6 +29,8 @@ def simulate_cmd(
     from oiradar.render.demo import show_simulated
     from oiradar.render.progress import progress_bar
 
+    if days is not None:
+        o.at_least(days, 1, "--days")
     s = session(ctx)
     opts = SimOptions(preset, days, seed, exchange, symbol, o.timeframe(timeframe),
                       o.date(start, "--start"), replace).resolved(s.settings.sim)  # fmt: skip
@@ -41,7 +43,7 @@ def simulate_cmd(
 def demo_cmd(
     ctx: typer.Context,
     fresh: Annotated[bool, typer.Option("--fresh", help="First delete <home>/catalog and <home>/sim.")] = False,
-    days: Annotated[int, typer.Option("--days", min=1)] = 180,
+    days: Annotated[int, typer.Option("--days")] = 180,
     seed: Annotated[int, typer.Option("--seed")] = 7,
     wide: o.Wide = False,
 ) -> None:  # fmt: skip
@@ -52,6 +54,7 @@ def demo_cmd(
     from oiradar.render.demo import show_next_steps, show_step
     from oiradar.render.progress import progress_bar
 
+    o.at_least(days, 1, "--days")
     with progress_bar(f"simulating {days} days (ksm, seed {seed})") as tick:
         report = run_demo(session(ctx), days=days, seed=seed, fresh=fresh, progress=tick,
                           on_step=partial(show_step, wide=wide))  # fmt: skip

@@ -1,4 +1,4 @@
-"""Evidence: the event study and verdicts on claims (SPEC section 5); the statistics are
+"""Evidence: the event study and verdicts on claims (``docs/evidence.md``); the statistics are
 :mod:`oiradar.stats`."""
 
 from oiradar.evidence.claims import (
@@ -6,6 +6,7 @@ from oiradar.evidence.claims import (
     Claim,
     Judgement,
     Verdict,
+    control_fdr,
     judge,
     verdict_table,
 )
@@ -20,6 +21,8 @@ from oiradar.evidence.pipeline import (
 )
 from oiradar.evidence.study import (
     BASELINES,
+    MIN_INTERVAL_EVENTS,
+    Outcomes,
     StudyArrays,
     StudyConfig,
     StudyResult,
@@ -29,15 +32,18 @@ from oiradar.evidence.study import (
 
 __all__ = [
     "BASELINES",
+    "MIN_INTERVAL_EVENTS",
     "SEED_CLAIMS",
     "Claim",
     "Judgement",
+    "Outcomes",
     "Prepared",
     "StudyArrays",
     "StudyConfig",
     "StudyResult",
     "Verdict",
     "all_claims",
+    "control_fdr",
     "judge",
     "judge_claims",
     "prepare",

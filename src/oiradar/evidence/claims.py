@@ -1,17 +1,25 @@
-"""Claims and the verdict table: a claim, as stated | measured, with interval | baseline | verdict.
+"""Claims and the verdict table: a claim, as stated | measured, with interval | baseline | q |
+events needed | verdict.
 
-The seed article's testable claims are built in (:data:`SEED_CLAIMS`); users add their own under
-``[[evidence.claims]]`` in ``oiradar.toml``. A claim is judged only on enough events: below
-``min_events`` (SPEC: about 80 before a 70 % rate has a lower bound above 60 %) the verdict is
-``insufficient data``, whatever the point estimate says.
+The built-in claims (:data:`SEED_CLAIMS`, named ``seed.*``) quote the article on OI reversals
+that oiradar set out to test; users add their own under ``[[evidence.claims]]`` in
+``oiradar.toml``. ``docs/evidence.md`` defines every term; in short:
 
-Rules (one-sided, because every claim here says "at least"/"better than"):
+- ``insufficient data``: fewer than ``min_events`` counted events (80 by default: about what a 70 %
+  rate needs before its Wilson lower bound clears 60 %), whatever the point estimate says;
+- ``supported``: enough events, the claim's lower bound clears its value, **and** the one-sided
+  test's p-value, adjusted by Benjamini-Hochberg over the whole verdict table (``q``), is at most
+  ``alpha``. For ``rate > v`` the bound is the Wilson lower bound and the test is the exact
+  binomial test of ``rate > v``; for ``lift > v`` the bound is the block-bootstrap lower bound of
+  (event rate - baseline rate) and the test is the exact binomial test of ``rate > baseline + v``;
+- ``not supported``: enough events, and the data do not show it (which is not the same as showing
+  the opposite).
 
-- ``rate > v``: supported when the Wilson lower bound exceeds ``v``;
-- ``lift > v``: supported when the block-bootstrap lower bound of (event rate - baseline rate)
-  exceeds ``v`` **and** the exact binomial test against the baseline rate has ``p < alpha``.
-
-Otherwise ``not supported``: the data do not show it (which is not the same as showing the opposite).
+Each verdict also gives the events it needs: the number at which the claimed rate is told from
+the base rate with ``power`` (80 %) at ``alpha`` (5 %), one-sided (:func:`oiradar.stats.events_needed`).
+The claimed rate is ``v`` for a rate claim and ``base + v`` for a lift claim (``base + detect_lift``
+when ``v`` is 0: "an edge" names no size). Below :data:`~oiradar.evidence.study.MIN_INTERVAL_EVENTS`
+counted events the measured column shows no interval but ``n too small (k events; about N needed)``.
 
 The seed's "edge" claims are judged against the ``near_high`` baseline (bars near the highs without
 the OI condition): the claim is that the *OI* condition adds something, and a market that simply
@@ -22,14 +30,15 @@ mean-reverts near its highs would otherwise hand the signal a lift it did not ea
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 import polars as pl
 
 from oiradar.errors import ConfigError
-from oiradar.evidence.study import BASELINES, StudyResult
+from oiradar.evidence.study import BASELINES, MIN_INTERVAL_EVENTS, Rate, StudyResult
 from oiradar.model import Side
+from oiradar.stats import benjamini_hochberg, binom_sf, events_needed
 
 
 class Verdict(StrEnum):
@@ -113,47 +122,120 @@ SEED_CLAIMS: tuple[Claim, ...] = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Judgement:
+    """One claim judged on one study. ``q`` is ``p`` adjusted by Benjamini-Hochberg over the table
+    it sits in (:func:`control_fdr`); alone, ``q == p``."""
+
     claim: Claim
-    measured: str
-    baseline: str
+    measured: str  # the estimate with its interval, or "n too small (...)"
+    baseline: str  # the baseline's rate with its Wilson interval and size
     verdict: Verdict
-    n_events: int
+    n_events: int  # events counted in the rate (under the timeout rule)
+    p: float  # one-sided exact binomial test of the claim (NaN: no test possible)
+    q: float
+    needed: int | None  # events needed to tell the claimed rate from the base rate
+    bound_ok: bool  # the claim's lower bound clears its value
+    sufficient: bool
 
 
 def judge(claim: Claim, res: StudyResult, alpha: float | None = None) -> Judgement:
-    """Apply the module's rules to one claim and the study of its signal."""
-    alpha = res.config.alpha if alpha is None else alpha
+    """Apply the module's rules to one claim and the study of its signal (a family of one)."""
+    cfg = res.config
+    alpha = cfg.alpha if alpha is None else alpha
     base = res.baselines.get(claim.baseline)
-    base_txt = "n/a" if base is None else f"{base.rate:.3f} ({claim.baseline}, {base.n} bars)"
+    k, n = res.rate.wins, res.n_counted
+    base_rate = math.nan if base is None or base.n == 0 else base.rate
     if claim.metric == "rate":
-        measured = f"{res.rate.interval} ({res.n_events} events)"
-        ok = res.rate.interval.low > claim.value
+        shown = f"{res.rate.interval}"
+        bound_ok = n > 0 and res.rate.interval.low > claim.value
+        h0, claimed = claim.value, claim.value
     else:
         lift = res.lift.get(claim.baseline)
-        p = res.p_value.get(claim.baseline, math.nan)
-        measured = "n/a" if lift is None else f"lift {lift}, p={p:.3g} ({res.n_events} events)"
-        ok = lift is not None and lift.low > claim.value and p < alpha
-    if not res.sufficient:
-        verdict = Verdict.INSUFFICIENT
-    else:
-        verdict = Verdict.SUPPORTED if ok else Verdict.NOT_SUPPORTED
-    return Judgement(claim, measured, base_txt, verdict, res.n_events)
+        shown = "n/a" if lift is None else f"lift {lift}"
+        bound_ok = lift is not None and lift.low > claim.value
+        h0 = base_rate + claim.value
+        claimed = base_rate + (claim.value if claim.value > 0 else cfg.detect_lift)
+    p = binom_sf(k, n, min(1.0, max(0.0, h0))) if n and math.isfinite(h0) else math.nan
+    needed = _needed(claimed, base_rate, cfg.alpha, cfg.power)
+    small = n < MIN_INTERVAL_EVENTS
+    measured = _too_small(n, needed, base_rate) if small else f"{shown} ({n} events)"
+    out = Judgement(claim=claim, measured=measured, baseline=_base_text(claim.baseline, base),
+                    verdict=Verdict.INSUFFICIENT, n_events=n, p=p, q=p, needed=needed,
+                    bound_ok=bound_ok, sufficient=res.sufficient and not small)  # fmt: skip
+    return replace(out, verdict=_decide(out, p, alpha))
+
+
+def _needed(claimed: float, base: float, alpha: float, power: float) -> int | None:
+    if not (math.isfinite(claimed) and math.isfinite(base)) or claimed > 1.0:
+        return None
+    return events_needed(claimed, base, alpha, power)
+
+
+def _too_small(n: int, needed: int | None, base: float) -> str:
+    event = "event" if n == 1 else "events"
+    if not math.isfinite(base):
+        return f"n too small ({n} {event}; no base rate to compare with)"
+    if needed is None:
+        return f"n too small ({n} {event}; the claimed rate is not above the base rate)"
+    return f"n too small ({n} {event}; about {needed:,} needed)"
+
+
+def _base_text(name: str, base: Rate | None) -> str:
+    if base is None or base.n == 0:
+        return f"n/a ({name})"
+    return f"{base.interval} ({name}, {base.n:,} bars)"
+
+
+def _decide(j: Judgement, q: float, alpha: float) -> Verdict:
+    if not j.sufficient:
+        return Verdict.INSUFFICIENT
+    ok = j.bound_ok and math.isfinite(q) and q <= alpha
+    return Verdict.SUPPORTED if ok else Verdict.NOT_SUPPORTED
+
+
+def control_fdr(judgements: list[Judgement], alpha: float) -> list[Judgement]:
+    """Benjamini-Hochberg over every verdict of ``judgements`` (all series, all claims): each gets
+    its adjusted p-value ``q``, and a claim is supported only when ``q <= alpha``.
+
+    Every claim with a test counts towards the number of hypotheses, the insufficient ones too:
+    they were looked at. Re-applying it to a longer list starts again from the raw ``p``.
+    """
+    if not judgements:
+        return []
+    _, adj = benjamini_hochberg([j.p for j in judgements], alpha)
+    return [replace(j, q=float(q), verdict=_decide(j, float(q), alpha))
+            for j, q in zip(judgements, adj, strict=True)]  # fmt: skip
+
+
+VERDICT_COLUMNS = {"claim": pl.String, "as stated": pl.String, "measured": pl.String,
+                   "baseline": pl.String, "p": pl.Float64, "q": pl.Float64, "events": pl.Int64,
+                   "needed": pl.Int64, "verdict": pl.String}  # fmt: skip
 
 
 def verdict_table(judgements: list[Judgement]) -> pl.DataFrame:
-    """The verdict table: claim, as stated | measured, with interval | baseline | verdict."""
+    """The verdict table: claim, as stated | measured, with interval | baseline | p | q (BH) |
+    events counted | events needed | verdict. Apply :func:`control_fdr` first over the whole table."""
+    f = _p_or_none
     return pl.DataFrame(
         {
             "claim": [j.claim.name for j in judgements],
             "as stated": [j.claim.stated for j in judgements],
             "measured": [j.measured for j in judgements],
             "baseline": [j.baseline for j in judgements],
+            "p": [f(j.p) for j in judgements],
+            "q": [f(j.q) for j in judgements],
+            "events": [j.n_events for j in judgements],
+            "needed": [j.needed for j in judgements],
             "verdict": [j.verdict.value for j in judgements],
         },
-        schema={c: pl.String for c in ("claim", "as stated", "measured", "baseline", "verdict")},
+        schema=VERDICT_COLUMNS,
     )
+
+
+def _p_or_none(v: float) -> float | None:
+    """A p-value for the table: None where no test was possible."""
+    return v if math.isfinite(v) else None
 
 
 def claims_from_config(items: list[dict] | tuple) -> list[Claim]:

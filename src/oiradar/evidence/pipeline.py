@@ -16,7 +16,14 @@ import numpy as np
 import polars as pl
 
 from oiradar.config import Settings
-from oiradar.evidence.claims import SEED_CLAIMS, Claim, Judgement, claims_from_config, judge
+from oiradar.evidence.claims import (
+    SEED_CLAIMS,
+    Claim,
+    Judgement,
+    claims_from_config,
+    control_fdr,
+    judge,
+)
 from oiradar.evidence.study import StudyConfig, StudyResult, study_frame
 from oiradar.model import SeriesKey, Side
 
@@ -31,7 +38,7 @@ class Prepared:
 
 
 def prepare(bars: pl.DataFrame, key: SeriesKey, settings: Settings | None = None) -> Prepared:
-    """Compute SPEC section 2 features and section 3 signals of one stored series."""
+    """Compute the features and signal events of one stored series."""
     from oiradar.features import compute_features
     from oiradar.signals import detect_signals
 
@@ -50,8 +57,9 @@ def signal_mask(prep: Prepared, signal: str, side: Side = Side.SHORT) -> np.ndar
 def study_config(settings: Settings | None = None, **over: object) -> StudyConfig:
     ev = (settings or Settings()).evidence
     base: dict[str, Any] = {"horizon": ev.horizon, "width": ev.width, "cooldown": ev.cooldown,
-            "min_events": ev.min_events, "reps": ev.reps, "conf": ev.conf, "alpha": ev.alpha,
-            "seed": ev.seed}  # fmt: skip
+            "timeouts": ev.timeouts, "min_events": ev.min_events, "reps": ev.reps,
+            "conf": ev.conf, "alpha": ev.alpha, "seed": ev.seed, "detect_lift": ev.detect_lift,
+            "power": ev.power}  # fmt: skip
     base.update({k: v for k, v in over.items() if v is not None})
     return StudyConfig(**base)
 
@@ -77,7 +85,8 @@ def run_signal_study(prep: Prepared, signal: str, side: Side, cfg: StudyConfig) 
 def judge_claims(
     prep: Prepared, claims: Iterable[Claim], cfg: StudyConfig
 ) -> tuple[dict[tuple[str, Side], StudyResult], list[Judgement]]:
-    """Study each (signal, side) the claims mention once, then judge every claim."""
+    """Study each (signal, side) the claims mention once, then judge every claim, with
+    Benjamini-Hochberg over these claims (re-apply :func:`control_fdr` over a larger table)."""
     results: dict[tuple[str, Side], StudyResult] = {}
     out = []
     for claim in claims:
@@ -85,5 +94,4 @@ def judge_claims(
         if k not in results:
             results[k] = run_signal_study(prep, claim.signal, claim.side, cfg)
         out.append(judge(claim, results[k]))
-    return results, out
-
+    return results, control_fdr(out, cfg.alpha)

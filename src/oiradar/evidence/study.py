@@ -1,5 +1,5 @@
-"""The event study (SPEC section 5): how often did the move the signal promises actually come, and how
-much more often than without the signal?
+"""The event study: how often did the move the signal promises actually come, and how much more
+often than without the signal? (``docs/evidence.md`` defines every term.)
 
 Inputs are plain arrays (one value per closed bar) so that the study runs on any series: real bars,
 simulator output, a user's CSV. The frame wrapper :func:`study_frame` pulls them from a bar frame that
@@ -13,6 +13,11 @@ base rate is already near 50 %):
 - ``matched``: random bars matched on volatility. Events are spread over ATR-% quintiles; the
   baseline is the all-bar rate of each quintile weighted by the events' share of that quintile, which
   is the exact expectation of drawing matched random bars (no sampling noise added).
+
+Timeouts (neither barrier within ``H`` bars) count by :class:`~oiradar.config.TimeoutRule`, the same
+way for the events and every baseline: ``fail`` (not a reversal), ``exclude`` (out of the rate, the
+default: decision 0605) or ``sign`` (a reversal when the side-adjusted return at ``H`` is positive).
+Wins, losses and timeouts are counted apart whatever the rule.
 
 Uncertainty: Wilson intervals for every rate; a circular block bootstrap of the bar series (blocks of
 ``2 H`` bars keep overlapping outcomes together) for the lift and the mean forward returns; a one-sided
@@ -28,6 +33,7 @@ import numpy as np
 import polars as pl
 from numpy.typing import NDArray
 
+from oiradar.config import TimeoutRule
 from oiradar.errors import InputError
 from oiradar.evidence import outcomes as oc
 from oiradar.model import Side
@@ -42,15 +48,19 @@ from oiradar.stats import (
 
 BASELINES = ("all", "near_high", "matched")
 N_QUINTILES = 5
+# Below this many counted events no lift interval is shown: a bootstrap of 1-9 events gives
+# intervals that look precise and are not (a lift from one event came out as [0.48, 0.76]).
+MIN_INTERVAL_EVENTS = 10
 
 
 @dataclass(frozen=True, kw_only=True)
 class StudyConfig:
-    """Event-study settings (SPEC section 5 defaults)."""
+    """Event-study settings (the defaults of ``[evidence]``)."""
 
     horizon: int = 12
     width: float = 2.0
     cooldown: int | None = None  # None: the horizon H
+    timeouts: TimeoutRule = TimeoutRule.EXCLUDE
     forward: tuple[int, ...] = (1, 3, 6, 12, 24)
     min_events: int = 80
     reps: int = 2000
@@ -58,6 +68,14 @@ class StudyConfig:
     conf: float = 0.95
     alpha: float = 0.05
     seed: int = 0
+    detect_lift: float = 0.10  # the lift "lift > 0" is taken to promise (events needed)
+    power: float = 0.8  # of the "events needed" figure
+
+    def __post_init__(self) -> None:
+        if self.timeouts not in tuple(TimeoutRule):
+            rules = ", ".join(r.value for r in TimeoutRule)
+            raise InputError(f"timeouts must be one of {rules}, got {self.timeouts!r}")
+        object.__setattr__(self, "timeouts", TimeoutRule(self.timeouts))
 
     @property
     def cooldown_bars(self) -> int:
@@ -93,7 +111,8 @@ class StudyArrays:
 
 @dataclass(frozen=True)
 class Rate:
-    """A baseline or event rate: wins of ``n`` with its Wilson interval."""
+    """A baseline or event rate: ``wins`` (reversals under the timeout rule) of ``n`` counted,
+    with its Wilson interval."""
 
     wins: int
     n: int
@@ -104,16 +123,30 @@ class Rate:
         return self.interval.estimate
 
 
+@dataclass(frozen=True)
+class Outcomes:
+    """Barrier outcomes of a set of bars, before any timeout rule: wins, losses, timeouts."""
+
+    wins: int
+    losses: int
+    timeouts: int
+
+    @property
+    def total(self) -> int:
+        return self.wins + self.losses + self.timeouts
+
+
 @dataclass(frozen=True, kw_only=True)
 class StudyResult:
     side: Side
     n_signals: int  # signal bars before de-duplication
-    n_events: int  # de-duplicated, with a fully observed outcome
-    wins: int
+    n_events: int  # de-duplicated, with a fully observed outcome (timeouts included)
+    wins: int  # barrier outcomes of the events, whatever the timeout rule
     losses: int
     timeouts: int
-    rate: Rate
+    rate: Rate  # under the timeout rule: rate.n events counted, rate.wins reversals
     baselines: dict[str, Rate | None]
+    baseline_outcomes: dict[str, Outcomes | None]  # barrier outcomes of the baseline's bars
     lift: dict[str, Interval | None]  # event rate - baseline rate, block-bootstrap interval
     p_value: dict[str, float]  # one-sided exact binomial test, event rate > baseline rate
     forward: dict[int, Interval]  # mean side-adjusted forward return of events, bootstrap interval
@@ -125,8 +158,18 @@ class StudyResult:
     config: StudyConfig = field(repr=False)
 
     @property
+    def n_counted(self) -> int:
+        """Events in the rate (all of them, or those that touched a barrier under ``exclude``)."""
+        return self.rate.n
+
+    @property
     def sufficient(self) -> bool:
-        return self.n_events >= self.config.min_events
+        return self.n_counted >= self.config.min_events
+
+    @property
+    def interval_shown(self) -> bool:
+        """Whether the lift's bootstrap interval means anything (:data:`MIN_INTERVAL_EVENTS`)."""
+        return self.n_counted >= MIN_INTERVAL_EVENTS
 
 
 def run_study(data: StudyArrays, side: Side, cfg: StudyConfig | None = None) -> StudyResult:
@@ -140,18 +183,38 @@ def run_study(data: StudyArrays, side: Side, cfg: StudyConfig | None = None) -> 
         data.close, data.high, data.low, data.atr, sign, cfg.width, cfg.horizon
     )
     valid = out != oc.INVALID
-    win = out == oc.WIN
+    at_h = sign * oc.forward_returns(data.close, (cfg.horizon,))[:, 0]
+    counted, win = scored(out, at_h, cfg.timeouts)
     events = oc.dedupe_events(np.asarray(data.events, dtype=np.bool_), cfg.cooldown_bars) & valid
     quint = _atr_quintiles(data.atr, data.close, valid)
     near = None if data.near_high is None else np.asarray(data.near_high, dtype=bool) & valid
     fwd = sign * oc.forward_returns(data.close, cfg.forward)
     mfe, mae = oc.excursions(data.close, data.high, data.low, sign, cfg.horizon)
-    cols = _columns(events, valid, win, near, quint, fwd)
+    cols = _columns(events & counted, counted, win, near, quint, fwd, events)
     point = _stats_from_totals(cols.sum(axis=0)[None, :], len(cfg.forward), near is not None)
     boot = _bootstrap(cols, cfg, len(cfg.forward), near is not None)
-    return _assemble(
-        data, side, cfg, out, events, valid, win, near, quint, fwd, mfe, mae, point, boot
-    )
+    masks = _Masks(out, events, valid, counted, win, near, quint)
+    return _assemble(data, side, cfg, masks, fwd, mfe, mae, point, boot)
+
+
+def scored(
+    out: NDArray[np.int8], at_h: NDArray[np.float64], rule: TimeoutRule
+) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
+    """``(counted, reversal)`` of every bar under the timeout rule.
+
+    ``counted``: the bar is in a rate's denominator; ``reversal``: in its numerator. ``at_h`` is the
+    side-adjusted return at the horizon (``sign x (close[t+H] / close[t] - 1)``); under ``sign`` a
+    timeout with ``at_h > 0`` is a reversal (a return of exactly 0 is not).
+    """
+    valid = out != oc.INVALID
+    timeout = out == oc.TIMEOUT
+    win = out == oc.WIN
+    if rule is TimeoutRule.EXCLUDE:
+        return valid & ~timeout, win
+    if rule is TimeoutRule.SIGN:
+        with np.errstate(invalid="ignore"):
+            return valid, win | (timeout & (at_h > 0))
+    return valid, win
 
 
 def _atr_quintiles(atr: NDArray, close: NDArray, valid: NDArray[np.bool_]) -> NDArray[np.int64]:
@@ -166,18 +229,20 @@ def _atr_quintiles(atr: NDArray, close: NDArray, valid: NDArray[np.bool_]) -> ND
     return q
 
 
-def _columns(events, valid, win, near, quint, fwd) -> NDArray[np.float64]:
+def _columns(ec, counted, win, near, quint, fwd, events) -> NDArray[np.float64]:
     """Per-bar indicator/sum columns whose block sums let each bootstrap replicate be a sum.
 
-    Layout: E, E*W, V, V*W, NH, NH*W, then per quintile V_q, VW_q, E_q, then per forward horizon
-    event sum, event count, all sum, all count.
+    ``ec``: counted events; ``counted``/``win``: the bars in a rate's denominator/numerator under
+    the timeout rule. Layout: E, E*W, C, C*W, NH, NH*W (counted), then per quintile C_q, CW_q, E_q,
+    then per forward horizon event sum, event count, all sum, all count (forward returns are over
+    every event, timeouts included).
     """
     f = np.float64
-    nh = near if near is not None else np.zeros_like(valid)
-    cols = [events, events & win, valid, valid & win, nh, nh & win]
+    nh = near & counted if near is not None else np.zeros_like(counted)
+    cols = [ec, ec & win, counted, counted & win, nh, nh & win]
     for q in range(N_QUINTILES):
-        in_q = quint == q
-        cols += [in_q, in_q & win, events & in_q]
+        in_q = (quint == q) & counted
+        cols += [in_q, in_q & win, ec & in_q]
     base = [c.astype(f) for c in cols]
     for j in range(fwd.shape[1]):
         ok = np.isfinite(fwd[:, j])
@@ -226,27 +291,51 @@ def _bootstrap(cols: NDArray, cfg: StudyConfig, n_fwd: int, has_near: bool) -> d
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
-def _assemble(data, side, cfg, out, events, valid, win, near, quint, fwd, mfe, mae, point, boot):
-    idx = np.flatnonzero(events)
-    wins = int(win[idx].sum())
-    losses = int((out[idx] == oc.LOSS).sum())
-    n = idx.size
-    bases: dict[str, Rate | None] = {
-        "all": _rate(int((valid & win).sum()), int(valid.sum()), cfg.conf),
+@dataclass(frozen=True)
+class _Masks:
+    out: NDArray[np.int8]  # barrier outcome of every bar
+    events: NDArray[np.bool_]  # de-duplicated events with a full outcome
+    valid: NDArray[np.bool_]
+    counted: NDArray[np.bool_]  # in a rate under the timeout rule
+    win: NDArray[np.bool_]  # a reversal under the timeout rule
+    near: NDArray[np.bool_] | None
+    quint: NDArray[np.int64]
+
+
+def _outcomes(out: NDArray[np.int8], mask: NDArray[np.bool_]) -> Outcomes:
+    o = out[mask]
+    return Outcomes(int((o == oc.WIN).sum()), int((o == oc.LOSS).sum()),
+                    int((o == oc.TIMEOUT).sum()))  # fmt: skip
+
+
+def _baselines(
+    m: _Masks, matched: float, cfg: StudyConfig, any_event: bool
+) -> dict[str, Rate | None]:
+    c, w = m.counted, m.win
+    return {
+        "all": _rate(int((c & w).sum()), int(c.sum()), cfg.conf),
         "near_high": None
-        if near is None
-        else _rate(int((near & win).sum()), int(near.sum()), cfg.conf),
-        "matched": None if n == 0 else _matched_rate(point["matched"][0], quint, valid, cfg.conf),
+        if m.near is None
+        else _rate(int((m.near & c & w).sum()), int((m.near & c).sum()), cfg.conf),
+        "matched": _matched_rate(matched, c, cfg.conf) if any_event else None,
     }
+
+
+def _assemble(data, side, cfg, m: _Masks, fwd, mfe, mae, point, boot) -> StudyResult:
+    idx = np.flatnonzero(m.events)
+    ev = _outcomes(m.out, m.events)
+    ec = m.events & m.counted
+    k, n = int((ec & m.win).sum()), int(ec.sum())
+    bases = _baselines(m, point["matched"][0], cfg, n > 0)
     lift: dict[str, Interval | None] = {}
     pval: dict[str, float] = {}
     for name in BASELINES:
         b = bases[name]
-        if b is None or n == 0:
+        if b is None or n == 0 or b.n == 0:
             lift[name], pval[name] = None, math.nan
             continue
-        lift[name] = percentile_interval(wins / n - b.rate, boot["rate"] - boot[name], cfg.conf)
-        pval[name] = binom_sf(wins, n, b.rate)
+        lift[name] = percentile_interval(k / n - b.rate, boot["rate"] - boot[name], cfg.conf)
+        pval[name] = binom_sf(k, n, b.rate)
     fwd_iv = {
         h: percentile_interval(float(point["fwd"][0, j]), boot["fwd"][:, j], cfg.conf)
         for j, h in enumerate(cfg.forward)
@@ -257,20 +346,25 @@ def _assemble(data, side, cfg, out, events, valid, win, near, quint, fwd, mfe, m
     return StudyResult(
         side=side,
         n_signals=int(np.asarray(data.events, dtype=bool).sum()),
-        n_events=n,
-        wins=wins,
-        losses=losses,
-        timeouts=n - wins - losses,
-        rate=_rate(wins, n, cfg.conf),
+        n_events=idx.size,
+        wins=ev.wins,
+        losses=ev.losses,
+        timeouts=ev.timeouts,
+        rate=_rate(k, n, cfg.conf),
         baselines=bases,
+        baseline_outcomes={
+            "all": _outcomes(m.out, m.valid),
+            "near_high": None if m.near is None else _outcomes(m.out, m.near),
+            "matched": None,  # a weighted rate: no bars of its own
+        },
         lift=lift,
         p_value=pval,
         forward=fwd_iv,
         forward_all=fwd_all,
-        mfe=float(np.mean(mfe[idx])) if n else math.nan,
-        mae=float(np.mean(mae[idx])) if n else math.nan,
+        mfe=float(np.mean(mfe[idx])) if idx.size else math.nan,
+        mae=float(np.mean(mae[idx])) if idx.size else math.nan,
         event_index=idx,
-        event_outcome=out[idx],
+        event_outcome=m.out[idx],
         config=cfg,
     )
 
@@ -279,9 +373,11 @@ def _rate(wins: int, n: int, conf: float) -> Rate:
     return Rate(wins, n, wilson_interval(wins, n, conf))
 
 
-def _matched_rate(rate: float, quint: NDArray, valid: NDArray, conf: float) -> Rate:
-    """The matched baseline's rate; its Wilson interval uses all valid bars as the sample size."""
-    n = int(valid.sum())
+def _matched_rate(rate: float, counted: NDArray[np.bool_], conf: float) -> Rate:
+    """The matched baseline's rate; its Wilson interval uses all counted bars as the sample size."""
+    n = int(counted.sum())
+    if n == 0 or not math.isfinite(rate):
+        return _rate(0, 0, conf)
     k = round(rate * n)
     iv = wilson_interval(k, n, conf)
     return Rate(k, n, Interval(rate, iv.low, iv.high, conf))

@@ -70,9 +70,10 @@ def build_heatmap(
     """Run the level model over ``bars`` (sorted by ``ts``) and return the heatmap and estimates."""
     inputs = inputs or level_inputs(bars, spec.colour_long_share)
     grid = grid or PriceGrid.around(inputs.low, inputs.high, spec.bins, spec.grid_pad)
-    ref = float(np.nanmedian(inputs.close)) if spec.inverse else 1.0
+    tiers = spec.tiers()
+    ref = float(np.nanmedian(inputs.close)) if tiers.in_base else 1.0
     factors = level_factors(
-        spec.mix, spec.tiers(), position_notional=spec.position_notional,
+        spec.mix, tiers, position_notional=spec.position_notional,
         inverse=spec.inverse, ref_price=ref,
     )  # fmt: skip
     return run_levels(inputs, factors, grid, record_every=record_every, record=record)

@@ -108,11 +108,11 @@ def level_factors(
     """Liquidation price as a multiple of entry for each leverage, with the venue's tiers.
 
     The multiple does not depend on the entry price once the position's notional is fixed
-    (``cum/Q`` scales with it), so it is computed once at entry 1. Linear tiers count notional in
-    quote; inverse ones in coin, converted from ``position_notional`` (quote) at ``ref_price``.
+    (``cum/Q`` scales with it), so it is computed once at entry 1. Tiers that count the base coin
+    (Binance COIN-M, OKX's contracts) get ``position_notional`` (quote) converted at ``ref_price``.
     A leverage above the tier's maximum is capped at it (the venue would refuse it).
     """
-    notional = position_notional / ref_price if inverse else position_notional
+    notional = position_notional / ref_price if tiers.in_base else position_notional
     requested = np.array(mix.leverage)
     _, _, max_lev = tiers.lookup(notional)
     lev = np.minimum(requested, max_lev)
@@ -122,7 +122,7 @@ def level_factors(
     return LevelFactors(fl, fs, np.array(mix.weight), lev, requested)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True, slots=True)
 class LevelInputs:
     """Per-bar arrays the kernel reads (``oi`` in base units, NaN where missing)."""
 

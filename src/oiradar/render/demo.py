@@ -53,11 +53,11 @@ def show_step(name: str, report: DemoReport, wide: bool = False) -> None:
         table_console().print(market_table(report))
     elif name == "signal" and report.signals is not None:
         key = report.key.with_timeframe(Timeframe.H4)
-        show(report.signals, title=f"Signals on the demo market ({key}), SPEC section 3 defaults",
+        show(report.signals, title=f"Signals on the demo market ({key}), default settings",
              kinds={"last": Kind.TIME})  # fmt: skip
     elif name == "evidence" and report.claims is not None:
         key = report.key.with_timeframe(Timeframe.H4)
-        show(report.claims, title=f"The seed's claims on the demo market ({key})", key=CLAIMS_KEY,
+        show(report.claims, title=f"The claims of docs/evidence.md on the demo market ({key})", key=CLAIMS_KEY,
              wide=wide)  # fmt: skip
     elif name == "liquidation-map" and report.cascade is not None:
         snap, key = report.cascade, report.key.with_timeframe(Timeframe.H1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
@@ -22,59 +23,129 @@ TRADE_HEADERS = {"entry_ts": "entry", "exit_ts": "exit", "entry_price": "price i
                  "exit_price": "price out", "r_multiple": "R"}  # fmt: skip
 
 
-def _rate(row: dict[str, Any], k: str) -> str:
-    """``73.3% [48.0, 89.1]``: a rate with its interval, in percent."""
-    v, lo, hi = row.get(k), row.get(f"{k}_low"), row.get(f"{k}_high")
+def _interval(v: float | None, lo: float | None, hi: float | None, *, points: bool = False) -> str:
+    """``73.3%`` over ``[48.0, 89.1]`` (a rate), or ``+7.4`` over ``[-12.9, +26.6]`` (percentage
+    points): the estimate and its interval on two lines; the estimate alone without one."""
     if v is None:
         return "n/a"
-    return (
-        percent(v) if lo is None or hi is None else f"{percent(v)} [{100 * lo:.1f}, {100 * hi:.1f}]"
-    )
+    head = f"{100 * v:+.1f}" if points else percent(v)
+    if lo is None or hi is None:
+        return head
+    fmt = "+.1f" if points else ".1f"
+    return f"{head}\n[{100 * lo:{fmt}}, {100 * hi:{fmt}}]"
 
 
-def _lift(row: dict[str, Any], k: str) -> str:
-    """``+7.4 [-12.9, +26.6]``: a difference of rates in percentage points, with its interval."""
-    v, lo, hi = row.get(k), row.get(f"{k}_low"), row.get(f"{k}_high")
-    if v is None:
-        return "n/a"
-    return (
-        f"{100 * v:+.1f}"
-        if lo is None or hi is None
-        else f"{100 * v:+.1f} [{100 * lo:+.1f}, {100 * hi:+.1f}]"
-    )
+def _cell(row: dict[str, Any], k: str, *, points: bool = False) -> str:
+    return _interval(row.get(k), row.get(f"{k}_low"), row.get(f"{k}_high"), points=points)
+
+
+def _lift(row: dict[str, Any], b: str) -> str:
+    """The lift over baseline ``b`` in points with its interval; none below 10 events."""
+    if row.get(f"lift_{b}") is not None and row.get(f"lift_{b}_low") is None:
+        return f"{100 * row[f'lift_{b}']:+.1f}\nn too small"
+    return _cell(row, f"lift_{b}", points=True)
+
+
+def _fwd(row: dict[str, Any], h: int) -> str:
+    if row.get(f"fwd_{h}") is not None and row.get(f"fwd_{h}_low") is None:
+        return f"{percent(row[f'fwd_{h}'])}\nn too small"
+    return _cell(row, f"fwd_{h}")
+
+
+def _wlt(w: int | None, lo: int | None, t: int | None) -> str:
+    return "n/a" if w is None or lo is None or t is None else f"{w:,}/{lo:,}/{t:,}"
+
+
+def _p(v: float | None) -> str:
+    return "n/a" if v is None or not math.isfinite(v) else f"{v:.3g}"
 
 
 def study_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
-    """One row per study, each value as people read it (rates in %, lifts in points)."""
-    p = [None if r["p_near_high"] is None else f"{r['p_near_high']:.3g}" for r in rows]
-    return pl.DataFrame({
+    """One row per study, each value as people read it (rates in %, lifts in points, each with its
+    interval on a second line)."""
+    data: dict[str, list[Any]] = {
         "series": [f"{r['exchange']} {r['symbol']}" for r in rows],
         "signal": [f"{r['signal']}/{r['side']}" for r in rows],
         "events": [r["events"] for r in rows],
-        "reversal rate": [_rate(r, "rate") for r in rows],
-        "base all": [percent(r["base_all"]) for r in rows],
-        "base matched": [percent(r["base_matched"]) for r in rows],
-        "base near_high": [percent(r["base_near_high"]) for r in rows],
-        "lift matched, pp": [_lift(r, "lift_matched") for r in rows],
-        "lift near_high, pp": [_lift(r, "lift_near_high") for r in rows],
-        "p (near_high)": [v or "n/a" for v in p],
-    }, schema_overrides={"events": pl.Int64})  # fmt: skip
+        "W/L/T": [_wlt(r["wins"], r["losses"], r["timeouts"]) for r in rows],
+        "counted": [r["counted"] for r in rows],
+        "reversal rate": [_cell(r, "rate") for r in rows],
+    }
+    for b in BASELINE_NAMES:
+        data[f"base {b}"] = [_cell(r, f"base_{b}") for r in rows]
+    for b in BASELINE_NAMES:
+        data[f"lift {b}, pp"] = [_lift(r, b) for r in rows]
+        data[f"p {b}"] = [_p(r[f"p_{b}"]) for r in rows]
+    return pl.DataFrame(data, schema_overrides={"events": pl.Int64, "counted": pl.Int64})
 
 
-STUDY_KEY = ("series", "signal", "events", "reversal rate", "lift near_high, pp", "p (near_high)")
-VERDICT_KEY = ("series", "as stated", "measured", "verdict")
+def baseline_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
+    """The baselines of every series and side: ``all`` and ``near_high`` once (their bars do not
+    depend on the signal), ``matched`` per signal (weighted by that signal's events)."""
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in rows:
+        series, side = f"{r['exchange']} {r['symbol']}", r["side"]
+        for b in BASELINE_NAMES:
+            name = f"matched to {r['signal']}" if b == "matched" else b
+            out.setdefault((series, f"{name} ({side})"), {
+                "series": series, "baseline": f"{name} ({side})", "bars": r[f"base_{b}_n"],
+                "W/L/T": "n/a" if b == "matched" else _wlt(r[f"base_{b}_wins"],
+                    r[f"base_{b}_losses"], r[f"base_{b}_timeouts"]),
+                "reversal rate": _cell(r, f"base_{b}"),
+            })  # fmt: skip
+    schema = {"series": pl.String, "baseline": pl.String, "bars": pl.Int64, "W/L/T": pl.String,
+              "reversal rate": pl.String}  # fmt: skip
+    return pl.DataFrame(list(out.values()), schema=schema)
+
+
+def forward_frame(rows: list[dict[str, Any]], horizons: tuple[int, ...]) -> pl.DataFrame:
+    """Mean side-adjusted return after the events at each horizon, with its bootstrap interval."""
+    data: dict[str, list[str]] = {
+        "series": [f"{r['exchange']} {r['symbol']}" for r in rows],
+        "signal": [f"{r['signal']}/{r['side']}" for r in rows],
+    }
+    for h in horizons:
+        data[f"{h} bar{'s' if h != 1 else ''}"] = [_fwd(r, h) for r in rows]
+    return pl.DataFrame(data)
+
+
+BASELINE_NAMES = ("all", "near_high", "matched")
+# the baselines have a table of their own (with --wide, here too)
+STUDY_KEY = ("series", "signal", "events", "W/L/T", "reversal rate", "lift near_high, pp",
+             "p near_high")  # fmt: skip
+STUDY_HEADERS = {"p near_high": "p"}
+VERDICT_KEY = ("series", "as stated", "measured", "q", "needed", "verdict")
+TIMEOUT_TEXT = {"fail": "timeouts count as no reversal", "exclude": "timeouts left out of the rates",
+                "sign": "a timeout counts by the sign of its return at H"}  # fmt: skip
 
 
 def show_study(report: StudyReport, fmt: OutFormat, wide: bool = False) -> None:
     if as_data(fmt, report.to_dict, lambda: pl.DataFrame(report.studies)):
         return
-    cfg = report.config
-    show(study_frame(report.studies), title=f"Event study ({report.timeframe}, H={cfg.horizon})",
-         key=STUDY_KEY, wide=wide, same=("series",))  # fmt: skip
-    show(report.verdicts, title="Verdicts", key=VERDICT_KEY, wide=wide, same=("series",))
-    say(f"Rates are triple-barrier ({cfg.width:g} ATR, {cfg.horizon} bars) with Wilson "
-        f"{cfg.conf:.0%} intervals; lift = rate - baseline rate in percentage points, with a "
-        f"block-bootstrap interval; fewer than {cfg.min_events} events is 'insufficient data'.")  # fmt: skip
+    cfg, rows = report.config, report.studies
+    rule = TIMEOUT_TEXT[str(cfg.timeouts)]
+    show(study_frame(rows), title=f"Event study ({report.timeframe}, H={cfg.horizon}; {rule})",
+         key=STUDY_KEY, wide=wide, same=("series",), headers=None if wide else STUDY_HEADERS,
+         lines=True)  # fmt: skip
+    show(baseline_frame(rows), title="Baselines: the same outcome without the signal", wide=wide,
+         same=("series",), lines=True)  # fmt: skip
+    show(forward_frame(rows, cfg.forward), title="Mean return after an event, side-adjusted",
+         wide=wide, same=("series",), lines=True)  # fmt: skip
+    show(report.verdicts, title="Verdicts", key=VERDICT_KEY, wide=wide, same=("series",),
+         kinds={"p": _p, "q": _p, "needed": _needed}, lines=True)  # fmt: skip
+    say(f"Outcomes are triple-barrier ({cfg.width:g} ATR, {cfg.horizon} bars): W/L/T = wins, "
+        f"losses, timeouts ({rule}; --timeouts fail|exclude|sign). Rates have Wilson "
+        f"{cfg.conf:.0%} intervals; lifts (rate - baseline, percentage points) and mean returns "
+        f"block-bootstrap ones, none below {report.min_interval_events} events. p: one-sided binomial "
+        f"test; q: p adjusted by Benjamini-Hochberg over the whole verdict table; a claim is "
+        f"supported when its lower bound clears the claim and q <= {cfg.alpha:g}; fewer than "
+        f"{cfg.min_events} counted events is 'insufficient data'; needed: events to tell the "
+        f"claimed rate from the base rate ({cfg.power:.0%} power, {cfg.alpha:.0%} level). "
+        f"Definitions: docs/evidence.md.")  # fmt: skip
+
+
+def _needed(v: int | None) -> str:
+    return "n/a" if v is None else f"{v:,}"
 
 
 def metric_text(name: str, value: float | None, unit: str) -> str:
@@ -138,4 +209,7 @@ def show_sweep(report: SweepReport, fmt: OutFormat, top: int, wide: bool = False
     say(f"Discoveries (Benjamini-Hochberg, q={spec.q:g}): {int(table['discovery'].sum())}")
 
 
-__all__ = ["metric_text", "show_backtest", "show_study", "show_sweep", "study_frame"]
+__all__ = [
+    "baseline_frame", "forward_frame", "metric_text", "show_backtest", "show_study", "show_sweep",
+    "study_frame",
+]  # fmt: skip

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from oiradar.render.console import say, styled
+from oiradar.render.console import say, styled, warning
 from oiradar.render.formats import OutFormat, iso, money, percent
 from oiradar.render.tables import Cell, Kind, as_data, show
 
@@ -51,15 +51,21 @@ def show_liqprice(res: LiqPrice, fmt: OutFormat) -> None:
             "liquidation price", "", f"{res.liq_price:.6g} ({res.distance_pct:+.2f}% from entry)"
         )
     )
+    if res.at_once is not None:
+        why = res.at_once.removeprefix("liquidated at once: ")
+        say(styled("liquidated at once:", "bold red", why))
     tier = "-" if res.tier is None else res.tier
-    say(f"tier {tier}: mmr {res.mmr:g}, cum {res.cum:g} ({res.tiers})")
-    say(f"formula: {res.source}")
+    fee = f" + fee {res.fee:g}" if res.formula == "okx" else ""
+    say(f"tier {tier}: mmr {res.mmr:g}{fee}, cum {res.cum:g} ({res.tiers})")
+    say(f"formula: {res.formula}, {res.source}")
     if res.warning is not None:
         say(styled("warning:", "yellow", res.warning))
 
 
 def show_map(report: MapReport, fmt: OutFormat, wide: bool = False) -> None:
     snap = report.snap
+    if report.warning is not None:  # on stderr, whatever the format
+        warning(report.warning)
     if as_data(fmt, report.to_dict, lambda: snap.cascade):
         return
     say(styled("ESTIMATED", "bold", f"liquidation map, {report.key} after the bar of "

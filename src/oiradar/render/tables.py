@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -79,12 +80,13 @@ def header(name: str, kind: Kind) -> str:
 def table(
     frame: pl.DataFrame, title: str | None = None, *, key: Sequence[str] | None = None,
     wide: bool = False, kinds: Mapping[str, Kind | Cell] | None = None,
-    headers: Mapping[str, str] | None = None, right: Sequence[str] = (),
+    headers: Mapping[str, str] | None = None, right: Sequence[str] = (), lines: bool = False,
 ) -> Table:  # fmt: skip
     """A rich table of ``frame``: its ``key`` columns (all with ``wide``), each cell formatted;
-    ``right``: text columns aligned right like numbers."""
+    ``right``: text columns aligned right like numbers; ``lines``: a rule between rows (for
+    cells of two lines)."""
     cols = frame.columns if wide or key is None else [c for c in key if c in frame.columns]
-    out = Table(title=title, show_lines=False)
+    out = Table(title=title, show_lines=lines)
     cells = []
     for c in cols:
         given = (kinds or {}).get(c)
@@ -118,6 +120,7 @@ def show(
     key: Sequence[str] | None = None, wide: bool = False,
     kinds: Mapping[str, Kind | Cell] | None = None, headers: Mapping[str, str] | None = None,
     right: Sequence[str] = (), same: Sequence[str] = (), ts: TsFormat = TsFormat.MS,
+    lines: bool = False,
 ) -> None:  # fmt: skip
     """Print ``frame`` as a table for people, or as CSV / JSON records with the raw values.
 
@@ -129,7 +132,8 @@ def show(
     else:
         if not wide:
             frame, title = lift_constant(frame, title, same)
-        t = table(frame, title, key=key, wide=wide, kinds=kinds, headers=headers, right=right)
+        t = table(frame, title, key=key, wide=wide, kinds=kinds, headers=headers, right=right,
+                  lines=lines)  # fmt: skip
         table_console(wide).print(t)
 
 
@@ -144,21 +148,41 @@ def csv_frame(frame: pl.DataFrame, ts: TsFormat = TsFormat.MS) -> pl.DataFrame:
     )
 
 
+OUT_SUFFIXES = (".csv", ".parquet", ".json")
+
+
+def check_out(path: Path, option: str = "--out") -> None:
+    """Refuse an output file that cannot be written (a wrong suffix, a folder that is not there),
+    before any work is done: an InputError naming the option and the path."""
+    if path.suffix.lower() not in OUT_SUFFIXES:
+        raise InputError(f"{option} must end in .csv, .parquet or .json, got {path.name!r}")
+    folder = path.parent
+    if not folder.is_dir():
+        what = "is not a folder" if folder.exists() else "does not exist"
+        raise InputError(f"{option} {path}: the folder {folder} {what}; create it or pick another")
+    if path.is_dir():
+        raise InputError(f"{option} {path} is a folder; give a file name")
+    if not os.access(folder, os.W_OK):
+        raise InputError(f"{option} {path}: the folder {folder} is not writable")
+
+
 def write_frame(
     frame: pl.DataFrame, path: Path, option: str = "--out", ts: TsFormat = TsFormat.MS
 ) -> None:
     """Write ``frame`` to ``.csv``, ``.parquet`` or ``.json`` (records), by the file's suffix.
 
     Parquet and JSON keep epoch ms; CSV takes ``ts`` (``iso`` for spreadsheets)."""
+    check_out(path, option)
     suffix = path.suffix.lower()
-    if suffix == ".csv":
-        csv_frame(frame, ts).write_csv(path)
-    elif suffix == ".parquet":
-        frame.write_parquet(path)
-    elif suffix == ".json":
-        frame.write_json(path)
-    else:
-        raise InputError(f"{option} must end in .csv, .parquet or .json, got {path.name!r}")
+    try:
+        if suffix == ".csv":
+            csv_frame(frame, ts).write_csv(path)
+        elif suffix == ".parquet":
+            frame.write_parquet(path)
+        else:
+            frame.write_json(path)
+    except OSError as exc:
+        raise InputError(f"{option} {path}: cannot write it ({exc})") from None
 
 
 def jsonable(value: Any) -> Any:
@@ -181,7 +205,9 @@ def echo_json(obj: Any, *, line: bool = False) -> None:
 
 
 __all__ = [
+    "OUT_SUFFIXES",
     "Kind",
+    "check_out",
     "csv_frame",
     "echo_json",
     "header",

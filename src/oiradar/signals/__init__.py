@@ -22,6 +22,7 @@ from oiradar.signals.scan import (
     ScanResult,
     multi_timeframe,
     scan,
+    scan_bars,
     venue_family,
     with_liquidations,
 )
@@ -42,6 +43,7 @@ __all__ = [
     "margin_divergence",
     "multi_timeframe",
     "scan",
+    "scan_bars",
     "signal_params",
     "signal_states",
     "venue_family",

@@ -115,8 +115,9 @@ def _others(names: list[str], col: np.ndarray, j: int) -> str:
 
 
 def _events(
-    found: pl.DataFrame, signal: str, timeframe: Timeframe, exchange: pl.Expr, symbol: pl.Expr
-) -> pl.DataFrame:
+    found: pl.DataFrame, signal: str, timeframe: Timeframe, exchange: pl.Expr, symbol: pl.Expr,
+    window: str,
+) -> pl.DataFrame:  # fmt: skip
     if found.is_empty():
         return empty_events()
     out = found.with_columns(
@@ -126,7 +127,7 @@ def _events(
         pl.lit(signal).alias("signal"),
         pl.lit("short").alias("side"),
         pl.format(
-            "{} oi {}% over 1 window while the others' median moved {}% ({})",
+            f"{{}} oi {{}}% over {window} while the others' median moved {{}}% ({{}})",
             pl.col("leg"),
             (pl.col("chg") * 100).round(1).cast(pl.String),
             (pl.col("others_median_chg") * 100).round(1).cast(pl.String),
@@ -144,7 +145,8 @@ def exchange_divergence(
 ) -> pl.DataFrame:
     """Events for one ``symbol`` traded on >= 2 venues (``venues``: exchange -> bars)."""
     found = cross_divergence(venues, timeframe, settings)
-    return _events(found, "exchange_divergence", timeframe, pl.col("leg"), pl.lit(symbol))
+    window = (settings or Settings()).signals.cross_window
+    return _events(found, "exchange_divergence", timeframe, pl.col("leg"), pl.lit(symbol), window)
 
 
 def margin_divergence(
@@ -164,4 +166,5 @@ def margin_divergence(
             f"margin_divergence needs linear and inverse contracts of one base, got {list(contracts)}"
         )
     found = cross_divergence(contracts, timeframe, settings)
-    return _events(found, "margin_divergence", timeframe, pl.lit(exchange), pl.col("leg"))
+    window = (settings or Settings()).signals.cross_window
+    return _events(found, "margin_divergence", timeframe, pl.lit(exchange), pl.col("leg"), window)

@@ -166,11 +166,20 @@ def signal_states(
         assert liq.size == ok.size
         ph = sk.phases(bars, feats, ok, liq, p)
     st = [(sbits >> j) & 1 == 1 for j in range(len(STATES))]
-    labels = np.array([*PHASES, None], dtype=object)[ph]  # -1 (incomplete bar) -> None
     return pl.DataFrame(
-        {"ts": features["ts"], **{n: st[i] for i, n in enumerate(STATES)}, "phase": labels},
-        schema_overrides={"phase": pl.String},
+        {"ts": features["ts"], **{n: st[i] for i, n in enumerate(STATES)}, "phase": phase_labels(ph)}
     )
+
+
+_PHASE_NAMES = pl.Series("phase", [*PHASES, None], dtype=pl.String)
+
+
+def phase_labels(codes: np.ndarray) -> pl.Series:
+    """Phase codes (:data:`PHASES` indices; -1 on an incomplete bar) -> a String series, null for
+    -1. Gathered from a typed series: a numpy object array whose first value is None has no
+    dtype polars can infer, and casting it fails (``cannot cast 'Object' type``)."""
+    idx = np.where(codes < 0, len(PHASES), codes).astype(np.int64)
+    return _PHASE_NAMES.gather(idx)
 
 
 def detect_signals(

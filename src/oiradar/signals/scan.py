@@ -7,7 +7,7 @@ go through one parallel kernel call each. Per-symbol settings (``Settings.for_sy
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -61,10 +61,22 @@ def scan(
 ) -> ScanResult:
     """Events of every matching stored series at ``timeframe`` with ``ts >= since``."""
     keys = markets(catalog, timeframe, exchanges, symbols)
+    return scan_bars(read_many(catalog, keys), keys, settings, since)
+
+
+def scan_bars(
+    bars: Sequence[pl.DataFrame],
+    keys: Sequence[SeriesKey],
+    settings: Settings,
+    since: int | None = None,
+) -> ScanResult:
+    """Events of the series ``bars`` (one frame per key, all of one timeframe), cross-venue
+    signals included, with ``ts >= since``."""
     if not keys:
         return ScanResult(empty_events(), {})
+    timeframe = keys[0].timeframe
     per_symbol = [settings.for_symbol(k.symbol) for k in keys]
-    frames, events = analyse_many(read_many(catalog, keys), keys, per_symbol)
+    frames, events = analyse_many(list(bars), list(keys), per_symbol)
     feats = dict(zip(keys, frames, strict=True))
     parts = [events, *_cross(feats, timeframe, settings)]
     events = pl.concat([p for p in parts if p.height] or [empty_events()])
@@ -89,6 +101,8 @@ def _cross(
     by_symbol: dict[str, dict[str, pl.DataFrame]] = defaultdict(dict)
     by_base: dict[tuple[str, str], dict[str, pl.DataFrame]] = defaultdict(dict)
     for key, frame in feats.items():
+        if key.exchange == "all":  # a sum over venues is not a venue: --exchange all pairs its own
+            continue
         legs = frame.select("ts", "oi", "complete")
         by_symbol[key.symbol][key.exchange] = legs
         by_base[(venue_family(key.exchange), parse_symbol(key.symbol)[0])][key.symbol] = legs
@@ -132,17 +146,19 @@ def multi_timeframe(
     exchange: str,
     symbol: str,
     timeframes: Sequence[Timeframe] = MTF_TIMEFRAMES,
+    load: Callable[[SeriesKey], pl.DataFrame] | None = None,
 ) -> pl.DataFrame:
     """One column per timeframe, one row per metric: the latest complete bar of each timeframe.
 
     ``active`` lists the signal states true on that bar; ``last_event`` the newest event.
+    ``load`` reads a key's bars (default: ``catalog.read_bars``; the app joins price links).
     """
     s = settings.for_symbol(symbol)
     cols: dict[str, list[str]] = {"metric": list(MTF_ROWS)}
     for tf in timeframes:
         key = SeriesKey(exchange=exchange, symbol=symbol, timeframe=tf)
         try:
-            bars = catalog.read_bars(key)
+            bars = (load or catalog.read_bars)(key)
         except SeriesNotFound:  # e.g. 15m asked, only 1h stored: cannot be made finer
             cols[tf.value] = ["not stored", *[""] * (len(MTF_ROWS) - 1)]
             continue

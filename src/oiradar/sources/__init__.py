@@ -35,6 +35,8 @@ _EXPORTS: dict[str, str] = {
     "RetryPolicy": "oiradar.sources.clients.retry",
     "RetryReport": "oiradar.sources.clients.retry",
     "list_markets": "oiradar.sources.clients.markets",
+    "load_market_list": "oiradar.sources.clients.markets",
+    "MarketList": "oiradar.sources.clients.markets",
     # decode: formats
     "FORMAT_NAMES": "oiradar.sources.decode.files.formats",
     "ImportOptions": "oiradar.sources.decode.files.base",
@@ -57,6 +59,7 @@ __all__ = [
     "ImportOptions",
     "ImportReport",
     "MarketInfo",
+    "MarketList",
     "RecordOptions",
     "RecordStats",
     "Recorder",
@@ -67,6 +70,7 @@ __all__ = [
     "detect_format",
     "import_paths",
     "list_markets",
+    "load_market_list",
     "read_archive_file",
     "read_archive_files",
     "record",
@@ -80,7 +84,7 @@ __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 
 
 if TYPE_CHECKING:  # what type checkers and IDEs see; nothing is imported at run time
-    from oiradar.sources.clients.markets import list_markets
+    from oiradar.sources.clients.markets import MarketList, list_markets, load_market_list
     from oiradar.sources.clients.retry import RetryEvent, RetryPolicy, RetryReport
     from oiradar.sources.decode.binance_archive import read_archive_file, read_archive_files
     from oiradar.sources.decode.files.base import ImportOptions

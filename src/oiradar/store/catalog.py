@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -60,6 +61,7 @@ from oiradar.store.atomic import (
     tmp_path_for,
     write_lock,
 )
+from oiradar.store.links import checked_market, read_links, write_links
 from oiradar.store.paths import contained
 from oiradar.timeutil import months_between
 
@@ -325,6 +327,7 @@ class Catalog:
                 os.replace(folder, trash)
                 shutil.rmtree(trash, ignore_errors=True)
                 removed += 1
+            self.set_price_link((name, symbol), None)
         return removed
 
     # ---------------------------------------------------------------- reads
@@ -360,40 +363,134 @@ class Catalog:
         return _collect(lf.sort("ts"), files)
 
     def read_bars(
-        self, key: SeriesKey, start: int | None = None, end: int | None = None
+        self,
+        key: SeriesKey,
+        start: int | None = None,
+        end: int | None = None,
+        *,
+        source: SeriesKey | None = None,
     ) -> pl.DataFrame:
-        """Bars of ``key``; resampled from the finest stored timeframe when not stored as such.
+        """Bars of ``key``, built from ``source`` (default: :meth:`source_for`): read as stored
+        when it is ``key`` itself, else resampled from that finer stored timeframe.
 
         Resampled frames carry a boolean ``complete`` column (False where sub-bars are missing);
         stored frames carry ``complete`` = True.
         """
         from oiradar.store.resample import resample_bars
 
-        if self.has_series(key):
+        source = source or self.source_for(key, start, end)
+        if source.timeframe == key.timeframe:
             return self.read_stored(key, start, end).with_columns(pl.lit(True).alias("complete"))
-        finer = self.finest_source_for(key)
-        if finer is None:
-            raise SeriesNotFound(self._not_found_message(key))
         span = key.timeframe.ms
         lo = None if start is None else start - start % span
         hi = None if end is None else end + (-end) % span
-        fine = self.read_stored(finer, lo, hi)
-        out = resample_bars(fine, finer.timeframe, key.timeframe)
+        fine = self.read_stored(source, lo, hi)
+        out = resample_bars(fine, source.timeframe, key.timeframe)
         if start is not None:
             out = out.filter(pl.col("ts") >= start)
         if end is not None:
             out = out.filter(pl.col("ts") < end)
         return out
 
+    def sources_for(self, key: SeriesKey) -> list[SeriesKey]:
+        """The stored series that can build ``key``: ``key`` itself and every stored finer
+        timeframe of the same (exchange, symbol) that divides ``key``'s, finest first."""
+        return [
+            key.with_timeframe(tf)
+            for tf in Timeframe  # ordered finest first
+            if tf.ms <= key.timeframe.ms and key.timeframe.ms % tf.ms == 0
+            and self.has_series(key.with_timeframe(tf))
+        ]  # fmt: skip
+
+    def source_for(
+        self,
+        key: SeriesKey,
+        start: int | None = None,
+        end: int | None = None,
+        *,
+        from_timeframe: Timeframe | None = None,
+    ) -> SeriesKey:
+        """The stored series ``key`` is built from: the one covering most of ``[start, end)``
+        (bars x their length; ties: ``key`` itself, then the finest), or ``from_timeframe``.
+
+        A finer series is not always the better one: 16 OI polls at 5m cover 80 minutes, a
+        500-bar 1h series 500 hours, and a 4h view built from the polls would hide the hours.
+        """
+        candidates = self.sources_for(key)
+        if from_timeframe is not None:
+            forced = key.with_timeframe(from_timeframe)
+            if forced not in candidates:
+                raise InputError(self._cannot_build(key, candidates, from_timeframe))
+            return forced
+        if not candidates:
+            raise SeriesNotFound(self._cannot_build_message(key))
+        if len(candidates) == 1:
+            return candidates[0]
+        covered = {c: self.count_bars(c, start, end) * c.timeframe.ms for c in candidates}
+        return min(candidates, key=lambda c: (-covered[c], c != key, c.timeframe.ms))
+
+    def count_bars(self, key: SeriesKey, start: int | None = None, end: int | None = None) -> int:
+        """How many bars of the stored series ``key`` lie in ``[start, end)``."""
+        files = partition_files(self.series_dir(key))
+        if not files:
+            return 0
+        lf = pl.scan_parquet(files).select("ts")
+        if start is not None:
+            lf = lf.filter(pl.col("ts") >= start)
+        if end is not None:
+            lf = lf.filter(pl.col("ts") < end)
+        return int(_collect(lf.select(pl.len()), files).item())
+
     def finest_source_for(self, key: SeriesKey) -> SeriesKey | None:
         """The finest stored timeframe of the same (exchange, symbol) that divides ``key``'s."""
-        for tf in Timeframe:  # ordered finest first
-            if tf.ms >= key.timeframe.ms or key.timeframe.ms % tf.ms:
-                continue
-            candidate = key.with_timeframe(tf)
-            if self.has_series(candidate):
-                return candidate
-        return None
+        finer = [c for c in self.sources_for(key) if c.timeframe != key.timeframe]
+        return finer[0] if finer else None
+
+    def _cannot_build_message(self, key: SeriesKey) -> str:
+        """Why no stored series builds ``key``: the market is not stored, or only coarser."""
+        market = (key.exchange, key.symbol)
+        stored = sorted((k.timeframe for k in self.stored_keys() if (k.exchange, k.symbol) == market),
+                        key=lambda tf: tf.ms)  # fmt: skip
+        if not stored:
+            return self._not_found_message(key)
+        return (
+            f"no stored timeframe of {key.exchange} {key.symbol} builds {key.timeframe.value} "
+            f"(stored: {', '.join(tf.value for tf in stored)}; a view is built from the same or "
+            "a finer timeframe that divides it)"
+        )
+
+    def _cannot_build(self, key: SeriesKey, candidates: list[SeriesKey], forced: Timeframe) -> str:
+        market = (key.exchange, key.symbol)
+        stored = sorted((k.timeframe for k in self.stored_keys() if (k.exchange, k.symbol) == market),
+                        key=lambda tf: tf.ms)  # fmt: skip
+        usable = ", ".join(c.timeframe.value for c in candidates) or "none"
+        listing = ", ".join(tf.value for tf in stored) or "none"
+        return (
+            f"--from-timeframe {forced.value}: cannot build {key} from it (stored timeframes of "
+            f"{key.exchange} {key.symbol}: {listing}; usable for {key.timeframe.value}: {usable})"
+        )
+
+    # ---------------------------------------------------------------- price links
+    def price_links(self) -> dict[tuple[str, str], tuple[str, str]]:
+        """Every price link: (exchange, symbol) -> the (exchange, symbol) its prices come from."""
+        return read_links(self.root)
+
+    def price_link(self, exchange: str, symbol: str) -> tuple[str, str] | None:
+        """The market ``(exchange, symbol)`` takes its prices from, if linked."""
+        return self.price_links().get((exchange, symbol))
+
+    def set_price_link(self, market: tuple[str, str], prices: tuple[str, str] | None) -> None:
+        """Link ``market`` to the series of ``prices`` (None: remove its link), atomically."""
+        market = checked_market(*market)
+        target = None if prices is None else checked_market(*prices)
+        with self.lock():
+            links = read_links(self.root)
+            if target is None:
+                if links.pop(market, None) is None:
+                    return
+            else:
+                links[market] = target
+            write_links(self.root, links)
 
     def read_liquidations(
         self,
@@ -419,7 +516,7 @@ class Catalog:
         stored = self.stored_keys()
         if not stored:
             return f"no series {key} in the catalog at {self.root}: it is empty (try `oiradar demo` or `oiradar import`)"
-        listing = ", ".join(str(k) for k in stored[:10])
+        listing = ", ".join(str(k) for k in stored)
         return f"no series {key} in the catalog (stored: {listing})"
 
     # ---------------------------------------------------------------- coverage
@@ -490,9 +587,27 @@ class Catalog:
                 "(pass --allow-files to read other files)"
             ) from None
         except duckdb.Error as exc:
-            raise StoreError(f"SQL error: {exc}") from None
+            raise StoreError(f"SQL error: {_sql_message(exc)}") from None
         finally:
             con.close()
+
+
+VIEWS = ("bars", "liquidations")
+_DID_YOU_MEAN = re.compile(r'\s*Did you mean "([^"]+)"\?')
+
+
+def _sql_message(exc: duckdb.Error) -> str:
+    """DuckDB's message, where an unknown table is pointed at our views, not at its own catalog
+    tables (``pg_tables``, ``pg_sequences``...), which hold nothing of the user's."""
+    text = str(exc)
+    if not isinstance(exc, duckdb.CatalogException):
+        return text
+    hint = _DID_YOU_MEAN.search(text)
+    if hint is not None and hint.group(1) in VIEWS:
+        return text
+    text = _DID_YOU_MEAN.sub("", text).rstrip().rstrip("!")
+    return (f"{text}: the catalog's views are `bars` and `liquidations` "
+            '(`oiradar sql "describe bars"` lists their columns)')  # fmt: skip
 
 
 # What the catalog's SQL may run. DESCRIBE, SHOW, SUMMARIZE, VALUES and FROM-first queries parse as

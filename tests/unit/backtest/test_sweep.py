@@ -12,6 +12,7 @@ from oiradar.backtest.run import BacktestInputs, run_backtest
 from oiradar.backtest.sweep import (
     SweepSpec,
     load_grid,
+    margin_args,
     param_row,
     run_batch,
     run_sweep,
@@ -31,7 +32,8 @@ def test_batch_equals_single_runs_on_every_window():
     prm = np.stack([param_row(c) for c in configs])
     windows, _ = windows_for(x.n, 3, 0.25)
     out = run_batch(x.open, x.high, x.low, x.close, x.atr, x.entry[None, :], x.streak, x.oi_z,
-                    x.funding, np.zeros(len(configs), dtype=np.int64), prm, windows)  # fmt: skip
+                    x.funding, np.zeros(len(configs), dtype=np.int64), prm, windows,
+                    *margin_args(x))  # fmt: skip
     for c, p in enumerate(configs):
         for w, (a, b) in enumerate(windows):
             res = run_backtest(x.slice(int(a), int(b)), p)

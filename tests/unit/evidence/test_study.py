@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
+from oiradar.config import TimeoutRule
 from oiradar.evidence import outcomes as oc
 from oiradar.evidence.claims import SEED_CLAIMS, Claim, Verdict, judge, verdict_table
 from oiradar.evidence.study import StudyArrays, StudyConfig, run_study
@@ -65,48 +67,110 @@ def test_random_events_give_no_lift():
     assert judge(SEED_CLAIMS[0], res).verdict is Verdict.NOT_SUPPORTED
 
 
-def test_counts_and_baselines_equal_direct_computation():
+def _scored_oracle(out, close, rule, horizon=12, sign=-1):
+    """``(counted, reversal)`` per bar, written out for each timeout rule."""
+    valid = out != oc.INVALID
+    at_h = np.full(out.size, np.nan)
+    at_h[:-horizon] = sign * (close[horizon:] / close[:-horizon] - 1)
+    win, timeout = out == oc.WIN, out == oc.TIMEOUT
+    if rule is TimeoutRule.FAIL:
+        return valid, win
+    if rule is TimeoutRule.EXCLUDE:
+        return valid & ~timeout, win
+    return valid, win | (timeout & (np.nan_to_num(at_h) > 0))
+
+
+@pytest.mark.parametrize("rule", list(TimeoutRule))
+def test_counts_and_baselines_equal_direct_computation(rule):
     n = 3000
     close, high, low, atr = _walk(2, n)
     rng = np.random.default_rng(4)
     events = rng.random(n) < 0.05
     near = rng.random(n) < 0.3
-    res = run_study(_arrays(close, high, low, atr, events, near), Side.SHORT, CFG)
+    cfg = replace(CFG, timeouts=rule)
+    res = run_study(_arrays(close, high, low, atr, events, near), Side.SHORT, cfg)
     out, _ = oc.triple_barrier(close, high, low, atr, -1, 2.0, 12)
     valid = out != oc.INVALID
+    counted, win = _scored_oracle(out, close, rule)
     kept = oc.dedupe_events(events, 12) & valid
     assert res.n_signals == events.sum()
     assert res.n_events == kept.sum()
+    # barrier outcomes, whatever the rule
     assert res.wins == (out[kept] == oc.WIN).sum()
+    assert res.timeouts == (out[kept] == oc.TIMEOUT).sum() > 0
     assert res.wins + res.losses + res.timeouts == res.n_events
-    assert res.baselines["all"].rate == pytest.approx((out[valid] == oc.WIN).mean())
-    nh = near & valid
-    assert res.baselines["near_high"].rate == pytest.approx((out[nh] == oc.WIN).mean())
-    # matched: rate of each ATR-% quintile weighted by the events in it (loop oracle)
+    # the rate under the rule
+    assert res.rate.n == res.n_counted == (kept & counted).sum()
+    assert res.rate.wins == (kept & counted & win).sum()
+    assert res.baselines["all"].rate == pytest.approx(win[counted].mean())
+    assert res.baselines["all"].n == counted.sum()
+    assert res.baseline_outcomes["all"].total == valid.sum()
+    assert res.baseline_outcomes["all"].timeouts == (out[valid] == oc.TIMEOUT).sum()
+    nh = near & counted
+    assert res.baselines["near_high"].rate == pytest.approx(win[nh].mean())
+    # matched: rate of each ATR-% quintile weighted by the counted events in it (loop oracle)
     pct = atr / np.where(np.isfinite(close), close, 1)
     edges = np.quantile(pct[valid], [0.2, 0.4, 0.6, 0.8])
     q = np.searchsorted(edges, pct, side="right")
+    ev = kept & counted
     want = sum(
-        (kept & (q == j)).sum() / kept.sum() * (out[valid & (q == j)] == oc.WIN).mean()
+        (ev & (q == j)).sum() / ev.sum() * win[counted & (q == j)].mean()
         for j in range(5)
-        if (kept & (q == j)).any()
+        if (ev & (q == j)).any()
     )
     assert res.baselines["matched"].rate == pytest.approx(want)
+    # forward returns are over every event, timeouts included
     fwd6 = (close[6:] / close[:-6] - 1)[np.flatnonzero(kept)[np.flatnonzero(kept) < n - 6]]
     assert res.forward[6].estimate == pytest.approx(-fwd6.mean())
 
 
+def test_timeout_rules_on_a_hand_made_path():
+    """Three short-side events with known outcomes: a win, a loss, and a timeout that drifted down
+    (in the short's favour). fail: 1/3; exclude: 1/2; sign: 2/3."""
+    n, h = 200, 5
+    close = np.full(n, 100.0)
+    atr = np.full(n, 1.0)
+    events = np.zeros(n, dtype=bool)
+    close[21:26] = [99, 98, 97.5, 97.5, 97.5]  # event at 20: low barrier (98) first: a win
+    close[61:66] = [101, 102, 102.5, 102.5, 102.5]  # event at 60: high barrier first: a loss
+    close[101:106] = [99.9, 99.8, 99.7, 99.6, 99.5]  # event at 100: a timeout, down 0.5 %
+    events[[20, 60, 100]] = True
+    high, low = close.copy(), close.copy()
+    got = {}
+    for rule in TimeoutRule:
+        cfg = StudyConfig(horizon=h, reps=100, timeouts=rule)
+        res = run_study(_arrays(close, high, low, atr, events), Side.SHORT, cfg)
+        assert (res.wins, res.losses, res.timeouts) == (1, 1, 1)
+        got[rule] = (res.rate.wins, res.rate.n)
+    assert got == {TimeoutRule.FAIL: (1, 3), TimeoutRule.EXCLUDE: (1, 2), TimeoutRule.SIGN: (2, 3)}
+
+
+def test_a_bad_timeout_rule_is_refused():
+    from oiradar.errors import InputError
+
+    with pytest.raises(InputError, match="timeouts must be one of fail, exclude, sign"):
+        StudyConfig(timeouts="never")  # type: ignore[arg-type]
+    assert StudyConfig(timeouts="sign").timeouts is TimeoutRule.SIGN  # type: ignore[arg-type]
+    assert StudyConfig().timeouts is TimeoutRule.EXCLUDE  # the documented default (0605)
+
+
 def test_matched_baseline_differs_when_events_sit_in_high_volatility():
-    # Volatility regime shifts the base rate (wider ATR relative to moves -> more timeouts); events
-    # placed only in one regime must be compared with that regime, which 'matched' does.
+    # When timeouts count as failures, the volatility regime shifts the base rate (wider ATR
+    # relative to moves -> more timeouts); events placed only in one regime must be compared with
+    # that regime, which 'matched' does.
     n = 4000
     close, high, low, atr = _walk(3, n)
     atr[2000:] *= 3  # barriers 3x wider in the second half: mostly timeouts
     events = np.zeros(n, dtype=bool)
     events[2100 : n - 20 : 15] = True
-    res = run_study(_arrays(close, high, low, atr, events), Side.SHORT, CFG)
+    fail = replace(CFG, timeouts=TimeoutRule.FAIL)
+    res = run_study(_arrays(close, high, low, atr, events), Side.SHORT, fail)
     assert res.baselines["matched"].rate < res.baselines["all"].rate - 0.1
     assert abs(res.lift["matched"].estimate) < abs(res.lift["all"].estimate)
+    # Leaving timeouts out (the default) removes most of that: the rate is the direction of the
+    # moves that came, which the barrier width does not bias.
+    res = run_study(_arrays(close, high, low, atr, events), Side.SHORT, CFG)
+    assert abs(res.baselines["matched"].rate - res.baselines["all"].rate) < 0.05
 
 
 def test_few_events_are_insufficient_data():
@@ -118,8 +182,12 @@ def test_few_events_are_insufficient_data():
     j = judge(SEED_CLAIMS[0], res)
     assert j.verdict is Verdict.INSUFFICIENT
     table = verdict_table([j])
-    assert table.columns == ["claim", "as stated", "measured", "baseline", "verdict"]
+    assert table.columns == ["claim", "as stated", "measured", "baseline", "p", "q", "events",
+                             "needed", "verdict"]  # fmt: skip
     assert table["verdict"][0] == "insufficient data"
+    # three events: no interval that looks precise, but what it would take
+    assert j.measured == f"n too small (3 events; about {j.needed} needed)"
+    assert "[" not in j.measured
 
 
 def test_no_events_at_all():

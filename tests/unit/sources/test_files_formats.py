@@ -114,7 +114,9 @@ def test_coinalyze_folder(catalog: Catalog) -> None:
     assert inverse["oi_value"].to_list() == [1125994500.0, 1147301600.0]
     assert inverse["oi_unit"].to_list() == ["usd", "usd"]
     assert inverse["oi"].null_count() == 2  # no price per venue: base units unknown
-    assert inverse["funding_rate"].to_list() == pytest.approx([0.00008961, -0.000025])
+    # one settlement's rate per day (percent), stored as the day's sum: 3 settlements (decision 0606)
+    assert inverse["funding_rate"].to_list() == pytest.approx([3 * 0.00008961, 3 * -0.000025])
+    assert any("funding_scaled" in n and "x 3 (binancecoinm" in n for n in rep.notes)
     linear = catalog.read_stored(key("binanceusdm", "BTC/USDT:USDT", "1d"))
     assert linear["oi_value"].to_list() == [3465520267.68]  # day 2: no OI and no funding
     assert linear["ts"][0] == 1_641_081_600_000  # 2022-01-02 00:00 UTC

@@ -15,20 +15,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import json
 import re
 import socket
 import types
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 import ccxt
 import ccxt.async_support as ccxt_async
 
 from oiradar.config import Settings
-from oiradar.errors import InputError, SourceError
+from oiradar.errors import InputError, OiradarError, SourceError
 from oiradar.sources.clients.retry import (
     Retryable,
     RetryPolicy,
@@ -181,15 +182,36 @@ def classify(exc: BaseException) -> Retryable | None:
     return None
 
 
+class MarketsCache(Protocol):
+    """Where :meth:`RestClient.load_markets` keeps the venue's last market list, given by the
+    caller (:class:`oiradar.store.markets.MarketsCacheFile`): clients write nothing themselves.
+    ``offline_ok``: the kept list may stand in when the venue cannot be reached (commands that
+    only read it: ``markets``, ``fetch --dry-run``)."""
+
+    @property
+    def offline_ok(self) -> bool: ...
+
+    def save(self, exchange: str, markets: Mapping[str, Any]) -> None: ...
+
+    def load(self, exchange: str) -> tuple[int, dict[str, Any]] | str:
+        """(saved at, epoch ms; the markets) or why there are none."""
+        ...
+
+
 class RestClient:
     """One venue's ccxt exchange plus the retry policy and report; use as an async context."""
 
     def __init__(self, exchange_id: str, settings: Settings, report: RetryReport,
-                 options: Mapping[str, Any] | None = None) -> None:  # fmt: skip
+                 options: Mapping[str, Any] | None = None,
+                 cache: MarketsCache | None = None) -> None:  # fmt: skip
         self.exchange_id = exchange_id
         self.exchange = make_exchange(exchange_id, settings, options)
         self.policy = RetryPolicy.from_settings(settings.fetch)
         self.report = report
+        self.cache = cache
+        self.cached: tuple[int, dict[str, Any]] | None = None  # (saved at, markets) stood in
+        self.offline_reason = ""  # why the venue could not be reached, when they did
+        self._loaded: dict[str, Any] | None = None
 
     async def __aenter__(self) -> RestClient:
         return self
@@ -198,9 +220,35 @@ class RestClient:
         await self.exchange.close()
 
     async def load_markets(self) -> dict[str, Any]:
-        return await self._retrying(
-            lambda: self.exchange.load_markets(), f"{self.exchange_id} load_markets"
-        )
+        """The venue's markets (kept in the cache); offline, the cached ones where allowed."""
+        if self.cached is not None:
+            return self.cached[1]
+        if self._loaded is not None:
+            return self._loaded
+        try:
+            markets: dict[str, Any] = await self._retrying(
+                lambda: self.exchange.load_markets(), f"{self.exchange_id} load_markets"
+            )
+        except SourceError as exc:
+            if self.cache is None or not self.cache.offline_ok:
+                raise
+            return self._from_cache(exc)
+        if self.cache is not None:
+            with contextlib.suppress(OSError, OiradarError):  # a cache, never a reason to fail
+                self.cache.save(self.exchange_id, markets)
+        self._loaded = markets
+        return markets
+
+    def _from_cache(self, exc: SourceError) -> dict[str, Any]:
+        assert self.cache is not None
+        cached = self.cache.load(self.exchange_id)
+        if isinstance(cached, str):
+            raise SourceError(
+                f"{self.exchange_id} cannot be reached ({exc}); {cached}: run `oiradar markets "
+                f"-e {self.exchange_id}` once online to keep one for offline use"
+            ) from None
+        self.cached, self.offline_reason = cached, str(exc)
+        return cached[1]
 
     async def _retrying(self, attempt: Any, what: str) -> Any:
         try:

@@ -32,7 +32,7 @@ from oiradar.config import Settings
 from oiradar.errors import SourceError
 from oiradar.model import DAY_MS, Source, Timeframe
 from oiradar.sources.clients.archive import ArchiveClient
-from oiradar.sources.clients.rest import RestClient
+from oiradar.sources.clients.rest import MarketsCache, RestClient
 from oiradar.sources.clients.retry import RetryReport
 from oiradar.sources.decode.venues import Dataset, MarketInfo, RestCall, Venue, venue_for
 from oiradar.sources.decode.venues.base import oi_to_base
@@ -49,6 +49,8 @@ class FetchResult:
     written: WriteResult = field(default_factory=WriteResult)
     done: int = 0
     failed: list[tuple[Chunk, str]] = field(default_factory=list)
+    markets_cached_at: int | None = None  # the venue was unreachable: its kept market list, of then
+    offline_reason: str = ""
 
     @property
     def ok(self) -> bool:
@@ -65,13 +67,18 @@ async def run_fetch(
     progress: Progress | None = None,
     now: int | None = None,
     venue: Venue | None = None,
+    cache: MarketsCache | None = None,
 ) -> FetchResult:
-    """Plan, then fetch every chunk (``concurrency`` at a time) and write each one atomically."""
+    """Plan, then fetch every chunk (``concurrency`` at a time) and write each one atomically.
+
+    ``cache`` keeps the venue's market list; with ``offline_ok`` (a dry run) it stands in when the
+    venue cannot be reached."""
     venue = venue or venue_for(req.exchange)
-    async with RestClient(req.exchange, settings, report, venue.ccxt_options) as rest:
+    async with RestClient(req.exchange, settings, report, venue.ccxt_options, cache) as rest:
         market = await rest.market(req.symbol)
         plan = plan_fetch(req, venue, market, catalog, now)
-        result = FetchResult(plan=plan)
+        result = FetchResult(plan=plan, offline_reason=rest.offline_reason,
+                             markets_cached_at=rest.cached[0] if rest.cached else None)  # fmt: skip
         if dry_run or not plan.chunks:
             return result
         async with ArchiveClient(req.exchange, settings, report) as archive:

@@ -45,8 +45,11 @@ class RecordOptions:
     liquidations: bool = True
 
 
-@dataclass
+@dataclass(kw_only=True, slots=True)
 class RecordStats:
+    """What a recording did so far: polls stored, liquidations added, stream reconnects, and the
+    error of each poll that failed after every retry."""
+
     polls: int = 0
     liquidations: int = 0
     reconnects: int = 0

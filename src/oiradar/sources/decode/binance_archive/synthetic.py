@@ -205,14 +205,9 @@ def write_archive_days(
 
 
 def write_funding_months(
-    folder: str | Path,
-    symbol: str = "BTCUSDT",
-    start: date = date(2025, 1, 1),
-    months: int = 1,
-    seed: int = 7,
-    *,
-    layout: Layout = "flat",
-) -> list[Path]:
+    folder: str | Path, symbol: str = "BTCUSDT", start: date = date(2025, 1, 1), months: int = 1,
+    seed: int = 7, *, layout: Layout = "flat",
+) -> list[Path]:  # fmt: skip
     """Monthly ``fundingRate`` zips: a settlement every 8 h, stamped a few ms after the hour."""
     rng = np.random.default_rng(seed)
     root = Path(folder)

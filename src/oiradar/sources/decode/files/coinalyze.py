@@ -14,8 +14,11 @@ Each column ``BASE/QUOTE - Venue`` becomes a series: the venue maps to a ccxt ex
 ``STABLE`` -> ``BASE/QUOTE:QUOTE`` (linear), ``COIN`` -> ``BASE/QUOTE:BASE`` (inverse); Binance's
 coin-margined contracts live on ``binancecoinm``, its stablecoin ones on ``binanceusdm``.
 Values: OI -> ``oi_value`` = ``oi_raw`` (``oi_unit`` = ``usd``; ``oi`` in base units stays null:
-no price per venue here); funding -> ``funding_rate`` = value / 100 (the daily value is the rate
-Coinalyze reports for the day, not a sum of settlements: decision 0103); liquidations ->
+no price per venue here); funding -> ``funding_rate`` = value / 100 x settlements per bar: the
+value is **one settlement's** rate (about 0.01 % on an 8-hour venue), and a bar's ``funding_rate``
+is the sum of the rates settled inside it, so a 1d bar of an 8-hour venue takes 3 x the rate and
+one of an hourly venue (:data:`FUNDING_PERIOD_H`) 24 x; every import says so in a
+``funding_scaled`` note (decision 0606); liquidations ->
 records with ``quote_qty`` (USD), null ``price`` and ``qty``, zero days dropped. A column whose
 venue lists two contracts with the same BASE/QUOTE (``BTC/USD - Kraken`` twice) cannot be told
 apart and is skipped with a note. ``t`` is the day's bar open (00:00 UTC), timeframe 1d.
@@ -29,7 +32,7 @@ from pathlib import Path
 import polars as pl
 
 from oiradar.errors import InputError
-from oiradar.model import SeriesKey, Timeframe
+from oiradar.model import HOUR_MS, SeriesKey, Timeframe
 from oiradar.sources.decode.files.base import BarBatch, ImportOptions, ParsedFile
 from oiradar.sources.decode.files.generic import infer_timeframe
 from oiradar.sources.decode.files.reading import read_csv_text
@@ -47,6 +50,15 @@ VENUES = {
     "Deribit": "deribit", "Kraken": "krakenfutures", "Bitfinex": "bitfinex", "Gate.io": "gate",
     "WOO X": "woo", "Phemex": "phemex", "dYdX": "dydx", "Vertex": "vertex",
 }  # fmt: skip
+# Hours between funding settlements, by exchange id: Coinalyze's funding value is the rate of one
+# settlement. 8 h unless listed. Hourly: dYdX ("credited or debited at the start of each hour",
+# https://help.dydx.exchange/en/articles/4797443-perpetual-funding-rate), Kraken Futures ("settling
+# at the end of each hour", https://support.kraken.com/hc/en-us/articles/4844359082772), Vertex
+# (https://docs.vertexprotocol.com/basics/funding-rates). Coinalyze does not say whether it quotes
+# these per hour; the recorded dYdX and Kraken values are a small fraction of the 8-hour venues'
+# (medians 0.0001 % against 0.006 %), which fits an hourly rate.
+FUNDING_PERIOD_H = {"dydx": 1, "krakenfutures": 1, "vertex": 1}
+DEFAULT_FUNDING_PERIOD_H = 8
 # Coinalyze venue code (suffix of its symbols in markets.csv) -> venue name.
 CODES = {
     "A": "Binance", "6": "Bybit", "3": "OKX", "4": "Huobi", "0": "BitMEX", "2": "Deribit",
@@ -77,7 +89,27 @@ def parse_coinalyze(path: Path, opts: ImportOptions) -> ParsedFile:
     timeframe = opts.timeframe or _daily(frame, file)
     for col, (exchange, symbol, _side) in series.items():
         out.bars.append(_series_batch(frame, col, kind, exchange, symbol, timeframe, file))
+    if kind == "funding" and series:
+        out.notes.append(funding_note(file, {e for e, _, _ in series.values()}, timeframe))
     return out
+
+
+def funding_scale(exchange: str, timeframe: Timeframe) -> float:
+    """Settlements of ``exchange`` in one bar of ``timeframe`` (3 per 1d bar on an 8-hour venue):
+    what one settlement's rate is multiplied by to give the bar's summed ``funding_rate``."""
+    return timeframe.ms / (FUNDING_PERIOD_H.get(exchange, DEFAULT_FUNDING_PERIOD_H) * HOUR_MS)
+
+
+def funding_note(file: str, exchanges: set[str], timeframe: Timeframe) -> str:
+    """The ``funding_scaled`` note of an import: which factor each venue's rate was given."""
+    by: dict[float, list[str]] = {}
+    for e in sorted(exchanges):
+        by.setdefault(funding_scale(e, timeframe), []).append(e)
+    parts = "; ".join(f"x {f:g} ({', '.join(names)})" for f, names in sorted(by.items()))
+    return (
+        f"{file}: funding_scaled: Coinalyze gives one settlement's rate per {timeframe.value} "
+        f"bar; stored as the bar's sum, the rate times the settlements in it: {parts}"
+    )
 
 
 def _kind(path: Path, columns: list[str]) -> str:
@@ -178,7 +210,7 @@ def _series_batch(
     if kind == "oi":
         cols = {"oi_value": pl.col("_v"), "oi_raw": pl.col("_v")}
     else:
-        cols = {"funding_rate": pl.col("_v") / 100.0}
+        cols = {"funding_rate": pl.col("_v") / 100.0 * funding_scale(exchange, timeframe)}
     bars = validate_bars(one.select(ROW, "ts", **cols), file=f"{file} [{col}]", timeframe=timeframe)
     if kind == "oi":
         bars = bars.with_columns(pl.lit("usd").alias("oi_unit"))

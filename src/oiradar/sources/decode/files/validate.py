@@ -123,8 +123,9 @@ def parse_numeric(frame: pl.DataFrame, columns: tuple[str, ...], *, file: str) -
     return frame
 
 
-def _raise_first(frame: pl.DataFrame, mask_col: str, col: str, file: str, msg: str) -> None:
-    hit = first_bad(frame, pl.col(mask_col), col)
+def _raise_first(frame: pl.DataFrame, mask: str | pl.Expr, col: str, file: str, msg: str) -> None:
+    """Refuse the first row where ``mask`` (an expression, or the name of a boolean column) holds."""
+    hit = first_bad(frame, pl.col(mask) if isinstance(mask, str) else mask, col)
     if hit is not None:
         raise refuse(msg, file=file, row=hit[0], column=col, value=hit[1])
 
@@ -169,19 +170,10 @@ def parse_ts(
     else:
         raise refuse(f"cannot read ts of type {raw.dtype}", file=file, column=column)
     frame = frame.with_columns(ms.alias("ts"))
-    _raise_first(
-        frame.with_columns(pl.col("ts").is_null().alias("_m")), "_m", "ts", file, "missing ts"
-    )
+    _raise_first(frame, pl.col("ts").is_null(), "ts", file, "missing ts")
     out_of_range = (pl.col("ts") < _TS_MIN) | (pl.col("ts") > _TS_MAX)
-    hit = first_bad(frame, out_of_range, "ts")
-    if hit is not None:
-        raise refuse(
-            "ts is not epoch milliseconds between 1990 and 2100 (seconds? use ms)",
-            file=file,
-            row=hit[0],
-            column="ts",
-            value=hit[1],
-        )
+    msg = "ts is not epoch milliseconds between 1990 and 2100 (seconds? use ms)"
+    _raise_first(frame, out_of_range, "ts", file, msg)
     return frame
 
 
@@ -343,20 +335,10 @@ def _refuse_where(
 
 def _check_order(frame: pl.DataFrame, file: str, timeframe: Timeframe | None) -> None:
     prev = pl.col("ts").shift(1)
-    dup = first_bad(frame, pl.col("ts") == prev, "ts")
-    if dup is not None:
-        raise refuse(
-            "duplicate ts (each bar once)", file=file, row=dup[0], column="ts", value=dup[1]
-        )
-    back = first_bad(frame, pl.col("ts") < prev, "ts")
-    if back is not None:
-        raise refuse(
-            "ts out of order (must increase row by row)",
-            file=file,
-            row=back[0],
-            column="ts",
-            value=back[1],
-        )
+    _raise_first(frame, pl.col("ts") == prev, "ts", file, "duplicate ts (each bar once)")
+    _raise_first(
+        frame, pl.col("ts") < prev, "ts", file, "ts out of order (must increase row by row)"
+    )
     if timeframe is not None:
         _check_grid(frame, file, timeframe)
 

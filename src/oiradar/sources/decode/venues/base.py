@@ -5,6 +5,11 @@ window (:meth:`Venue.calls`) and decodes each raw JSON payload, through wire typ
 venue's JSON verbatim, into a frame of canonical bar columns (:meth:`Venue.decode`). The fetcher
 (:mod:`oiradar.sources.ingest.fetch`) runs the calls with retries and writes the frames.
 
+Both are template methods, the same for every venue: an adapter supplies only what differs, its
+endpoints and their params (:meth:`Venue.request`, :attr:`Venue.per_call`), its envelope
+(:meth:`Venue.rows`), a wire type per dataset (:attr:`Venue.wire`, each naming the canonical
+column every field fills) and its OI units (:attr:`Venue.oi_unit`, :attr:`Venue.oi_unit_inverse`).
+
 Timestamp conventions, the same for every venue (SPEC section 1):
 
 - klines: ``ts`` is the bar's open time as the venue gives it;
@@ -21,12 +26,14 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 import polars as pl
 
 from oiradar.errors import SourceError
 from oiradar.model import MarginType, Side, Timeframe
+from oiradar.sources.decode.venues.wire import PayloadError as PayloadError  # clients catch it
+from oiradar.sources.decode.venues.wire import Wire, need
 
 
 class Dataset(StrEnum):
@@ -87,6 +94,20 @@ class RestCall:
         return self.method
 
 
+class Request(NamedTuple):
+    """What a venue asks for one window: a ccxt method, its params (the page limit is added to
+    them), and the positional arguments of a ccxt unified method."""
+
+    method: str
+    params: dict[str, Any]
+    args: tuple[Any, ...] = ()
+
+
+# Funding can settle as often as hourly (intervals shrink in volatile markets): a window of one
+# page of hourly settlements can never be truncated by the page limit.
+FUNDING_STEP_MS = 3_600_000
+
+
 def windows(start: int, end: int, step: int, per_call: int) -> list[tuple[int, int]]:
     """Split ``[start, end)`` into windows of at most ``per_call`` steps."""
     span = step * per_call
@@ -94,30 +115,92 @@ def windows(start: int, end: int, step: int, per_call: int) -> list[tuple[int, i
 
 
 class Venue(ABC):
-    """A venue adapter (no I/O). Subclasses set ``id`` and implement the abstract methods."""
+    """A venue adapter (no I/O). Subclasses set ``id``, ``per_call`` and ``wire`` (or override
+    :meth:`decode`) and implement :meth:`request`."""
 
     id: str = ""
     ccxt_options: Mapping[str, Any] = {}
     oi_unit: OiUnit = OiUnit.BASE
+    oi_unit_inverse: OiUnit | None = None  # the unit of inverse markets, when it differs
+    # Rows one request returns at most, per dataset (the endpoint's page limit), and the param
+    # that asks for it (None: the venue's :meth:`request` passes it itself).
+    per_call: Mapping[Dataset, int] = {}
+    limit_param: str | None = "limit"
+    # The wire type of one record of each dataset, for :meth:`decode`.
+    wire: Mapping[Dataset, type[Wire]] = {}
     # The timeframe the OI endpoint is asked for, per bar timeframe (a finer one is resampled).
     oi_periods: Mapping[Timeframe, str] = {}
     oi_history = ""  # how deep the venue's OI history goes (shown by `oiradar markets`)
     liquidation_stream = ""  # the websocket stream of realized liquidations
 
     def datasets(self) -> Sequence[Dataset]:
-        return (Dataset.KLINES, Dataset.OI, Dataset.FUNDING)
+        """What the venue supplies: the datasets it declares a wire type for."""
+        return tuple(self.wire)
 
-    @abstractmethod
     def calls(
         self, dataset: Dataset, market: MarketInfo, tf: Timeframe, start: int, end: int
     ) -> list[RestCall]:
-        """The requests that cover bars ``[start, end)`` of ``dataset``."""
+        """The requests that cover bars ``[start, end)`` of ``dataset``: one per page of rows."""
+        if dataset not in self.datasets():
+            return []
+        limit = self.per_call[dataset]
+        out = []
+        for s, e in windows(start, end, self.row_ms(dataset, tf), limit):
+            method, params, args = self.request(dataset, market, tf, s, e)
+            if self.limit_param is not None:
+                params = {**params, self.limit_param: limit}
+            out.append(
+                RestCall(dataset=dataset, method=method, params=params, args=args, start=s, end=e)
+            )
+        return out
 
     @abstractmethod
+    def request(
+        self, dataset: Dataset, market: MarketInfo, tf: Timeframe, start: int, end: int
+    ) -> Request:
+        """The endpoint and params that ask for the rows of bars ``[start, end)`` of ``dataset``."""
+
+    def row_ms(self, dataset: Dataset, tf: Timeframe) -> int:
+        """The time one row covers: a bar, an hour of funding, or the OI history's period."""
+        if dataset is Dataset.KLINES:
+            return tf.ms
+        if dataset is Dataset.FUNDING:
+            return FUNDING_STEP_MS
+        return self.oi_period(tf)[1].ms
+
     def decode(
         self, call: RestCall, payload: Any, market: MarketInfo, tf: Timeframe
     ) -> pl.DataFrame:
-        """A raw payload -> canonical columns (``ts`` + the dataset's columns), bars of ``tf``."""
+        """A raw payload -> canonical columns (``ts`` + the dataset's columns), bars of ``tf``.
+
+        Klines come sorted by ``ts``; funding is summed per bar and snapshots (OI, long/short
+        ratio) keep the last of each bar (see the module docstring).
+        """
+        frame = self.frame(call.dataset, self.rows(call, payload), market)
+        if call.dataset is Dataset.KLINES:
+            frame = frame.with_columns(quote_volume_estimated=pl.lit(False))
+            return frame.sort("ts", maintain_order=True)
+        if call.dataset is Dataset.FUNDING:
+            return funding_per_bar(frame, tf)
+        if call.dataset is Dataset.OI:
+            unit = pl.lit(self.oi_unit_for(market).value, pl.String).alias("oi_unit")
+            frame = frame.select("_t", "oi_raw", unit, pl.exclude("_t", "oi_raw"))
+        return last_per_bar(frame, tf)
+
+    def rows(self, call: RestCall, payload: Any) -> list[Any]:
+        """The records of a payload, out of the venue's envelope (here: a bare JSON list)."""
+        return need(payload, list, f"{self.id} {call.method}")
+
+    def frame(self, dataset: Dataset, rows: list[Any], market: MarketInfo) -> pl.DataFrame:
+        """Records -> the columns their wire type names (OI: ``oi_unit`` is added after)."""
+        cls = self.wire[dataset]
+        return cls.frame(cls.parse(rows))
+
+    def oi_unit_for(self, market: MarketInfo) -> OiUnit:
+        """How the venue counts OI for ``market``."""
+        if market.margin is MarginType.INVERSE and self.oi_unit_inverse is not None:
+            return self.oi_unit_inverse
+        return self.oi_unit
 
     def oi_depth_ms(self, tf: Timeframe) -> int | None:
         """How far back the venue's REST OI history reaches (None: to the listing)."""
@@ -169,11 +252,9 @@ def last_per_bar(frame: pl.DataFrame, tf: Timeframe, stamp: str = "_t") -> pl.Da
     )
 
 
-def funding_per_bar(times: list[int], rates: list[float], tf: Timeframe) -> pl.DataFrame:
-    """Settlements -> ``funding_rate`` summed per containing bar (``groupby(t // tf * tf).sum()``)."""
-    frame = pl.DataFrame(
-        {"_t": times, "funding_rate": rates}, schema={"_t": pl.Int64, "funding_rate": pl.Float64}
-    )
+def funding_per_bar(frame: pl.DataFrame, tf: Timeframe) -> pl.DataFrame:
+    """Settlements (``_t``, ``funding_rate``) -> ``funding_rate`` summed per containing bar
+    (``groupby(t // tf * tf).sum()``); a settlement given twice counts once."""
     frame = frame.unique(subset="_t", keep="last", maintain_order=True)
     return (
         frame.group_by(((pl.col("_t") // tf.ms) * tf.ms).alias("ts"))
@@ -205,34 +286,3 @@ def oi_to_base(frame: pl.DataFrame, market: MarketInfo) -> pl.DataFrame:
     given = pl.col("oi_value") if "oi_value" in frame.columns else pl.lit(None, pl.Float64)
     out = frame.with_columns(oi.alias("oi"))
     return out.with_columns(pl.coalesce(given, pl.col("oi") * close).alias("oi_value"))
-
-
-class PayloadError(SourceError):
-    """A response that does not have the documented shape: an error for its chunk, retried."""
-
-
-def need(payload: Any, kind: type, what: str) -> Any:
-    """``payload`` if it is a ``kind``; else a :class:`PayloadError` naming what was expected."""
-    if not isinstance(payload, kind):
-        got = f"{type(payload).__name__}: {str(payload)[:120]}"
-        raise PayloadError(f"{what}: expected a JSON {kind.__name__}, got {got}")
-    return payload
-
-
-def num(record: Mapping[str, Any] | Sequence[Any], key: Any, what: str) -> float:
-    """A number from a wire record (venues send numbers as strings); PayloadError when absent."""
-    try:
-        value = record[key]
-        return float(value)
-    except (KeyError, IndexError, TypeError, ValueError):
-        raise PayloadError(
-            f"{what}: field {key!r} missing or not a number in {str(record)[:160]}"
-        ) from None
-
-
-def opt_num(record: Mapping[str, Any], key: str, what: str) -> float | None:
-    """Like :func:`num`, but an empty string or null is missing (None), never zero."""
-    value = record.get(key)
-    if value in (None, ""):
-        return None
-    return num(record, key, what)

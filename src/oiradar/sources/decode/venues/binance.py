@@ -29,42 +29,31 @@ The public archive (``data.binance.vision``) holds the OI history beyond 30 days
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
 
 from oiradar.model import DAY_MS, Side, Timeframe
-from oiradar.sources.decode.venues.base import (
-    Dataset,
-    MarketInfo,
-    OiUnit,
-    PayloadError,
-    RestCall,
-    Venue,
-    funding_per_bar,
-    last_per_bar,
-    need,
-    num,
-    windows,
-)
+from oiradar.sources.decode.venues.base import Dataset, MarketInfo, OiUnit, Request, RestCall, Venue
+from oiradar.sources.decode.venues.wire import PayloadError, Wire, canonical, need, num
 
 _PERIODS = {tf: tf.value for tf in Timeframe}  # 5m 15m 30m 1h 2h 4h 6h 12h 1d
-KLINES_PER_CALL = 1000  # weight 5 (1500 costs 10)
-OI_PER_CALL = 500
-FUNDING_PER_CALL = 1000
-# Funding can settle as often as hourly (intervals shrink in volatile markets): a window of one
-# page of hourly settlements can never be truncated by the page limit.
-FUNDING_STEP_MS = 3_600_000
 REST_OI_DAYS = 30  # openInterestHist: "only the data of the latest 1 month is available"
 
 
 # ------------------------------------------------------------------------------ wire types
 @dataclass(frozen=True, slots=True)
-class Kline:
+class Kline(Wire):
     """One ``/fapi/v1/klines`` (or ``/dapi/v1/klines``) array, fields named as Binance documents."""
 
+    json = list
+    what = "binance kline"
+    columns = canonical(
+        ts="open_time", open="open", high="high", low="low", close="close", volume="volume",
+        quote_volume="quote_asset_volume", taker_buy_volume="taker_buy_base_asset_volume",
+    )  # fmt: skip
     open_time: int
     open: float
     high: float
@@ -77,69 +66,44 @@ class Kline:
     taker_buy_base_asset_volume: float  # COIN-M: contracts
     taker_buy_quote_asset_volume: float  # COIN-M: base
 
-    @classmethod
-    def from_json(cls, row: Any) -> Kline:
-        row = need(row, list, "binance kline")
-        w = "binance kline"
-        return cls(
-            int(num(row, 0, w)), num(row, 1, w), num(row, 2, w), num(row, 3, w), num(row, 4, w),
-            num(row, 5, w), int(num(row, 6, w)), num(row, 7, w), int(num(row, 8, w)),
-            num(row, 9, w), num(row, 10, w),
-        )  # fmt: skip
+
+@dataclass(frozen=True, slots=True)
+class CoinmKline(Kline):
+    """A ``/dapi/v1/klines`` array: the same fields, the taker buy base volume kept as well."""
+
+    columns = canonical(Kline.columns, taker_buy_quote_volume="taker_buy_quote_asset_volume")
 
 
 @dataclass(frozen=True, slots=True)
-class OpenInterestHist:
+class OpenInterestHist(Wire):
     """One ``openInterestHist`` record (USD-M has ``symbol``, COIN-M ``pair`` + ``contractType``)."""
 
+    what = "binance openInterestHist"
+    columns = canonical(_t="timestamp", oi_raw="sumOpenInterest", oi_value="sumOpenInterestValue")
     sumOpenInterest: float
     sumOpenInterestValue: float
     timestamp: int
 
-    @classmethod
-    def from_json(cls, rec: Any) -> OpenInterestHist:
-        rec = need(rec, dict, "binance openInterestHist")
-        w = "binance openInterestHist"
-        return cls(
-            num(rec, "sumOpenInterest", w),
-            num(rec, "sumOpenInterestValue", w),
-            int(num(rec, "timestamp", w)),
-        )
-
 
 @dataclass(frozen=True, slots=True)
-class FundingRate:
+class FundingRate(Wire):
     """One ``fundingRate`` record."""
 
+    what = "binance fundingRate"
+    columns = canonical(_t="fundingTime", funding_rate="fundingRate")
     symbol: str
     fundingTime: int
     fundingRate: float
 
-    @classmethod
-    def from_json(cls, rec: Any) -> FundingRate:
-        rec = need(rec, dict, "binance fundingRate")
-        w = "binance fundingRate"
-        return cls(
-            str(rec.get("symbol")), int(num(rec, "fundingTime", w)), num(rec, "fundingRate", w)
-        )
-
 
 @dataclass(frozen=True, slots=True)
-class LongShortRatio:
+class LongShortRatio(Wire):
     """One ``globalLongShortAccountRatio`` record."""
 
+    what = "binance globalLongShortAccountRatio"
+    columns = canonical(_t="timestamp", long_short_ratio="longShortRatio")
     longShortRatio: float
     timestamp: int
-
-    @classmethod
-    def from_json(cls, rec: Any) -> LongShortRatio:
-        rec = need(rec, dict, "binance globalLongShortAccountRatio")
-        w = "binance globalLongShortAccountRatio"
-        return cls(num(rec, "longShortRatio", w), int(num(rec, "timestamp", w)))
-
-
-def _records(payload: Any, what: str) -> Sequence[Any]:
-    return need(payload, list, what)
 
 
 # ------------------------------------------------------------------------------ adapters
@@ -153,9 +117,13 @@ class BinanceUsdm(Venue):
     oi_unit = OiUnit.BASE
     oi_periods: Mapping[Timeframe, str] = _PERIODS
     archive_market: str | None = "um"
-
-    def datasets(self) -> Sequence[Dataset]:
-        return (Dataset.KLINES, Dataset.OI, Dataset.FUNDING, Dataset.LONG_SHORT)
+    # klines: weight 5 up to 1000 (1500 costs 10)
+    per_call: Mapping[Dataset, int] = {Dataset.KLINES: 1000, Dataset.FUNDING: 1000,
+                                       Dataset.OI: 500, Dataset.LONG_SHORT: 500}  # fmt: skip
+    wire: Mapping[Dataset, type[Wire]] = {
+        Dataset.KLINES: Kline, Dataset.OI: OpenInterestHist, Dataset.FUNDING: FundingRate,
+        Dataset.LONG_SHORT: LongShortRatio,
+    }  # fmt: skip
 
     def _id_params(self, market: MarketInfo) -> dict[str, Any]:
         return {"symbol": market.id}
@@ -163,86 +131,20 @@ class BinanceUsdm(Venue):
     def oi_depth_ms(self, tf: Timeframe) -> int | None:
         return REST_OI_DAYS * DAY_MS  # REST only; the archive goes back years
 
-    def calls(
+    def request(
         self, dataset: Dataset, market: MarketInfo, tf: Timeframe, start: int, end: int
-    ) -> list[RestCall]:
-        p = self.prefix
+    ) -> Request:
+        p, window = self.prefix, {"startTime": start, "endTime": end - 1}
         if dataset is Dataset.KLINES:
-            return [
-                RestCall(
-                    dataset=dataset,
-                    method=f"{p}PublicGetKlines",
-                    start=s,
-                    end=e,
-                    params={
-                        "symbol": market.id,
-                        "interval": tf.value,
-                        "startTime": s,
-                        "endTime": e - 1,
-                        "limit": KLINES_PER_CALL,
-                    },
-                )
-                for s, e in windows(start, end, tf.ms, KLINES_PER_CALL)
-            ]
+            params = {"symbol": market.id, "interval": tf.value, **window}
+            return Request(f"{p}PublicGetKlines", params)
         if dataset is Dataset.FUNDING:
-            return [
-                RestCall(
-                    dataset=dataset,
-                    method=f"{p}PublicGetFundingRate",
-                    start=s,
-                    end=e,
-                    params={
-                        "symbol": market.id,
-                        "startTime": s,
-                        "endTime": e - 1,
-                        "limit": FUNDING_PER_CALL,
-                    },
-                )
-                for s, e in windows(start, end, FUNDING_STEP_MS, FUNDING_PER_CALL)
-            ]
-        method = (
-            "DataGetOpenInterestHist"
-            if dataset is Dataset.OI
-            else "DataGetGlobalLongShortAccountRatio"
-        )
+            return Request(f"{p}PublicGetFundingRate", {"symbol": market.id, **window})
+        method = "OpenInterestHist" if dataset is Dataset.OI else "GlobalLongShortAccountRatio"
         period, ptf = self.oi_period(tf)
         # a snapshot at T closes bar T - period: bars [s, e) need snapshots in [s + period, e]
-        return [
-            RestCall(
-                dataset=dataset,
-                method=f"{p}{method}",
-                start=s,
-                end=e,
-                params={
-                    **self._id_params(market),
-                    "period": period,
-                    "startTime": s + ptf.ms,
-                    "endTime": e,
-                    "limit": OI_PER_CALL,
-                },
-            )
-            for s, e in windows(start, end, ptf.ms, OI_PER_CALL)
-        ]
-
-    def decode(
-        self, call: RestCall, payload: Any, market: MarketInfo, tf: Timeframe
-    ) -> pl.DataFrame:
-        if call.dataset is Dataset.KLINES:
-            return self._klines(
-                [Kline.from_json(r) for r in _records(payload, "binance klines")], market
-            )
-        if call.dataset is Dataset.FUNDING:
-            fr = [FundingRate.from_json(r) for r in _records(payload, "binance fundingRate")]
-            return funding_per_bar([r.fundingTime for r in fr], [r.fundingRate for r in fr], tf)
-        if call.dataset is Dataset.LONG_SHORT:
-            lsr = [LongShortRatio.from_json(r) for r in _records(payload, "binance longShortRatio")]
-            frame = pl.DataFrame({"_t": [r.timestamp for r in lsr], "long_short_ratio": [r.longShortRatio for r in lsr]},
-                                 schema={"_t": pl.Int64, "long_short_ratio": pl.Float64})  # fmt: skip
-            return last_per_bar(frame, tf)
-        recs = [
-            OpenInterestHist.from_json(r) for r in _records(payload, "binance openInterestHist")
-        ]
-        return last_per_bar(self._oi_frame(recs), tf)
+        snapshots = {"period": period, "startTime": start + ptf.ms, "endTime": end}
+        return Request(f"{p}DataGet{method}", {**self._id_params(market), **snapshots})
 
     def liquidation_side(self, liq: Mapping[str, Any]) -> Side:
         """``forceOrder`` ``o.S`` is the side of the liquidation **order**: SELL closes a long.
@@ -275,33 +177,6 @@ class BinanceUsdm(Venue):
         w = "binance openInterest"
         return int(num(rec, "time", w)), num(rec, "openInterest", w), self.oi_unit, None
 
-    def _klines(self, rows: list[Kline], market: MarketInfo) -> pl.DataFrame:
-        return pl.DataFrame(
-            {
-                "ts": [r.open_time for r in rows],
-                "open": [r.open for r in rows],
-                "high": [r.high for r in rows],
-                "low": [r.low for r in rows],
-                "close": [r.close for r in rows],
-                "volume": [r.volume for r in rows],
-                "quote_volume": [r.quote_asset_volume for r in rows],
-                "taker_buy_volume": [r.taker_buy_base_asset_volume for r in rows],
-                "quote_volume_estimated": [False] * len(rows),
-            },
-            schema=_KLINE_SCHEMA,
-        )
-
-    def _oi_frame(self, recs: list[OpenInterestHist]) -> pl.DataFrame:
-        return pl.DataFrame(
-            {
-                "_t": [r.timestamp for r in recs],
-                "oi_raw": [r.sumOpenInterest for r in recs],
-                "oi_unit": [self.oi_unit.value] * len(recs),
-                "oi_value": [r.sumOpenInterestValue for r in recs],
-            },
-            schema=_OI_SCHEMA,
-        )
-
 
 class BinanceCoinm(BinanceUsdm):
     """COIN-M: OI in contracts of ``contractSize`` USD -> base = contracts x size / price."""
@@ -314,23 +189,21 @@ class BinanceCoinm(BinanceUsdm):
     # fetcher converts both sources with the same ``oi_to_base`` (decision 0505).
     archive_market = "cm"
     oi_history = "30d REST + archive (years)"
+    wire: Mapping[Dataset, type[Wire]] = {**BinanceUsdm.wire, Dataset.KLINES: CoinmKline}
 
     def _id_params(self, market: MarketInfo) -> dict[str, Any]:
         pair = market.extra.get("pair") or market.id.split("_")[0]
         return {"pair": pair, "contractType": "PERPETUAL"}
 
-    def _klines(self, rows: list[Kline], market: MarketInfo) -> pl.DataFrame:
-        # USD-M names first (volume = contracts here), then the one COIN-M mapping
-        frame = super()._klines(rows, market).with_columns(
-            pl.Series("taker_buy_quote_volume", [r.taker_buy_quote_asset_volume for r in rows],
-                      pl.Float64)
-        )  # fmt: skip
-        return coinm_kline_volumes(frame, market.contract_size)
-
-    def _oi_frame(self, recs: list[OpenInterestHist]) -> pl.DataFrame:
-        # sumOpenInterestValue is in the base coin here, not USD: oi_value is derived instead.
-        frame = super()._oi_frame(recs)
-        return frame.with_columns(pl.lit(None, pl.Float64).alias("oi_value"))
+    def frame(self, dataset: Dataset, rows: list[Any], market: MarketInfo) -> pl.DataFrame:
+        frame = super().frame(dataset, rows, market)
+        if dataset is Dataset.KLINES:
+            # USD-M names first (volume = contracts here), then the one COIN-M mapping
+            return coinm_kline_volumes(frame, market.contract_size)
+        if dataset is Dataset.OI:
+            # sumOpenInterestValue is in the base coin here, not USD: oi_value is derived instead.
+            return frame.with_columns(pl.lit(None, pl.Float64).alias("oi_value"))
+        return frame
 
 
 def coinm_kline_volumes(frame: pl.DataFrame, contract_size: float) -> pl.DataFrame:
@@ -347,11 +220,3 @@ def coinm_kline_volumes(frame: pl.DataFrame, contract_size: float) -> pl.DataFra
         (pl.col("volume") * contract_size).alias("quote_volume"),
         pl.col("taker_buy_quote_volume").alias("taker_buy_volume"),
     ).drop("taker_buy_quote_volume")
-
-
-_KLINE_SCHEMA = {
-    "ts": pl.Int64, "open": pl.Float64, "high": pl.Float64, "low": pl.Float64, "close": pl.Float64,
-    "volume": pl.Float64, "quote_volume": pl.Float64, "taker_buy_volume": pl.Float64,
-    "quote_volume_estimated": pl.Boolean,
-}  # fmt: skip
-_OI_SCHEMA = {"_t": pl.Int64, "oi_raw": pl.Float64, "oi_unit": pl.String, "oi_value": pl.Float64}

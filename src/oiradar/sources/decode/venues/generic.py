@@ -16,35 +16,43 @@ that is what the dedicated adapters are for, and ``oi_raw``/``oi_unit`` keep wha
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
 
-from oiradar.model import MarginType, Timeframe
+from oiradar.model import Timeframe
 from oiradar.sources.decode.venues.base import (
     Dataset,
     MarketInfo,
     OiUnit,
-    PayloadError,
+    Request,
     RestCall,
     Venue,
     funding_per_bar,
     last_per_bar,
-    need,
-    num,
-    windows,
 )
+from oiradar.sources.decode.venues.wire import PayloadError, Wire, canonical, need, num
 
 PER_CALL = 100
-# Funding can settle as often as hourly (intervals shrink in volatile markets): a window of one
-# page of hourly settlements can never be truncated by the page limit.
-FUNDING_STEP_MS = 3_600_000
+
+
+@dataclass(frozen=True, slots=True)
+class FundingRate(Wire):
+    """One ccxt unified funding rate (``fetch_funding_rate_history``), the fields oiradar reads."""
+
+    columns = canonical(_t="timestamp", funding_rate="fundingRate")
+    timestamp: int
+    fundingRate: float
 
 
 class GenericCcxt(Venue):
     oi_history = "per venue (ccxt unified)"
     oi_periods: Mapping[Timeframe, str] = {tf: tf.value for tf in Timeframe}
+    oi_unit, oi_unit_inverse = OiUnit.CONTRACTS_BASE, OiUnit.CONTRACTS_QUOTE
+    per_call: Mapping[Dataset, int] = dict.fromkeys(Dataset, PER_CALL)
+    limit_param = None  # a unified method takes the limit as an argument
 
     def __init__(self, exchange_id: str) -> None:
         self.id = exchange_id
@@ -58,48 +66,20 @@ class GenericCcxt(Venue):
         cls = getattr(ccxt, exchange_id, None) if exchange_id in ccxt.exchanges else None
         return cls is not None and cls().has.get("fetchOpenInterestHistory") is True
 
-    def calls(
+    def datasets(self) -> Sequence[Dataset]:
+        return (Dataset.KLINES, Dataset.OI, Dataset.FUNDING)
+
+    def request(
         self, dataset: Dataset, market: MarketInfo, tf: Timeframe, start: int, end: int
-    ) -> list[RestCall]:
+    ) -> Request:
         sym = market.symbol
         if dataset is Dataset.KLINES:
-            return [
-                RestCall(
-                    dataset=dataset,
-                    method="fetch_ohlcv",
-                    args=(sym, tf.value, s, PER_CALL),
-                    params={"until": e - 1},
-                    start=s,
-                    end=e,
-                )
-                for s, e in windows(start, end, tf.ms, PER_CALL)
-            ]
-        if dataset is Dataset.OI:
-            period, ptf = self.oi_period(tf)
-            return [
-                RestCall(
-                    dataset=dataset,
-                    method="fetch_open_interest_history",
-                    args=(sym, period, s + ptf.ms, PER_CALL),
-                    params={"until": e},
-                    start=s,
-                    end=e,
-                )
-                for s, e in windows(start, end, ptf.ms, PER_CALL)
-            ]
+            return Request("fetch_ohlcv", {"until": end - 1}, (sym, tf.value, start, PER_CALL))
         if dataset is Dataset.FUNDING:
-            return [
-                RestCall(
-                    dataset=dataset,
-                    method="fetch_funding_rate_history",
-                    args=(sym, s, PER_CALL),
-                    params={"until": e - 1},
-                    start=s,
-                    end=e,
-                )
-                for s, e in windows(start, end, FUNDING_STEP_MS, PER_CALL)
-            ]
-        return []
+            return Request("fetch_funding_rate_history", {"until": end - 1}, (sym, start, PER_CALL))
+        period, ptf = self.oi_period(tf)
+        args = (sym, period, start + ptf.ms, PER_CALL)
+        return Request("fetch_open_interest_history", {"until": end}, args)
 
     def decode(
         self, call: RestCall, payload: Any, market: MarketInfo, tf: Timeframe
@@ -115,24 +95,17 @@ class GenericCcxt(Venue):
                 pl.col("ts").is_between(call.start, call.end, closed="left")
             )
         if call.dataset is Dataset.FUNDING:
-            recs = [need(r, dict, f"{self.id} funding") for r in rows]
-            w = f"{self.id} funding"
-            return funding_per_bar(
-                [int(num(r, "timestamp", w)) for r in recs],
-                [num(r, "fundingRate", w) for r in recs],
-                tf,
-            )
+            recs = FundingRate.parse(rows, f"{self.id} funding")
+            return funding_per_bar(FundingRate.frame(recs), tf)
         return last_per_bar(self._oi(rows, market), tf)
 
     def _oi(self, rows: list[Any], market: MarketInfo) -> pl.DataFrame:
-        inverse = market.margin is MarginType.INVERSE
         out = []
         for r in rows:
             rec = need(r, dict, f"{self.id} open interest")
             amount, value = rec.get("openInterestAmount"), rec.get("openInterestValue")
             if amount is not None:
-                unit = OiUnit.CONTRACTS_QUOTE if inverse else OiUnit.CONTRACTS_BASE
-                raw = float(amount)
+                unit, raw = self.oi_unit_for(market), float(amount)
             elif value is not None:
                 unit, raw = OiUnit.QUOTE, float(value)
             else:

@@ -13,33 +13,22 @@ Endpoints (https://www.okx.com/docs-v5/en/#public-data-rest-api), through ccxt's
 
   ``[ts, oi (contracts), oiCcy (base), oiUsd]``. The canonical ``oi`` is contracts x ``ctVal``
   (linear: ``ctVal`` is in base, e.g. 0.01 BTC; inverse: in USD, so / price as well).
-- ``GET /api/v5/rubik/stat/contracts/long-short-account-ratio-contract``: ``[ts, ratio]`` rows
-  (accounts long / accounts short, as Binance's ``longShortRatio``).
+- ``GET /api/v5/rubik/stat/contracts/long-short-account-ratio-contract``: ``[ts,
+  longShortAcctRatio]`` rows (accounts long / accounts short, as Binance's ``longShortRatio``).
 - ``GET /api/v5/public/funding-rate-history``: ``{"instId", "fundingRate", "realizedRate", "fundingTime"}``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
 
-from oiradar.model import MarginType, Side, Timeframe
-from oiradar.sources.decode.venues.base import (
-    Dataset,
-    MarketInfo,
-    OiUnit,
-    PayloadError,
-    RestCall,
-    Venue,
-    funding_per_bar,
-    last_per_bar,
-    need,
-    num,
-    windows,
-)
+from oiradar.model import Side, Timeframe
+from oiradar.sources.decode.venues.base import Dataset, MarketInfo, OiUnit, Request, RestCall, Venue
+from oiradar.sources.decode.venues.wire import PayloadError, Wire, canonical, need, num
 
 _BAR = {
     Timeframe.M5: "5m", Timeframe.M15: "15m", Timeframe.M30: "30m", Timeframe.H1: "1H",
@@ -48,15 +37,17 @@ _BAR = {
 }  # fmt: skip
 PER_CALL = 100
 OI_POINTS = 1440
-# Funding can settle as often as hourly (intervals shrink in volatile markets): a window of one
-# page of hourly settlements can never be truncated by the page limit.
-FUNDING_STEP_MS = 3_600_000
 
 
 @dataclass(frozen=True, slots=True)
-class OkxCandle:
+class OkxCandle(Wire):
     """One ``history-candles`` row."""
 
+    json = list
+    what = "okx candle"
+    columns = canonical(
+        ts="ts", open="o", high="h", low="l", close="c", volume="volCcy", quote_volume="volCcyQuote"
+    )
     ts: int
     o: float
     h: float
@@ -65,47 +56,40 @@ class OkxCandle:
     vol: float
     volCcy: float
     volCcyQuote: float
-    confirm: str
-
-    @classmethod
-    def from_json(cls, row: Any) -> OkxCandle:
-        row = need(row, list, "okx candle")
-        vals = [num(row, i, "okx candle") for i in range(8)]
-        confirm = str(row[8]) if len(row) > 8 else "1"
-        return cls(
-            int(vals[0]), vals[1], vals[2], vals[3], vals[4], vals[5], vals[6], vals[7], confirm
-        )
+    confirm: str = "1"
 
 
 @dataclass(frozen=True, slots=True)
-class OkxOpenInterest:
+class OkxOpenInterest(Wire):
     """One ``open-interest-history`` row ``[ts, oi, oiCcy, oiUsd]``."""
 
+    json = list
+    what = "okx open-interest-history"
+    columns = canonical(_t="ts", oi_raw="oi", oi_value="oiUsd")
     ts: int
     oi: float
     oiCcy: float
     oiUsd: float
 
-    @classmethod
-    def from_json(cls, row: Any) -> OkxOpenInterest:
-        row = need(row, list, "okx open-interest-history")
-        vals = [num(row, i, "okx open-interest-history") for i in range(4)]
-        return cls(int(vals[0]), vals[1], vals[2], vals[3])
+
+@dataclass(frozen=True, slots=True)
+class OkxLongShortRatio(Wire):
+    """One ``long-short-account-ratio-contract`` row ``[ts, longShortAcctRatio]``."""
+
+    json = list
+    what = "okx long-short-account-ratio-contract"
+    columns = canonical(_t="ts", long_short_ratio="longShortAcctRatio")
+    ts: int
+    longShortAcctRatio: float
 
 
 @dataclass(frozen=True, slots=True)
-class OkxFunding:
+class OkxFunding(Wire):
+    what = "okx funding-rate-history"
+    columns = canonical(_t="fundingTime", funding_rate="fundingRate")
     instId: str
     fundingRate: float
     fundingTime: int
-
-    @classmethod
-    def from_json(cls, rec: Any) -> OkxFunding:
-        rec = need(rec, dict, "okx funding-rate-history")
-        w = "okx funding-rate-history"
-        return cls(
-            str(rec.get("instId")), num(rec, "fundingRate", w), int(num(rec, "fundingTime", w))
-        )
 
 
 def data_list(payload: Any, what: str) -> list[Any]:
@@ -121,110 +105,35 @@ class Okx(Venue):
     liquidation_stream = "liquidation-orders"
     ccxt_options: Mapping[str, Any] = {"fetchMarkets": ["swap"]}
     oi_periods: Mapping[Timeframe, str] = _BAR
+    oi_unit, oi_unit_inverse = OiUnit.CONTRACTS_BASE, OiUnit.CONTRACTS_QUOTE
+    per_call: Mapping[Dataset, int] = dict.fromkeys(Dataset, PER_CALL)
+    wire: Mapping[Dataset, type[Wire]] = {
+        Dataset.KLINES: OkxCandle, Dataset.OI: OkxOpenInterest, Dataset.FUNDING: OkxFunding,
+        Dataset.LONG_SHORT: OkxLongShortRatio,
+    }  # fmt: skip
 
-    def calls(
+    def request(
         self, dataset: Dataset, market: MarketInfo, tf: Timeframe, start: int, end: int
-    ) -> list[RestCall]:
-        inst = {"instId": market.id}
+    ) -> Request:
+        inst, window = {"instId": market.id}, {"before": start - 1, "after": end}
         if dataset is Dataset.KLINES:
-            return [
-                RestCall(
-                    dataset=dataset,
-                    method="publicGetMarketHistoryCandles",
-                    start=s,
-                    end=e,
-                    params={
-                        **inst,
-                        "bar": _BAR[tf],
-                        "before": s - 1,
-                        "after": e,
-                        "limit": PER_CALL,
-                    },
-                )
-                for s, e in windows(start, end, tf.ms, PER_CALL)
-            ]
+            return Request("publicGetMarketHistoryCandles", {**inst, "bar": _BAR[tf], **window})
         if dataset is Dataset.FUNDING:
-            return [
-                RestCall(
-                    dataset=dataset,
-                    method="publicGetPublicFundingRateHistory",
-                    start=s,
-                    end=e,
-                    params={**inst, "before": s - 1, "after": e, "limit": PER_CALL},
-                )
-                for s, e in windows(start, end, FUNDING_STEP_MS, PER_CALL)
-            ]
+            return Request("publicGetPublicFundingRateHistory", {**inst, **window})
+        period, ptf = self.oi_period(tf)
+        # both bounds exclusive (as ccxt notes)
+        snapshots = {**inst, "period": period, "begin": start + ptf.ms - 1, "end": end + 1}
         if dataset is Dataset.OI:
-            period, ptf = self.oi_period(tf)
-            return [
-                RestCall(
-                    dataset=dataset,
-                    method="publicGetRubikStatContractsOpenInterestHistory",
-                    start=s,
-                    end=e,
-                    params={
-                        **inst,
-                        "period": period,
-                        "begin": s + ptf.ms - 1,  # both bounds exclusive (as ccxt notes)
-                        "end": e + 1,
-                        "limit": PER_CALL,
-                    },
-                )
-                for s, e in windows(start, end, ptf.ms, PER_CALL)
-            ]
-        if dataset is Dataset.LONG_SHORT:
-            period, ptf = self.oi_period(tf)
-            return [
-                RestCall(
-                    dataset=dataset,
-                    method="publicGetRubikStatContractsLongShortAccountRatioContract",
-                    start=s,
-                    end=e,
-                    params={
-                        **inst,
-                        "period": period,
-                        "begin": s + ptf.ms - 1,
-                        "end": e + 1,
-                        "limit": PER_CALL,
-                    },
-                )
-                for s, e in windows(start, end, ptf.ms, PER_CALL)
-            ]
-        return []
+            return Request("publicGetRubikStatContractsOpenInterestHistory", snapshots)
+        return Request("publicGetRubikStatContractsLongShortAccountRatioContract", snapshots)
 
-    def datasets(self) -> Sequence[Dataset]:
-        return (Dataset.KLINES, Dataset.OI, Dataset.FUNDING, Dataset.LONG_SHORT)
+    def rows(self, call: RestCall, payload: Any) -> list[Any]:
+        return data_list(payload, f"okx {call.method}")
 
-    def decode(
-        self, call: RestCall, payload: Any, market: MarketInfo, tf: Timeframe
-    ) -> pl.DataFrame:
-        rows = data_list(payload, f"okx {call.method}")
-        if call.dataset is Dataset.KLINES:
-            return self._klines([OkxCandle.from_json(r) for r in rows])
-        if call.dataset is Dataset.FUNDING:
-            recs = [OkxFunding.from_json(r) for r in rows]
-            return funding_per_bar([r.fundingTime for r in recs], [r.fundingRate for r in recs], tf)
-        if call.dataset is Dataset.LONG_SHORT:
-            w = "okx long-short-account-ratio-contract"
-            pairs = [need(r, list, w) for r in rows]
-            frame = pl.DataFrame(
-                {
-                    "_t": [int(num(r, 0, w)) for r in pairs],
-                    "long_short_ratio": [num(r, 1, w) for r in pairs],
-                },
-                schema={"_t": pl.Int64, "long_short_ratio": pl.Float64},
-            )
-            return last_per_bar(frame, tf)
-        oi = [OkxOpenInterest.from_json(r) for r in rows]
-        unit = (
-            OiUnit.CONTRACTS_QUOTE if market.margin is MarginType.INVERSE else OiUnit.CONTRACTS_BASE
-        )
-        frame = pl.DataFrame(
-            {"_t": [r.ts for r in oi], "oi_raw": [r.oi for r in oi], "oi_unit": [unit.value] * len(oi),
-             "oi_value": [r.oiUsd for r in oi]},
-            schema={"_t": pl.Int64, "oi_raw": pl.Float64, "oi_unit": pl.String, "oi_value": pl.Float64},
-        )  # fmt: skip
-        return last_per_bar(frame, tf)
+    def frame(self, dataset: Dataset, rows: list[Any], market: MarketInfo) -> pl.DataFrame:
+        if dataset is Dataset.KLINES:  # confirm "0": the bar is still open
+            return OkxCandle.frame([r for r in OkxCandle.parse(rows) if r.confirm == "1"])
+        return super().frame(dataset, rows, market)
 
     def oi_depth_ms(self, tf: Timeframe) -> int | None:
         return OI_POINTS * self.oi_period(tf)[1].ms  # OKX keeps the latest 1,440 points
@@ -256,32 +165,5 @@ class Okx(Venue):
             raise PayloadError("okx open-interest: empty data")
         rec = need(rows[0], dict, "okx open-interest")
         w = "okx open-interest"
-        unit = (
-            OiUnit.CONTRACTS_QUOTE if market.margin is MarginType.INVERSE else OiUnit.CONTRACTS_BASE
-        )
+        unit = self.oi_unit_for(market)
         return int(num(rec, "ts", w)), num(rec, "oi", w), unit, num(rec, "oiUsd", w)
-
-    def _klines(self, rows: list[OkxCandle]) -> pl.DataFrame:
-        rows = sorted((r for r in rows if r.confirm == "1"), key=lambda r: r.ts)
-        return pl.DataFrame(
-            {
-                "ts": [r.ts for r in rows],
-                "open": [r.o for r in rows],
-                "high": [r.h for r in rows],
-                "low": [r.l for r in rows],
-                "close": [r.c for r in rows],
-                "volume": [r.volCcy for r in rows],
-                "quote_volume": [r.volCcyQuote for r in rows],
-                "quote_volume_estimated": [False] * len(rows),
-            },
-            schema={
-                "ts": pl.Int64,
-                "open": pl.Float64,
-                "high": pl.Float64,
-                "low": pl.Float64,
-                "close": pl.Float64,
-                "volume": pl.Float64,
-                "quote_volume": pl.Float64,
-                "quote_volume_estimated": pl.Boolean,
-            },
-        )
