@@ -65,8 +65,11 @@ class MapReport:
 
 
 def closed_bars(bars: pl.DataFrame, bar_ms: int, at: int | None = None) -> pl.DataFrame:
-    """The complete bars closed by ``at``; at least two with OI, else an error."""
+    """The complete bars closed by ``at``; at least two with OI, else an error. An ``at`` after
+    the last bar closed or before the first one did is an error naming both (``--at``): the map
+    would otherwise be the latest bar's, or none, without a word."""
     if at is not None:
+        check_at(bars, bar_ms, at)
         bars = bars.filter(pl.col("ts") + bar_ms <= at)
     if "complete" in bars.columns:
         bars = bars.filter(pl.col("complete"))
@@ -80,6 +83,21 @@ def closed_bars(bars: pl.DataFrame, bar_ms: int, at: int | None = None) -> pl.Da
             "--prices EXCHANGE:SYMBOL (or --at an earlier time)"
         )
     return bars
+
+
+def check_at(bars: pl.DataFrame, bar_ms: int, at: int) -> None:
+    """``--at`` must fall inside the stored bars: from the first bar's close to the last one's."""
+    if bars.is_empty():
+        return
+    first, last = int(bars["ts"].min()), int(bars["ts"].max())  # type: ignore[arg-type]
+    span = (f"the series' bars run from {iso_utc(first)} to {iso_utc(last)} UTC "
+            f"(last bar closed {iso_utc(last + bar_ms)} UTC)")  # fmt: skip
+    if at > last + bar_ms:
+        raise InputError(f"--at {iso_utc(at)} UTC is after the last bar ({iso_utc(last)} UTC): "
+                         f"{span}; pass --at {iso_utc(last + bar_ms)!r} or earlier")  # fmt: skip
+    if at < first + bar_ms:
+        raise InputError(f"--at {iso_utc(at)} UTC is before the first bar closed: {span}; "
+                         f"pass --at {iso_utc(first + bar_ms)!r} or later")  # fmt: skip
 
 
 def _map_bars(
