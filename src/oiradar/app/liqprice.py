@@ -15,6 +15,7 @@ import numpy as np
 
 from oiradar.errors import InputError
 from oiradar.liquidations import TierTable, liq_price_tiered, load_tiers
+from oiradar.liquidations.tiers import snapshot_note
 from oiradar.model import MarginType, Side, margin_type
 
 BINANCE_USDM = "https://www.binance.com/en/support/faq/b3c689c1f50a44cabb3a84e663b81d93"
@@ -107,6 +108,9 @@ def liquidation_price(q: LiqPriceQuery) -> LiqPrice:
     warning = None
     if q.mmr is None and q.leverage > max_lev:
         warning = f"{q.leverage:g}x exceeds the venue's {max_lev:g}x for this size"
+    snapshot = snapshot_note(table.exchange) if q.mmr is None else None
+    if snapshot is not None:
+        warning = snapshot if warning is None else f"{warning}; {snapshot}"
     return LiqPrice(
         side=q.side, entry=q.entry, leverage=q.leverage, qty=q.qty, inverse=inverse,
         source=PAGES[table.formula, inverse], mmr=float(r.mmr), cum=float(r.cum),

@@ -160,6 +160,16 @@ def _read_file(exchange: str) -> dict[str, Any] | None:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+def snapshot_note(exchange: str) -> str | None:
+    """A warning when ``exchange``'s checked-in tiers were typed in by hand (their ``source`` starts
+    with SNAPSHOT: approximate until ``scripts/refresh_tiers.py`` replaces them), else None."""
+    doc = _read_file(exchange)
+    if not doc or not str(doc.get("source", "")).startswith("SNAPSHOT"):
+        return None
+    return (f"{exchange}'s tiers are a hand-typed snapshot, approximate beyond the rows its "
+            f"source names; refresh them with scripts/refresh_tiers.py --exchange {exchange}")  # fmt: skip
+
+
 def available_tables() -> dict[str, list[str]]:
     """Exchange -> symbols with a checked-in table."""
     out = {}

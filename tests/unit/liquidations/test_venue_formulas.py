@@ -211,3 +211,12 @@ def test_rows_from_ccxt_read_bybit_deductions_and_okx_contracts():
     rows = rows_from_ccxt(okx, scale=0.01, deduction=False)
     assert [(r["min_notional"], r["max_notional"], r["cum"]) for r in rows] == [
         (0.0, 50.0, 0.0), (50.0, 100.0, 0.0)]  # fmt: skip
+
+
+def test_hand_typed_tier_tables_are_flagged() -> None:
+    """Bybit's and OKX's checked-in tiers were typed in by hand: every liqprice on them warns."""
+    from oiradar.liquidations.tiers import snapshot_note
+
+    assert snapshot_note("bybit") is not None and "refresh_tiers.py" in snapshot_note("bybit")
+    assert snapshot_note("okx") is not None
+    assert snapshot_note("binanceusdm") is None and snapshot_note("binancecoinm") is None
