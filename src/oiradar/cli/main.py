@@ -33,6 +33,14 @@ app = typer.Typer(
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from oiradar import __version__
+
+        typer.echo(f"oiradar {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _root(
     ctx: typer.Context,
@@ -46,6 +54,15 @@ def _root(
         str | None,
         typer.Option("--config", help="Path to an oiradar.toml (default: <home>/oiradar.toml)."),
     ] = None,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            is_eager=True,
+            callback=_print_version,
+            help="Print oiradar's version and exit.",
+        ),
+    ] = False,
 ) -> None:
     ctx.obj = AppState(home_option=home, config_option=config)
 
