@@ -12,7 +12,7 @@ import numpy as np
 import polars as pl
 
 from oiradar.app.series import (
-    Margin,
+    AS_STORED,
     Market,
     SeriesOptions,
     Skipped,
@@ -49,14 +49,8 @@ class BacktestOptions:
     symbol: str | None = None
     signal: str = "entry"  # the entry signal
     side: Side = Side.SHORT
-    prices: Market | None = None
     params: Mapping[str, Any] = field(default_factory=dict)  # TradeParams fields to override
-    from_timeframe: Timeframe | None = None  # the stored timeframe to build the bars from
-    margin: Margin = Margin.ALL  # with --exchange all
-
-    @property
-    def series(self) -> SeriesOptions:
-        return SeriesOptions(self.prices, self.from_timeframe, self.margin)
+    series: SeriesOptions = AS_STORED  # --prices, --from-timeframe, --margin
 
 
 @dataclass(frozen=True)
@@ -112,8 +106,8 @@ def backtests(session: Session, opts: BacktestOptions) -> BacktestRun:
     if "side" in opts.params:
         raise InputError("--param side: the side is set with --side long|short")
     trade_params(session.settings, None, side=opts.side, **dict(opts.params))  # bad -p: fail once
-    keys = studied_keys(session.catalog, opts.exchange, opts.symbol, opts.timeframe, opts.prices,
-                        opts.margin)  # fmt: skip
+    keys = studied_keys(session.catalog, opts.exchange, opts.symbol, opts.timeframe,
+                        opts.series.prices, opts.series.margin)  # fmt: skip
     reports, skipped = each_series(keys, lambda k: _backtest_one(session, k, opts), "backtest")
     return BacktestRun(reports, skipped, summary_notes([(r.key, r.notes) for r in reports]))
 

@@ -9,8 +9,7 @@ import polars as pl
 
 from oiradar.app.scan import check_signals
 from oiradar.app.series import (
-    Margin,
-    Market,
+    AS_STORED,
     SeriesOptions,
     Skipped,
     each_series,
@@ -47,22 +46,16 @@ class StudyOptions:
     symbol: str | None = None
     signals: tuple[str, ...] = ()  # studied besides the claims' (only these claims when given)
     side: Side = Side.SHORT
-    prices: Market | None = None
     horizon: int | None = None  # barrier horizon H in bars (default: [evidence])
     reps: int | None = None  # bootstrap replicates
     timeouts: TimeoutRule | None = None  # how a barrier timeout counts (default: [evidence])
-    from_timeframe: Timeframe | None = None  # the stored timeframe to build the bars from
-    margin: Margin = Margin.ALL  # with --exchange all
+    series: SeriesOptions = AS_STORED  # --prices, --from-timeframe, --margin
 
     def __post_init__(self) -> None:
         check_signals(self.signals)
         for option, value, least in (("--horizon", self.horizon, 1), ("--reps", self.reps, 100)):
             if value is not None and value < least:
                 raise InputError(f"{option} must be {least} or more, got {value}")
-
-    @property
-    def series(self) -> SeriesOptions:
-        return SeriesOptions(self.prices, self.from_timeframe, self.margin)
 
 
 @dataclass(frozen=True)
@@ -87,8 +80,8 @@ def run_studies(session: Session, opts: StudyOptions) -> StudyReport:
     settings = session.settings
     cfg = study_config(settings, horizon=opts.horizon, reps=opts.reps, timeouts=opts.timeouts)
     claims = _claims(all_claims(settings), opts)
-    keys = studied_keys(session.catalog, opts.exchange, opts.symbol, opts.timeframe, opts.prices,
-                        opts.margin)  # fmt: skip
+    keys = studied_keys(session.catalog, opts.exchange, opts.symbol, opts.timeframe,
+                        opts.series.prices, opts.series.margin)  # fmt: skip
     rows: list[dict[str, Any]] = []
     judged: list[tuple[SeriesKey, Judgement]] = []
 

@@ -67,10 +67,9 @@ def study_cmd(
     from oiradar.render.evidence import show_study
     from oiradar.render.notes import show_notes
 
-    so = o.series(prices, from_tf, margin)
     opts = StudyOptions(o.timeframe(timeframe), exchange, symbol, tuple(signal or ()),
-                        o.side(side), so.prices, horizon, reps,
-                        timeout_rule(timeouts), so.from_timeframe, so.margin)  # fmt: skip
+                        o.side(side), horizon, reps, timeout_rule(timeouts),
+                        o.series(prices, from_tf, margin))  # fmt: skip
     report = run_studies(session(ctx), opts)
     show_notes(report.notes, report.skipped)
     show_study(report, o.out_format(fmt, as_json), wide)
@@ -95,9 +94,8 @@ def backtest_cmd(
     from oiradar.render.notes import show_notes
     from oiradar.render.tables import echo_json, write_frame
 
-    so = o.series(prices, from_tf, margin)
     opts = BacktestOptions(o.timeframe(timeframe), exchange, symbol, signal, o.side(side),
-                           so.prices, o.params(param or []), so.from_timeframe, so.margin)  # fmt: skip
+                           o.params(param or []), o.series(prices, from_tf, margin))  # fmt: skip
     run = backtests(session(ctx), opts)
     show_notes(run.notes, run.skipped)
     for path, option in ((trades, "--trades"), (equity, "--equity")):
