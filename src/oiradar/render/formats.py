@@ -8,10 +8,9 @@ separators and its unit. Machine outputs (``--format csv|json``, ``--out``) keep
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
 from enum import StrEnum
 
-ISO_MINUTE = "%Y-%m-%d %H:%M"
+from oiradar.timeutil import ISO_MINUTE, iso_utc
 
 
 class OutFormat(StrEnum):
@@ -43,9 +42,7 @@ class TsFormat(StrEnum):
 
 def iso(ms: int | None, fmt: str = ISO_MINUTE) -> str:
     """Epoch ms as UTC text, ``2024-01-31 12:00``; empty for a missing value."""
-    if ms is None:
-        return ""
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime(fmt)
+    return "" if ms is None else iso_utc(ms, fmt)
 
 
 def finite(x: float | None) -> bool:

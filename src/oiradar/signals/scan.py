@@ -20,6 +20,7 @@ from oiradar.model import MarginType, SeriesKey, Timeframe, margin_type, parse_s
 from oiradar.signals.cross import exchange_divergence, margin_divergence
 from oiradar.signals.frame import analyse_many, detect_many, empty_events, signal_states
 from oiradar.store import Catalog
+from oiradar.timeutil import iso_utc
 
 
 @dataclass(frozen=True)
@@ -179,16 +180,12 @@ def _mtf_column(feats: pl.DataFrame, key: SeriesKey, s: Settings) -> list[str]:
     last = events.tail(1).row(0, named=True) if events.height else None
     values = {
         **row,
-        "bar": _fmt_ts(row["ts"]),
+        "bar": iso_utc(row["ts"]),
         "phase": st["phase"] or "",
         "active": " ".join(n for n, v in st.items() if v is True) or "-",
-        "last_event": f"{last['signal']} {last['side']} {_fmt_ts(last['ts'])}" if last else "-",
+        "last_event": f"{last['signal']} {last['side']} {iso_utc(last['ts'])}" if last else "-",
     }
     return [_fmt(values.get(name)) for name in MTF_ROWS]
-
-
-def _fmt_ts(ms: int) -> str:
-    return pl.Series([ms]).cast(pl.Datetime("ms", "UTC")).dt.strftime("%Y-%m-%d %H:%M")[0]
 
 
 def _fmt(v: object) -> str:

@@ -17,6 +17,7 @@ from oiradar.errors import InputError, SeriesNotFound
 from oiradar.model import DAY_MS, HOUR_MS, SeriesKey, Timeframe, now_ms
 from oiradar.sources.decode.venues import Dataset, MarketInfo, RestCall, Venue
 from oiradar.store import Catalog
+from oiradar.timeutil import iso_utc, utc_date
 
 MAX_CHUNK_DAYS = 30
 
@@ -100,14 +101,6 @@ def day_ms(d: date) -> int:
     return int(datetime(d.year, d.month, d.day, tzinfo=UTC).timestamp() * 1000)
 
 
-def _iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M")
-
-
-def _day(ms: int) -> date:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).date()
-
-
 def chunk_days(tf: Timeframe) -> int:
     """Days per chunk: about 500 bars (one OI page), between 1 and 30 days."""
     return max(1, min(MAX_CHUNK_DAYS, tf.ms * 500 // DAY_MS))
@@ -150,7 +143,7 @@ def fetch_range(req: FetchRequest, catalog: Catalog, now: int) -> tuple[int, int
     start = since - since % DAY_MS
     if end <= since:
         raise InputError(
-            f"empty range: --since {_iso(since)} is not before --until {_iso(end)} "
+            f"empty range: --since {iso_utc(since)} is not before --until {iso_utc(end)} "
             f"(the end of the last closed {tf.value} bar)"
         )
     return start, end
@@ -208,6 +201,6 @@ def _chunk(
         calls += venue.calls(ds, market, tf, start, end)
     days: tuple[date, ...] = ()
     if archive:
-        first, last = _day(start), _day(end - 1)
+        first, last = utc_date(start), utc_date(end - 1)
         days = tuple(first + timedelta(days=i) for i in range((last - first).days + 1))
     return Chunk(start=start, end=end, calls=tuple(calls), archive_days=days)
