@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import stat
 import tomllib
 from collections.abc import Mapping
@@ -41,6 +42,7 @@ from oiradar.errors import ConfigError
 from oiradar.timeutil import duration_ms
 
 ENV_PREFIX = "OIRADAR__"
+_CLOCK_RANGE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$")
 CONFIG_FILE = "oiradar.toml"
 
 class _Section(BaseModel):
@@ -218,6 +220,62 @@ class BacktestSettings(_Section):
     initial_equity: float = Field(10_000.0, gt=0)
 
 
+class ChannelSettings(_Section):
+    """One alert channel: an Apprise URL (``tgram://``, ``discord://``, ``json://host/path``, ...),
+    ``console`` or ``jsonl:///path/alerts.jsonl``; ``signals``/``sides`` route only those to it."""
+
+    url: str
+    name: str | None = None  # shown by ``oiradar status`` (default: the URL's scheme and host)
+    signals: tuple[str, ...] = ()  # only these signals (all when empty)
+    sides: tuple[str, ...] = ()  # only these sides (all when empty)
+    quiet: bool = True  # held back during the quiet hours (sent when they end)
+
+
+def _check_clock(v: str) -> str:
+    if v and not _CLOCK_RANGE.match(v):
+        raise ValueError(f"invalid quiet hours {v!r}; write e.g. '22:00-07:00' (UTC)")
+    return v
+
+
+class AlertSettings(_Section):
+    """``[alerts]``: where alerts go and when (``[[alerts.channels]]``), retries, quiet hours."""
+
+    channels: tuple[ChannelSettings, ...] = ()
+    quiet_hours: str = ""  # "22:00-07:00" (UTC): quiet channels wait until it ends
+    min_interval: str = "0m"  # per series: alerts closer than this to the last one are merged late
+    retries: int = Field(8, ge=0)  # per delivery, before the channel is reported unreachable
+    backoff_base: float = Field(1.0, ge=0, le=3600)  # seconds; doubles per failed attempt
+    backoff_max: float = Field(300.0, ge=0, le=86_400)
+    timeout: float = Field(10.0, gt=0, le=600)  # one send
+    jsonl: str | None = None  # also append every alert to this JSONL file
+    daily_brief: bool = False  # send the morning brief as an alert at each UTC day close
+
+    _q = field_validator("quiet_hours")(_check_clock)
+    _m = field_validator("min_interval")(_check_duration)
+
+
+class WatchSettings(_Section):
+    """``[watch]``: the series ``oiradar watch`` keeps current and the signals it alerts on."""
+
+    series: tuple[str, ...] = ()  # "binanceusdm KSM/USDT:USDT 4h" (exchange symbol timeframe)
+    signals: tuple[str, ...] = ()  # alert on these (all when empty)
+    poll_s: float = Field(30.0, gt=0, le=86_400)  # how often a venue is asked for new bars
+    history: str = "45d"  # backfilled before the first evaluation (>= the 30-day z window)
+    sim_speed: float = Field(60.0, gt=0)  # ``-e sim``: simulated seconds per real second
+    settle_s: float = Field(2.0, ge=0, le=3600)  # a bar is fetched this long after its close
+    liquidations: bool = True  # stream liquidations where the venue has a websocket
+    sheet_dir: str | None = None  # the daily sheet's CSV (default: <home>/sheets)
+
+    _h = field_validator("history")(_check_duration)
+
+
+class PaperSettings(_Section):
+    """``[paper]``: paper trading runs the ``[backtest]`` trade model on live bars."""
+
+    signal: str = "entry"  # the signal that opens a paper trade
+    side: str = "short"
+
+
 class SymbolOverrides(_Section):
     features: dict[str, Any] = Field(default_factory=dict)
     signals: dict[str, Any] = Field(default_factory=dict)
@@ -236,6 +294,9 @@ class Settings(_Section):
     liquidations: LiquidationSettings = LiquidationSettings()
     evidence: EvidenceSettings = EvidenceSettings()
     backtest: BacktestSettings = BacktestSettings()
+    watch: WatchSettings = WatchSettings()
+    alerts: AlertSettings = AlertSettings()
+    paper: PaperSettings = PaperSettings()
     symbols: dict[str, SymbolOverrides] = Field(default_factory=dict)
 
     def for_symbol(self, symbol: str) -> Settings:

@@ -13,13 +13,16 @@ import typer
 
 from oiradar.cli import (
     analysis_cmds,
+    brief_cmds,
     data_cmds,
     evidence_cmds,
     fetch_cmds,
     import_cmds,
     link_cmds,
     liq_cmds,
+    paper_cmds,
     sim_cmds,
+    watch_cmds,
 )
 from oiradar.cli.context import AppState, fail
 from oiradar.errors import OiradarError
@@ -68,9 +71,9 @@ def _root(
 
 
 # list, gaps, sql, export | import | link | simulate, demo | markets, fetch, record | features, scan |
-# study, backtest, sweep | liqprice, liqmap
+# study, backtest, sweep | liqprice, liqmap | watch, status | brief, sheet | paper
 for _module in (data_cmds, import_cmds, link_cmds, sim_cmds, fetch_cmds, analysis_cmds,
-                evidence_cmds, liq_cmds):  # fmt: skip
+                evidence_cmds, liq_cmds, watch_cmds, brief_cmds, paper_cmds):  # fmt: skip
     _module.commands.register(app)
 
 
