@@ -242,7 +242,7 @@ class AlertSettings(_Section):
 
     channels: tuple[ChannelSettings, ...] = ()
     quiet_hours: str = ""  # "22:00-07:00" (UTC): quiet channels wait until it ends
-    min_interval: str = "0m"  # per series: alerts closer than this to the last one are merged late
+    min_interval: str = "0m"  # per series and channel: a later alert waits this long (never dropped)
     retries: int = Field(8, ge=0)  # per delivery, before the channel is reported unreachable
     backoff_base: float = Field(1.0, ge=0, le=3600)  # seconds; doubles per failed attempt
     backoff_max: float = Field(300.0, ge=0, le=86_400)
@@ -382,13 +382,23 @@ def _not_utf8(file: Path, exc: UnicodeDecodeError) -> str:
 
 
 def _holds_secret(data: Any) -> bool:
+    """Keys named like a secret, and alert channel URLs (a Telegram bot token, a Slack webhook,
+    an SMTP password live in the URL) other than ``console`` and ``jsonl://`` files."""
     if isinstance(data, dict):
         return any(
             any(w in str(k).lower() for w in ("token", "secret", "password", "api_key"))
+            or (str(k) == "url" and _secret_url(v))
             or _holds_secret(v)
             for k, v in data.items()
         )
+    if isinstance(data, list | tuple):
+        return any(_holds_secret(v) for v in data)
     return False
+
+
+def _secret_url(value: Any) -> bool:
+    text = str(value).strip().lower()
+    return not (text == "console" or text.startswith("jsonl://"))
 
 
 def _merge_env(data: dict[str, Any], environ: Mapping[str, str]) -> dict[str, str]:

@@ -85,6 +85,22 @@ def test_config_with_secrets_must_be_private(tmp_path: Path) -> None:
         load_settings(path, environ={})
 
 
+@pytest.mark.parametrize(
+    ("url", "private"),
+    [("tgram://123456:ABCDEF/987", True), ("json://127.0.0.1:8080/hook", True),
+     ("console", False), ("jsonl:///tmp/alerts.jsonl", False)],
+)  # fmt: skip
+def test_alert_channel_urls_count_as_secrets(tmp_path: Path, url: str, private: bool) -> None:
+    """A channel URL carries its token (Telegram, Slack, SMTP): a readable config is refused."""
+    path = _write(tmp_path, f'[[alerts.channels]]\nurl = "{url}"\n')
+    path.chmod(0o644)
+    if private:
+        with pytest.raises(ConfigError, match="chmod 600"):
+            load_settings(path, environ={})
+    else:
+        assert load_settings(path, environ={}).alerts.channels[0].url == url
+
+
 def test_invalid_duration(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="invalid duration"):
         load_settings(_write(tmp_path, '[features]\nz_window = "30 days"\n'), environ={})

@@ -25,7 +25,7 @@ from typing import Any
 
 import polars as pl
 
-from oiradar.app.series import AS_STORED, load_series
+from oiradar.app.series import SeriesOptions, load_series
 from oiradar.app.session import Session
 from oiradar.errors import InputError
 from oiradar.model import SeriesKey, Timeframe, validate_exchange_name
@@ -138,7 +138,9 @@ def evaluate(
 ) -> Evaluation:  # fmt: skip
     """The events of ``key``'s bars closed by ``closed_by`` after ``cursor`` (all when None),
     computed as ``oiradar scan`` computes them (same loader, same kernels, same settings)."""
-    loaded = load_series(session.catalog, key, AS_STORED)
+    # exactly the stored series the feed writes: a finer one of the same market (an import, the
+    # demo's 5m) may cover more time and would win the choice of source scan makes
+    loaded = load_series(session.catalog, key, SeriesOptions(from_timeframe=key.timeframe))
     bars = settled(loaded.bars.filter(pl.col("ts") + key.timeframe.ms <= closed_by))
     if bars.height == 0:
         return Evaluation(key, None, pl.DataFrame(), bars)

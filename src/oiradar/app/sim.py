@@ -25,6 +25,7 @@ from oiradar.model import SeriesKey, Side, Timeframe
 from oiradar.signals import scan
 from oiradar.sim import SimResult, SimWrite, simulate
 from oiradar.store import Catalog, clear_ground_truth, ground_truth_dir
+from oiradar.store.ledger import clear_live
 
 Progress = Callable[[int, int], None]  # (steps done, steps total) of the simulator
 DEMO_SYMBOL = "KSM/USDT:USDT"
@@ -176,6 +177,7 @@ def _market(catalog: Catalog, days: int, seed: int, fresh: bool, progress: Progr
         if fresh:
             catalog.reset()
             clear_ground_truth(catalog)
+            clear_live(catalog.home)  # the ledger's cursors and clock belong to the old catalog
         result.write(catalog, DEMO_EXCHANGE, DEMO_SYMBOL, replace=True)
     summary = summarise(catalog, key, result)
     return DemoReport(home=catalog.home, key=key, summary=summary,

@@ -42,7 +42,7 @@ def simulate_cmd(
 @commands.add("demo")
 def demo_cmd(
     ctx: typer.Context,
-    fresh: Annotated[bool, typer.Option("--fresh", help="First delete <home>/catalog and <home>/sim.")] = False,
+    fresh: Annotated[bool, typer.Option("--fresh", help="First delete <home>/catalog, <home>/sim and <home>/live (the watch ledger, paper accounts).")] = False,
     days: Annotated[int, typer.Option("--days")] = 180,
     seed: Annotated[int, typer.Option("--seed")] = 7,
     wide: o.Wide = False,

@@ -147,17 +147,10 @@ class Watcher:
         else:
             urls = (*self.opts.notify, *(("console",) if self.opts.console else ()))
             self.channels = build_channels(settings.alerts, urls, self.echo)
-        self.dispatcher = Dispatcher(self.ledger, self.channels, settings.alerts,
-                                     clock=self._now, on_event=self.say)  # fmt: skip
+        # sends, retries and quiet hours run on the wall clock (a simulated venue's clock may run
+        # thousands of times faster; a channel's backoff must not)
+        self.dispatcher = Dispatcher(self.ledger, self.channels, settings.alerts, on_event=self.say)
         self.dispatcher.start()
-
-    def _now(self) -> int:
-        feed = next(iter(self.feeds.values()), None)
-        if feed is None:
-            from oiradar.app.feeds import wall_ms
-
-            return wall_ms()
-        return feed.now()
 
     async def start_streams(self) -> None:
         """Liquidation websockets of the real venues watched (``[watch] liquidations``)."""

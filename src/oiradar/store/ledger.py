@@ -23,6 +23,7 @@ Tables:
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -103,6 +104,16 @@ class Delivery:
 
 def ledger_path(home: Path) -> Path:
     return home / "live" / "ledger.sqlite"
+
+
+def clear_live(home: Path) -> None:
+    """Forget every live state of ``home`` (ledger, simulated clock, paper accounts): the
+    ``<home>/live`` folder. ``oiradar demo --fresh`` calls it with the catalog's reset."""
+    folder = home / "live"
+    if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+        raise StoreError(f"{folder} is not a folder oiradar made; remove it yourself")
+    if folder.exists():
+        shutil.rmtree(folder)
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -330,4 +341,4 @@ class Ledger:
             )
 
 
-__all__ = ["Delivery", "Ledger", "NewAlert", "connect", "ledger_path"]
+__all__ = ["Delivery", "Ledger", "NewAlert", "clear_live", "connect", "ledger_path"]
