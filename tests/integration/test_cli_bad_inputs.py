@@ -189,6 +189,25 @@ CASES = [
     case("simulate-start", "simulate", "--days", "3", "--start", "2024-02-30",
          says=("--start", "2024-02-30")),
     case("demo-days", "demo", "--days", "0", says=("--days", "0")),
+    # the live radar (each refused before anything starts)
+    case("watch-none", "watch", says=("no series to watch", "[watch] series")),
+    case("watch-no-symbol", "watch", "-e", "sim", says=("-s",)),
+    case("watch-no-exchange", "watch", "-s", "KSM/USDT:USDT", says=("-e",)),
+    case("watch-timeframe", "watch", *SERIES, "-t", "7m", says=("7m",)),
+    case("watch-exchange", "watch", "-e", "../x", "-s", "KSM/USDT:USDT", says=("../x",)),
+    case("watch-signal", "watch", *SERIES, "--signal", "nosuch", says=("nosuch", "entry")),
+    case("watch-stop", "watch", *SERIES, "--stop-after-bars", "0",
+         says=("--stop-after-bars", "0")),
+    case("watch-notify", "watch", *SERIES, "--notify", "nosuch://x/y", says=("nosuch://",),
+         absent=("x/y",)),
+    case("status-format", "status", "--format", "xml", says=("--format", "xml")),
+    case("brief-exchange", "brief", "-e", "nosuch", "-s", "KSM/USDT:USDT", "-t", "1h",
+         says=("nosuch",)),
+    case("brief-none", "brief", says=("no series to brief", "[watch] series")),
+    case("sheet-date", "sheet", *SERIES, "-t", "1h", "--date", "2024-13-01",
+         says=("--date", "2024-13-01")),
+    case("sheet-format", "sheet", *SERIES, "-t", "1h", "--format", "pdf",
+         says=("--format", "pdf")),
 ]
 
 
