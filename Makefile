@@ -14,8 +14,14 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The demo ends live: `watch` on the simulated venue (a minute at 14,400x: 240 hourly bars), alerts
+# on the terminal and in a JSONL file, then the morning brief of the watched market.
+DEMO := $(BIN)/oiradar --home $(CURDIR)/.demo-home
 demo: install
-	$(BIN)/oiradar --home $(CURDIR)/.demo-home demo --fresh
+	$(DEMO) demo --fresh
+	$(DEMO) watch -e sim -s DOT/USDT:USDT -t 1h --sim-speed 14400 --stop-after-bars 240 \
+		--notify jsonl://$(CURDIR)/.demo-home/alerts.jsonl
+	$(DEMO) brief -e sim -s DOT/USDT:USDT -t 1h
 
 test: install
 	$(BIN)/python -m pytest

@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -98,13 +99,23 @@ def alert_payload(event: dict[str, Any], timeframe: Timeframe, now_ms: int) -> d
     }
 
 
+def brief_payload(day: date, text: str) -> dict[str, Any]:
+    """The morning brief of ``day`` as an alert (``[alerts] daily_brief``): one per UTC day."""
+    return {"event_id": f"brief|{day.isoformat()}", "kind": "brief", "signal": "brief",
+            "side": "", "day": day.isoformat(), "text": text}  # fmt: skip
+
+
 def alert_title(a: dict[str, Any]) -> str:
+    if a.get("kind") == "brief":
+        return f"oiradar brief {a['day']}"
     late = " (late)" if a.get("late") else ""
     return f"oiradar: {a['signal']} {a['side']} {a['symbol']} {a['timeframe']}{late}"
 
 
 def alert_text(a: dict[str, Any]) -> str:
-    """The alert as one human line (console, chat channels)."""
+    """The alert as one human line (console, chat channels); the brief as its lines."""
+    if a.get("kind") == "brief":
+        return str(a["text"])
     v = a.get("values", {})
     parts = [f"{a['bar_time']} UTC", f"{a['exchange']} {a['symbol']} {a['timeframe']}",
              f"{a['signal']} {a['side']}"]  # fmt: skip
@@ -259,6 +270,7 @@ __all__ = [
     "alert_payload",
     "alert_text",
     "alert_title",
+    "brief_payload",
     "check_watch_signals",
     "evaluate",
     "event_id",

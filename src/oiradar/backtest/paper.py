@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -57,6 +58,16 @@ class Bar:
     oi_z: float = math.nan
     funding: float = 0.0  # rate settled at this bar's open
 
+    @classmethod
+    def at(cls, bars: Mapping[str, np.ndarray], j: int) -> Bar:
+        """Bar ``j`` of the engine's input arrays (:meth:`BacktestInputs.as_dict`), as plain floats."""
+        return cls(
+            open=float(bars["open"][j]), high=float(bars["high"][j]), low=float(bars["low"][j]),
+            close=float(bars["close"][j]), atr=float(bars["atr"][j]), entry=bool(bars["entry"][j]),
+            streak=float(bars["streak"][j]), oi_z=float(bars["oi_z"][j]),
+            funding=float(bars["funding"][j]),
+        )  # fmt: skip
+
 
 class TradeModel:
     """The trade model one closed bar at a time: what paper trading runs on live bars.
@@ -77,6 +88,16 @@ class TradeModel:
         )
         self._pending_exit: ExitReason | None = None
         self._recent: deque[float] = deque(maxlen=p.stop_lookback)  # highs (short) / lows (long)
+
+    @property
+    def pending_entry(self) -> tuple[float, float, float] | None:
+        """The entry queued at the last close (its stop, atr and oi_z), filled at the next open."""
+        return self._pending_entry
+
+    @property
+    def pending_exit(self) -> ExitReason | None:
+        """The exit queued at the last close (thesis broken, time stop), at the next open."""
+        return self._pending_exit
 
     def equity(self, price: float) -> float:
         """Cash plus the open position marked at ``price``."""
@@ -150,13 +171,7 @@ def run_paper(
     n = len(bars["open"])
     curve = []
     for j in range(n):
-        bar = Bar(
-            open=float(bars["open"][j]), high=float(bars["high"][j]), low=float(bars["low"][j]),
-            close=float(bars["close"][j]), atr=float(bars["atr"][j]), entry=bool(bars["entry"][j]),
-            streak=float(bars["streak"][j]), oi_z=float(bars["oi_z"][j]),
-            funding=float(bars["funding"][j]),
-        )  # fmt: skip
-        curve.append(model.on_bar(bar, last=j == n - 1))
+        curve.append(model.on_bar(Bar.at(bars, j), last=j == n - 1))
     return model.trades, curve
 
 

@@ -20,7 +20,9 @@ import asyncio
 import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 
+from oiradar.app.brief import BriefOptions, append_sheet, brief, brief_text
 from oiradar.app.feeds import (
     Feed,
     RevealFeed,
@@ -28,22 +30,25 @@ from oiradar.app.feeds import (
     liquidation_stream,
     sim_clock,
     sim_histories,
+    wall_ms,
 )
 from oiradar.app.live import (
     Ledger,
     NewAlert,
     alert_payload,
+    brief_payload,
     evaluate,
     open_ledger,
     series_label,
     watch_lock,
 )
+from oiradar.app.paper import advance
 from oiradar.app.session import Session
 from oiradar.errors import InputError, OiradarError
 from oiradar.live.channels import Channel, build_channels, route
 from oiradar.live.dispatch import Dispatcher
-from oiradar.model import SeriesKey
-from oiradar.timeutil import iso_utc
+from oiradar.model import DAY_MS, SeriesKey
+from oiradar.timeutil import day_start_ms, iso_utc, utc_date
 
 SIM = "sim"
 Say = Callable[[str], None]
@@ -141,12 +146,12 @@ class Watcher:
 
     def open(self) -> None:
         settings = self.session.settings
-        self.feeds = self._feeds if self._feeds is not None else self._build_feeds()
         if self._channels is not None:
             self.channels = list(self._channels)
-        else:
+        else:  # first: a channel URL that cannot work is refused before anything starts
             urls = (*self.opts.notify, *(("console",) if self.opts.console else ()))
             self.channels = build_channels(settings.alerts, urls, self.echo)
+        self.feeds = self._feeds if self._feeds is not None else self._build_feeds()
         # sends, retries and quiet hours run on the wall clock (a simulated venue's clock may run
         # thousands of times faster; a channel's backoff must not)
         self.dispatcher = Dispatcher(self.ledger, self.channels, settings.alerts, on_event=self.say)
@@ -233,11 +238,51 @@ class Watcher:
         self.summary.alerts += len(fresh)
         self.summary.late += sum(1 for a in alerts if a.late and a.event_id in fresh)
         self.summary.per_series[st.label] = st.new_bars
-        self.after_bars(st)
+        self.after_bars(st, closed_by)
         return new_bars
 
-    def after_bars(self, st: SeriesState) -> None:
-        """Hook after a series' new closed bars: paper trading and the daily sheet."""
+    def after_bars(self, st: SeriesState, closed_by: int) -> None:
+        """After a series' new closed bars: its paper accounts move on them (the same trade model
+        as the backtest), and each UTC day that every series has closed goes into the sheet."""
+        try:
+            for e in advance(self.session, st.key, closed_by=closed_by):
+                self.say(f"paper #{e.account} {st.label} {iso_utc(e.bar_ts)}: {e.kind} {e.reason}")
+        except OiradarError as exc:
+            self.say(f"{st.label}: paper trading skipped this bar ({exc})")
+        try:
+            self._day_close()
+        except OiradarError as exc:
+            self.say(f"daily sheet skipped: {exc}")
+
+    def _day_close(self) -> None:
+        """Append every UTC day that all series have closed (their last bar ends on or after the
+        next midnight) to the daily sheet, once; with ``[alerts] daily_brief``, send the brief."""
+        ends = [st.last_bar + st.key.timeframe.ms for st in self.states if st.last_bar is not None]
+        if len(ends) < len(self.states):
+            return
+        last_day = utc_date(min(ends)) - timedelta(days=1)  # ends at or after its next midnight
+        done = self.ledger.get("sheet_day")
+        if done is None:
+            days = [last_day]
+        else:
+            first = date.fromisoformat(done) + timedelta(days=1)
+            days = [first + timedelta(days=i) for i in range((last_day - first).days + 1)][-7:]
+        keys = [st.key for st in self.states]
+        for day in days:
+            path = append_sheet(self.session, keys, day)
+            self.ledger.put("sheet_day", day.isoformat())
+            self.say(f"daily sheet: {day} appended to {path}")
+            if self.session.settings.alerts.daily_brief:
+                self._send_brief(keys, day)
+
+    def _send_brief(self, keys: list[SeriesKey], day: date) -> None:
+        end = day_start_ms(day) + DAY_MS
+        text = brief_text(brief(self.session, BriefOptions(tuple(keys), closed_by=end)))
+        payload = brief_payload(day, text)
+        alert = NewAlert(payload["event_id"], "brief", end, False, payload,
+                         tuple(ch.name for ch in self.channels))  # fmt: skip
+        if self.ledger.commit("brief", end, [alert], wall_ms()) and self.dispatcher is not None:
+            self.dispatcher.notify()
 
     # ------------------------------------------------------------------ the loop
     def finished(self) -> bool:
