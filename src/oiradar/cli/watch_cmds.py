@@ -58,8 +58,12 @@ def watch_cmd(
     except KeyboardInterrupt:
         watch_line("stopped; `oiradar watch` again resumes from the ledger")
         return
-    watch_line(f"done: {summary.bars:,} closed bars, {summary.alerts:,} alerts "
-               f"({summary.late:,} late), {summary.errors:,} series errors")  # fmt: skip
+    watch_line(f"done: {_n(summary.bars, 'closed bar')}, {_n(summary.alerts, 'alert')} "
+               f"({summary.late:,} late), {_n(summary.errors, 'series error')}")  # fmt: skip
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
 
 
 @commands.add("status")
