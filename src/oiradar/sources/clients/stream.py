@@ -39,15 +39,17 @@ class LiquidationStream:
         ex = make_exchange(self.exchange_id, self.settings, self.options, pro=True)
         try:
             if ex.has.get("watchLiquidationsForSymbols") is True:
-                await self._watch(lambda: ex.watch_liquidations_for_symbols(list(symbols)), "all")
+                await self._watch(
+                    ex, lambda: ex.watch_liquidations_for_symbols(list(symbols)), "all"
+                )
             else:
                 await asyncio.gather(
-                    *(self._watch(_bind(ex.watch_liquidations, s), s) for s in symbols)
+                    *(self._watch(ex, _bind(ex.watch_liquidations, s), s) for s in symbols)
                 )
         finally:
             await ex.close()
 
-    async def _watch(self, watch: Callable[[], Any], label: str) -> None:
+    async def _watch(self, ex: Any, watch: Callable[[], Any], label: str) -> None:
         policy = RetryPolicy.from_settings(self.settings.fetch)
         rng, attempt = random.Random(), 0
         while not self.stop.is_set():
@@ -65,7 +67,18 @@ class LiquidationStream:
                 await asyncio.sleep(wait)
                 continue
             attempt = 0
-            self.on_events(events)
+            self.on_events(_new_in_cache(ex, events))
+
+
+def _new_in_cache(ex: Any, events: Events) -> Events:
+    """Every liquidation ccxt cached since the last call. A ccxt watch resolves with one
+    liquidation only, the first of a message's batch (Bybit, OKX) or of a burst that arrived before
+    the next watch, though its handler caches them all: the others would never be handed on."""
+    cache = getattr(ex, "liquidations", None)
+    if cache is None:
+        return events
+    n = cache.getLimit(None, None)
+    return list(cache[-n:]) if n else events
 
 
 def _bind(fn: Callable[[str], Any], arg: str) -> Callable[[], Any]:
