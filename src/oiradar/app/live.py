@@ -209,7 +209,8 @@ def watch_status(session: Session, now_ms: int | None = None) -> WatchStatus | N
     ledger = Ledger(path)
     try:
         wall = now_ms if now_ms is not None else int(time.time() * 1000)
-        sim_now = _sim_now(ledger.get("sim_clock"), wall)
+        running = _holder(path.parent / "watch.lock")
+        sim_now = _sim_now(ledger.get("sim_clock"), wall, running is not None)
         rows = []
         for r in ledger.series_rows():
             exchange, _, rest = r["series"].partition(" ")
@@ -228,15 +229,15 @@ def watch_status(session: Session, now_ms: int | None = None) -> WatchStatus | N
         count = len(ledger.alerts(limit=1_000_000))
     finally:
         ledger.close()
-    return WatchStatus(str(session.home), _holder(path.parent / "watch.lock"), rows, channels,
-                       count, wall)  # fmt: skip
+    return WatchStatus(str(session.home), running, rows, channels, count, wall)
 
 
-def _sim_now(raw: str | None, wall: int) -> int | None:
+def _sim_now(raw: str | None, wall: int, running: bool) -> int | None:
+    """The simulated venue's time: it runs only while a watch runs (``app.feeds.sim_clock``)."""
     if raw is None:
         return None
     c = json.loads(raw)
-    return int(c["anchor_sim"] + (wall - c["anchor_wall"]) * c["speed"])
+    return int(c["anchor_sim"] + ((wall - c["anchor_wall"]) * c["speed"] if running else 0))
 
 
 def _holder(lock: Path) -> str | None:

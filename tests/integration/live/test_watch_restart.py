@@ -30,7 +30,7 @@ ENV = {"OIRADAR__WATCH__SETTLE_S": "0", "OIRADAR__ALERTS__BACKOFF_BASE": "0.05",
 
 
 def _args(url: str, bars: int) -> list[str]:
-    return ["watch", "-e", "sim", "-s", KEY.symbol, "-t", "1h", "--sim-speed", "36000",
+    return ["watch", "-e", "sim", "-s", KEY.symbol, "-t", "1h", "--sim-speed", "72000",
             "--stop-after-bars", str(bars), "--notify", url, "--quiet"]  # fmt: skip
 
 
@@ -48,13 +48,13 @@ def test_sigkill_at_random_points_sends_each_alert_once(tmp_path: Path) -> None:
             proc = subprocess.Popen([*OIRADAR, "--home", str(home), *_args(rx.url, 10_000)],
                                     env=_environ(), stdout=subprocess.DEVNULL,
                                     stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)  # fmt: skip
-            time.sleep(rng.uniform(0.2, 4.0))
+            time.sleep(rng.uniform(0.5, 4.5))
             if proc.poll() is None:
                 proc.send_signal(signal.SIGKILL)
                 kills += 1
             _, err = proc.communicate(timeout=30)
             assert b"Traceback" not in err, err.decode()
-        final = run_cli(_args(rx.url, 5), home, env=ENV, timeout=120)
+        final = run_cli(_args(rx.url, 60), home, env=ENV, timeout=120)
         assert final.code == 0, final.output
         received = rx.event_ids()
     assert kills >= TRIALS - 2  # the kills really landed mid-run
@@ -69,7 +69,8 @@ def test_sigkill_at_random_points_sends_each_alert_once(tmp_path: Path) -> None:
     events = events.filter((pl.col("ts") > first) & (pl.col("ts") <= last))
     want = [f"sim|{KEY.symbol}|1h|{r['signal']}|{r['side']}|"
             + iso_utc(r["ts"]).replace(" ", "T") + "Z" for r in events.iter_rows(named=True)]  # fmt: skip
-    assert len(want) >= 10, f"only {len(want)} events: the trial says too little"
+    print(f"{kills} kills, {len(received)} alerts received, {len(want)} scan events")
+    assert len(want) >= 8, f"only {len(want)} events: the trial says too little"
     dupes = sorted({e for e in received if received.count(e) > 1})
     assert not dupes, f"sent twice: {dupes}"
     assert sorted(received) == sorted(want)
