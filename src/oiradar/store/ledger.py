@@ -24,15 +24,13 @@ from __future__ import annotations
 
 import json
 import shutil
-import sqlite3
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from oiradar.errors import StoreError
+from oiradar.store.sqlite import WalDatabase, connect
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS alerts (
@@ -116,52 +114,14 @@ def clear_live(home: Path) -> None:
         shutil.rmtree(folder)
 
 
-def connect(path: Path) -> sqlite3.Connection:
-    """A WAL connection usable from several threads (callers serialise with a lock)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        con = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
-        con.execute("PRAGMA journal_mode=WAL")
-        con.execute("PRAGMA synchronous=FULL")  # a commit survives a power cut, not just a kill
-        con.execute("PRAGMA foreign_keys=ON")
-    except sqlite3.Error as exc:
-        raise StoreError(f"{path}: cannot open the SQLite database ({exc})") from exc
-    return con
-
-
-class Ledger:
+class Ledger(WalDatabase):
     """Alerts, deliveries, cursors and health of ``oiradar watch``; thread-safe."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._con = connect(path)
-        self._lock = threading.RLock()
-        with self._lock:
-            self._con.executescript(SCHEMA)  # idempotent; executescript commits by itself
+    schema = SCHEMA
 
     @classmethod
     def open(cls, home: Path) -> Ledger:
         return cls(ledger_path(home))
-
-    def close(self) -> None:
-        with self._lock:
-            self._con.close()
-
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            con = self._con
-            con.execute("BEGIN IMMEDIATE")
-            try:
-                yield con
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
-            con.execute("COMMIT")
-
-    def _query(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        with self._lock:
-            return self._con.execute(sql, args).fetchall()
 
     # ------------------------------------------------------------------ cursors and alerts
     def cursor(self, series: str) -> int | None:

@@ -21,16 +21,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from oiradar.errors import InputError, StoreError
-from oiradar.store.ledger import connect
+from oiradar.errors import InputError
+from oiradar.store.sqlite import WalDatabase
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS accounts (
@@ -163,8 +161,9 @@ class AccountState:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class NewAccount:
-    name: str | None  # None: ``<base>-<side>-<timeframe>``, numbered when taken
+class _AccountTerms:
+    """What an account trades and how: the series, side, entry signal and frozen parameters."""
+
     exchange: str
     symbol: str
     timeframe: str
@@ -172,23 +171,20 @@ class NewAccount:
     signal: str
     params: dict[str, Any]
     start_ts: int
-    equity: float
     created_ms: int
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class Account:
+class NewAccount(_AccountTerms):
+    name: str | None  # None: ``<base>-<side>-<timeframe>``, numbered when taken
+    equity: float
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Account(_AccountTerms):
     id: int
     name: str
-    exchange: str
-    symbol: str
-    timeframe: str
-    side: str
-    signal: str
-    params: dict[str, Any]
-    start_ts: int
     status: str
-    created_ms: int
     stopped_ms: int | None
     state: AccountState
 
@@ -246,48 +242,20 @@ def _trade(row: Sequence[Any]) -> ClosedTrade:
     return ClosedTrade(**values)
 
 
-class PaperStore:
+class PaperStore(WalDatabase):
     """The paper accounts of one home; thread-safe (one connection, serialised by a lock)."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._con = connect(path)
-        self._lock = threading.RLock()
-        with self._lock:
-            self._con.executescript(SCHEMA)  # idempotent; executescript commits by itself
+    schema = SCHEMA
 
     @classmethod
     def open(cls, home: Path) -> PaperStore:
         return cls(paper_path(home))
-
-    def close(self) -> None:
-        with self._lock:
-            self._con.close()
 
     def __enter__(self) -> PaperStore:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            con = self._con
-            con.execute("BEGIN IMMEDIATE")
-            try:
-                yield con
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
-            con.execute("COMMIT")
-
-    def _query(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        with self._lock:
-            try:
-                return self._con.execute(sql, args).fetchall()
-            except sqlite3.Error as exc:
-                raise StoreError(f"{self.path}: {exc}") from exc
 
     # ------------------------------------------------------------------ accounts
     def create(self, new: NewAccount) -> Account:
