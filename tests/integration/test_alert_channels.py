@@ -22,6 +22,8 @@ from oiradar.config import AlertSettings, ChannelSettings
 from oiradar.live.channels import ChannelError, JsonlChannel, build_channels, route
 from oiradar.live.dispatch import Dispatcher
 from oiradar.model import HOUR_MS, Timeframe
+from oiradar.store.ledger import ledger_path
+from tests.integration.cli_helpers import run_cli
 
 T0 = 1_709_280_000_000  # 2024-03-01 08:00 UTC
 
@@ -184,9 +186,9 @@ def closed_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_an_unreachable_channel_is_reported_after_its_retries(
-    ledger: Ledger, tmp_path: Path
-) -> None:
+def test_an_unreachable_channel_is_reported_after_its_retries(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    ledger = Ledger(ledger_path(home))  # where `oiradar status` reads it
     port = closed_port()
     s = fast(retries=2, channels=(ChannelSettings(url=f"json://127.0.0.1:{port}/hook"),))
     channels = [*build_channels(s, ()), JsonlChannel(tmp_path / "alerts.jsonl")]
@@ -204,6 +206,14 @@ def test_an_unreachable_channel_is_reported_after_its_retries(
                for e in events) == 2  # fmt: skip
     lines = (tmp_path / "alerts.jsonl").read_text().splitlines()
     assert [json.loads(x) for x in lines] == payloads  # the other channel got every alert
+    ledger.close()
+    shown = run_cli(["status"], home)  # what the user sees
+    assert shown.code == 0, shown.output
+    assert any(name in line and "unreachable" in line for line in shown.stdout.splitlines()), (
+        shown.stdout)
+    data = json.loads(run_cli(["status", "--format", "json"], home).stdout)
+    states = {c["channel"]: c["state"] for c in data["channels"]}
+    assert states == {name: "unreachable", "jsonl://" + str(tmp_path / "alerts.jsonl"): "ok"}
 
 
 def test_a_send_is_cut_at_the_alerts_timeout(receivers: Callable[..., Receiver]) -> None:
