@@ -101,3 +101,48 @@ def test_replay_in_uneven_steps_equals_scan(history, tmp_path: Path) -> None:
         t += dt
     got, first = _replay(src, key, tmp_path / "w", steps, start)
     assert got == _scan_ids(src, key, first, t_end)
+
+
+def test_each_closed_utc_day_goes_to_the_sheet_and_the_brief_to_the_channels(
+    history, tmp_path: Path
+) -> None:
+    """``watch`` appends every UTC day all series closed to the daily sheet once, and with
+    ``[alerts] daily_brief`` sends that day's brief as one alert."""
+    src, key = history
+    hist = src.catalog.read_stored(key)
+    start = int(hist["ts"][0]) + 40 * DAY_MS + 3 * TF.ms  # mid-day
+    home = tmp_path / "w"
+    settings = load_settings(environ={"OIRADAR__WATCH__SETTLE_S": "0",
+                                      "OIRADAR__ALERTS__DAILY_BRIEF": "true"}, home=home)  # fmt: skip
+    session = Session(settings, home)
+    now = {"t": start}
+    feed = RevealFeed(session, {key: hist}, lambda: now["t"])
+    out = home / "alerts.jsonl"
+    w = Watcher(session, WatchOptions((key,), console=False), feeds={key.exchange: feed},
+                channels=[JsonlChannel(out)])  # fmt: skip
+
+    async def drive() -> None:
+        w.open()
+        try:
+            for _ in range(3 * 6 + 1):  # three days of 4h bars, one at a time
+                await w.step()
+                now["t"] += TF.ms
+            await w.step()  # the same instant again: nothing new is written
+        finally:
+            await w.close()
+
+    asyncio.run(drive())
+    first_day = (start // DAY_MS) - 1  # the day before the first start was complete
+    days = [_day(first_day + i) for i in range(4)]
+    sheet = pl.read_csv(home / "sheets" / "sheet.csv")
+    assert sheet["date"].to_list() == days
+    briefs = [json.loads(x) for x in out.read_text().splitlines()]
+    briefs = [b for b in briefs if b.get("kind") == "brief"]
+    assert [b["event_id"] for b in briefs] == [f"brief|{d}" for d in days]
+    assert all("sim KSM/USDT:USDT 4h" in b["text"] for b in briefs)
+
+
+def _day(n: int) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(n * 86400, UTC).date().isoformat()
