@@ -16,13 +16,14 @@ its close, so a still-forming bar is never alerted on.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import time
 import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import polars as pl
 
@@ -34,6 +35,9 @@ from oiradar.sources import FetchRequest, Recorder, RecordOptions, RetryReport, 
 from oiradar.store.ledger import Ledger
 from oiradar.store.markets import MarketsCacheFile
 from oiradar.timeutil import duration_ms, iso_utc
+
+if TYPE_CHECKING:
+    from oiradar.sources.ingest.fetch import VenueClients
 
 Clock = Callable[[], int]  # epoch ms
 
@@ -99,8 +103,8 @@ class RevealFeed:
             self._written[key] = int(new["ts"][-1])
         elif hist.height and int(hist["ts"][-1]) + tf <= closed_by and done == int(hist["ts"][-1]):
             raise SourceError(f"{key}: the simulated market ends at "
-                              f"{iso_utc(int(hist['ts'][-1]) + tf)} UTC; start afresh with "
-                              "`oiradar watch --fresh`")  # fmt: skip
+                              f"{iso_utc(int(hist['ts'][-1]) + tf)} UTC; start afresh in a new "
+                              "--home, or reset this one with `oiradar demo --fresh`")  # fmt: skip
         return self._written[key]
 
     async def aclose(self) -> None:
@@ -109,34 +113,48 @@ class RevealFeed:
 
 @dataclass(frozen=True)
 class SimClock:
-    """Simulated time: ``anchor_sim`` at wall time ``anchor_wall``, running ``speed`` times faster."""
+    """Simulated time: ``anchor_sim`` at wall time ``anchor_wall``, running ``speed`` times faster.
+    ``origin``: where the simulated market's live part begins (fixed at the first start)."""
 
     anchor_wall: int
     anchor_sim: int
     speed: float
+    origin: int
 
     def now(self) -> int:
         return self.anchor_sim + int((wall_ms() - self.anchor_wall) * self.speed)
 
 
-SIM_LIVE_DAYS = 60  # simulated beyond the start: at 3600x speed, 1h bars last 24 minutes
+SIM_LIVE_DAYS = 60  # simulated after the origin: at 3600x speed, 1h bars last 24 minutes
 
 
 def sim_clock(ledger: Ledger, speed: float, step_ms: int) -> SimClock:
-    """The simulated venue's clock, kept in the ledger so that a restarted watch resumes the same
-    timeline (bars that closed while it was down are backfilled, their alerts marked late). A new
-    speed re-anchors at the current simulated time."""
+    """The simulated venue's clock, kept in the ledger. It runs only while ``watch`` runs: a
+    restarted watch resumes at the simulated time it had reached (:func:`save_sim_clock`), on the
+    same simulated market, at the speed now asked for.
+
+    The first start places the market's live part 60 days before the wall clock, so the simulated
+    span ends "now": its bars are never in the future of the wall clock, and every command that
+    reads "bars closed by now" (``brief``, ``paper status``) sees all of them."""
     raw = ledger.get("sim_clock")
+    now = wall_ms()
     if raw is not None:
-        old = SimClock(**json.loads(raw))
-        if old.speed == speed:
-            return old
-        clock = SimClock(wall_ms(), old.now(), speed)
+        old = json.loads(raw)
+        clock = SimClock(now, int(old["anchor_sim"]), speed, int(old.get("origin", old["anchor_sim"])))
     else:
-        now = wall_ms()
-        clock = SimClock(now, now - now % step_ms, speed)
-    ledger.put("sim_clock", json.dumps(clock.__dict__))
+        start = now - SIM_LIVE_DAYS * DAY_MS
+        start -= start % step_ms
+        clock = SimClock(now, start, speed, start)
+    save_sim_clock(ledger, clock)
     return clock
+
+
+def save_sim_clock(ledger: Ledger, clock: SimClock) -> None:
+    """Keep the simulated time reached (the watch loop calls it after every pass)."""
+    wall = wall_ms()
+    sim = clock.anchor_sim + int((wall - clock.anchor_wall) * clock.speed)
+    ledger.put("sim_clock", json.dumps({"anchor_wall": wall, "anchor_sim": sim,
+                                        "speed": clock.speed, "origin": clock.origin}))  # fmt: skip
 
 
 def sim_seed(base: int, key: SeriesKey) -> int:
@@ -147,11 +165,11 @@ def sim_seed(base: int, key: SeriesKey) -> int:
 def sim_histories(
     session: Session, keys: list[SeriesKey], clock: SimClock, history: str
 ) -> dict[SeriesKey, pl.DataFrame]:
-    """One simulated market per series, starting ``history`` before the clock's anchor (whole
-    days) and running :data:`SIM_LIVE_DAYS` beyond it; a pure function of the seed and anchor."""
+    """One simulated market per series, starting ``history`` before the clock's origin (whole
+    days) and running :data:`SIM_LIVE_DAYS` beyond it; a pure function of the seed and origin."""
     cfg = session.settings.sim
     back_days = math.ceil(duration_ms(history) / DAY_MS) + 1
-    start = clock.anchor_sim - clock.anchor_sim % DAY_MS - back_days * DAY_MS
+    start = clock.origin - clock.origin % DAY_MS - back_days * DAY_MS
     out = {}
     for key in keys:
         res = simulate(cfg.preset, days=back_days + SIM_LIVE_DAYS, seed=sim_seed(cfg.seed, key),
@@ -162,7 +180,12 @@ def sim_histories(
 
 class VenueFeed:
     """A venue through ``oiradar fetch``'s code: the first update backfills ``history`` (archive
-    first where the venue has one), later ones fetch from the last stored bar."""
+    first where the venue has one), later ones fetch from the last stored bar.
+
+    One set of clients serves every update (:class:`~oiradar.sources.ingest.fetch.VenueClients`):
+    a ccxt client opened per update cost about 0.3 s of set-up, market list and closing pause per
+    series and bar (``bench/bench_watch.py``). They are opened in the running event loop and
+    opened again if a later update runs in another one; :meth:`aclose` closes them."""
 
     def __init__(self, session: Session, exchange: str, history: str, report: RetryReport,
                  clock: Clock = wall_ms) -> None:  # fmt: skip
@@ -173,6 +196,8 @@ class VenueFeed:
         self.report = report
         self._seen: set[SeriesKey] = set()
         self._cache = MarketsCacheFile(session.home, offline_ok=False)
+        self._clients: VenueClients | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def now(self) -> int:
         return self.clock()
@@ -188,7 +213,7 @@ class VenueFeed:
                            since=since, until=closed_by, archive=first)  # fmt: skip
         if since + key.timeframe.ms <= closed_by:
             result = await run_fetch(req, self.session.catalog, self.session.settings, self.report,
-                                     now=closed_by, cache=self._cache)  # fmt: skip
+                                     now=closed_by, clients=await self._open())  # fmt: skip
             if not result.ok:
                 chunk, why = result.failed[0]
                 raise SourceError(f"{key}: fetch failed for {iso_utc(chunk.start)}.."
@@ -196,8 +221,22 @@ class VenueFeed:
         self._seen.add(key)
         return last_stored(self.session, key)
 
+    async def _open(self) -> VenueClients:
+        loop = asyncio.get_running_loop()
+        if self._clients is not None and self._loop is not loop:
+            self._clients = None  # made in a loop that is gone: its HTTP sessions went with it
+        if self._clients is None:
+            from oiradar.sources.ingest.fetch import VenueClients
+
+            self._clients = VenueClients(self.exchange, self.session.settings, self.report,
+                                         cache=self._cache)  # fmt: skip
+            self._loop = loop
+        return self._clients
+
     async def aclose(self) -> None:
-        return None
+        clients, self._clients = self._clients, None
+        if clients is not None and self._loop is asyncio.get_running_loop():
+            await clients.aclose()
 
 
 def liquidation_stream(
@@ -220,6 +259,7 @@ __all__ = [
     "VenueFeed",
     "last_stored",
     "liquidation_stream",
+    "save_sim_clock",
     "sim_clock",
     "sim_histories",
     "sim_seed",

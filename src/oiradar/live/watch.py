@@ -26,8 +26,10 @@ from oiradar.app.brief import BriefOptions, append_sheet, brief, brief_text
 from oiradar.app.feeds import (
     Feed,
     RevealFeed,
+    SimClock,
     VenueFeed,
     liquidation_stream,
+    save_sim_clock,
     sim_clock,
     sim_histories,
     wall_ms,
@@ -112,6 +114,7 @@ class Watcher:
         self.dispatcher: Dispatcher | None = None
         self.channels: list[Channel] = []
         self._streams: list[tuple[object, asyncio.Task[object]]] = []
+        self._sim_clock: SimClock | None = None
         self.stop = asyncio.Event()
 
     def first_cursor(self, label: str) -> int | None:
@@ -128,6 +131,7 @@ class Watcher:
             if exchange == SIM:
                 speed = self.opts.sim_speed or cfg.sim_speed
                 clock = sim_clock(self.ledger, speed, min(k.timeframe.ms for k in keys))
+                self._sim_clock = clock
                 self.say(f"simulated venue: {len(keys)} series, clock at "
                          f"{iso_utc(clock.now())} UTC, {speed:g}x real time")  # fmt: skip
                 hist = sim_histories(self.session, keys, clock, cfg.history)
@@ -195,8 +199,10 @@ class Watcher:
                 done += self._evaluate(st, closed_by, now)
             except OiradarError as exc:
                 self._failed(st, str(exc), now)
-            except Exception as exc:
+            except Exception as exc:  # a series that fails never stops the others
                 self._failed(st, f"{type(exc).__name__}: {exc}", now)
+        if self._sim_clock is not None:  # a restart resumes the simulated time from here
+            save_sim_clock(self.ledger, self._sim_clock)
         return done
 
     def _failed(self, st: SeriesState, error: str, now: int) -> None:
