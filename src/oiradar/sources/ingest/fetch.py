@@ -22,6 +22,7 @@ or holds incomplete. REST OI is never asked for beyond the venue's depth (Binanc
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -57,6 +58,28 @@ class FetchResult:
         return not self.failed
 
 
+class VenueClients:
+    """One venue's REST (ccxt) and archive clients, kept open across fetches by a caller that
+    fetches often (``oiradar watch``: every series at every bar). A fresh ccxt client costs its
+    set-up, a TLS context, loading the market list and a 250 ms pause when it closes (ccxt's
+    ``timeout_on_exit``); kept, its market list is loaded once and its rate limiter paces every
+    series of the venue together. The owner closes it with :meth:`aclose`, in the event loop
+    that used it (ccxt's HTTP session belongs to that loop)."""
+
+    def __init__(self, exchange: str, settings: Settings, report: RetryReport, *,
+                 venue: Venue | None = None, cache: MarketsCache | None = None) -> None:  # fmt: skip
+        self.exchange = exchange
+        self.venue = venue or venue_for(exchange)
+        self.rest = RestClient(exchange, settings, report, self.venue.ccxt_options, cache)
+        self.archive = ArchiveClient(exchange, settings, report)
+
+    async def aclose(self) -> None:
+        try:
+            await self.rest.__aexit__()
+        finally:
+            await self.archive.__aexit__()
+
+
 async def run_fetch(
     req: FetchRequest,
     catalog: Catalog,
@@ -68,24 +91,33 @@ async def run_fetch(
     now: int | None = None,
     venue: Venue | None = None,
     cache: MarketsCache | None = None,
+    clients: VenueClients | None = None,
 ) -> FetchResult:
     """Plan, then fetch every chunk (``concurrency`` at a time) and write each one atomically.
 
     ``cache`` keeps the venue's market list; with ``offline_ok`` (a dry run) it stands in when the
-    venue cannot be reached."""
-    venue = venue or venue_for(req.exchange)
-    async with RestClient(req.exchange, settings, report, venue.ccxt_options, cache) as rest:
+    venue cannot be reached. ``clients``: open clients of ``req.exchange`` to use (and leave open)
+    instead of opening and closing the fetch's own; they carry their venue, cache and report."""
+    if clients is not None and clients.exchange != req.exchange:
+        raise ValueError(f"clients of {clients.exchange} given to fetch {req.exchange}")
+    venue = clients.venue if clients is not None else venue or venue_for(req.exchange)
+    async with contextlib.AsyncExitStack() as own:
+        rest = clients.rest if clients is not None else await own.enter_async_context(
+            RestClient(req.exchange, settings, report, venue.ccxt_options, cache)
+        )  # fmt: skip
         market = await rest.market(req.symbol)
         plan = plan_fetch(req, venue, market, catalog, now)
         result = FetchResult(plan=plan, offline_reason=rest.offline_reason,
                              markets_cached_at=rest.cached[0] if rest.cached else None)  # fmt: skip
         if dry_run or not plan.chunks:
             return result
-        async with ArchiveClient(req.exchange, settings, report) as archive:
-            fetcher = _ChunkFetcher(
-                venue, market, req.timeframe, rest, archive, plan.archive_market, plan.oi_from
-            )
-            await _run_chunks(plan, fetcher, catalog, settings.fetch.concurrency, result, progress)
+        archive = clients.archive if clients is not None else await own.enter_async_context(
+            ArchiveClient(req.exchange, settings, report)
+        )  # fmt: skip
+        fetcher = _ChunkFetcher(
+            venue, market, req.timeframe, rest, archive, plan.archive_market, plan.oi_from
+        )
+        await _run_chunks(plan, fetcher, catalog, settings.fetch.concurrency, result, progress)
     return result
 
 
