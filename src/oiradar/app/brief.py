@@ -468,15 +468,44 @@ def append_sheet(session: Session, keys: Sequence[SeriesKey], day: date) -> Path
     """Add ``day``'s rows of ``keys`` (the ``[watch] series`` when empty) to the cumulative
     ``<sheet folder>/sheet.csv``: a (date, exchange, symbol, timeframe) already there is
     replaced, never repeated. Written atomically (a temporary file, then ``os.replace``)."""
-    report = sheet(session, SheetOptions(day, tuple(keys)))
+    keys = watched_keys(session, keys)
+    parts = []
+    for batch in sheet_batches(keys):  # a few series at a time: a long watch's memory stays flat
+        try:
+            parts.append(sheet(session, SheetOptions(day, tuple(batch))).rows)
+        except InputError as exc:  # the day is outside every series of this batch
+            parts.append(pl.DataFrame([_error_row(k, str(exc), {"date": day}) for k in batch],
+                                      schema=SHEET_SCHEMA))  # fmt: skip
     path = sheet_folder(session) / SHEET_FILE
-    new = sheet_document(report.rows).cast(pl.String)
+    new = sheet_document(pl.concat(parts)).cast(pl.String)
     old = _read_sheet(path)
     if old is not None:
         stale = old.join(new.select(SHEET_KEY), on=list(SHEET_KEY), how="anti")
         new = pl.concat([stale, new], how="diagonal")
     _write_atomic(new.sort(SHEET_KEY, maintain_order=True), path)
     return path
+
+
+SHEET_BATCH = 16  # series analysed together by append_sheet
+
+
+def sheet_batches(keys: Sequence[SeriesKey], size: int = SHEET_BATCH) -> list[list[SeriesKey]]:
+    """``keys`` in batches of about ``size``, the series of one base asset always together (the
+    cross-venue and cross-margin signals compare them), in their order of first appearance.
+
+    ``watch`` appends 200 series' rows at each UTC day close: analysed all at once, their
+    features' buffers raised the process's resident memory by ~100 MiB each day
+    (``bench/bench_watch.py``); a batch at a time keeps the high-water mark of one batch."""
+    groups: dict[str, list[SeriesKey]] = {}
+    for k in keys:
+        groups.setdefault(parse_symbol(k.symbol)[0], []).append(k)
+    batches: list[list[SeriesKey]] = []
+    for group in groups.values():
+        if batches and len(batches[-1]) + len(group) <= size:
+            batches[-1].extend(group)
+        else:
+            batches.append(list(group))
+    return batches
 
 
 def _read_sheet(path: Path) -> pl.DataFrame | None:
