@@ -81,8 +81,10 @@ class FakeExchange:
         port: int = 0,
         archive_blank: dict[date, range] | None = None,
         replay: list[Replay] | None = None,
+        extra_symbols: int = 0,
     ) -> None:
         self.now_ms = now_ms
+        self.extra_symbols = extra_symbols  # Binance USD-M also lists S001USDT, S002USDT, ...
         self.archive_until = archive_until  # archive serves days strictly before this date
         self.faults = faults or FaultPlan()
         self.timeout_hold_s = timeout_hold_s
@@ -216,6 +218,16 @@ class FakeExchange:
         )
 
     # ------------------------------------------------------------------ Binance
+    def _bn_exchange_info(self, request: web.Request) -> web.Response:
+        """The fixture's instruments, plus ``extra_symbols`` perpetuals cloned from its first one
+        (``S001USDT`` ...: base ``S001``, market data from :mod:`~tests.fake_exchange.market`)."""
+        doc = _fixture("fapi_v1_exchangeInfo.json")
+        template = doc["symbols"][0]
+        for sym in extra_symbol_ids(self.extra_symbols):
+            base = sym.removesuffix("USDT")
+            doc["symbols"].append({**template, "symbol": sym, "pair": sym, "baseAsset": base})
+        return web.json_response(doc)
+
     def _bn_klines(self, request: web.Request, coinm: bool) -> web.Response:
         sym = request.query["symbol"]
         tf = _BINANCE_TF[request.query["interval"]]
@@ -518,6 +530,11 @@ class FakeExchange:
         return ws
 
 
+def extra_symbol_ids(n: int) -> list[str]:
+    """Venue ids of the extra Binance USD-M perpetuals: ``S001USDT`` .. (unified ``S001/USDT:USDT``)."""
+    return [f"S{i:03d}USDT" for i in range(1, n + 1)]
+
+
 def _ws_ack(venue: str, msg: dict[str, Any]) -> dict[str, Any] | None:
     if venue.startswith("binance") and "id" in msg:
         return {"result": None, "id": msg["id"]}
@@ -600,9 +617,7 @@ _METRICS_HEADER = (
 )
 
 _ROUTES: dict[tuple[str, str], Callable[[FakeExchange, web.Request], web.Response]] = {
-    ("binanceusdm", "/fapi/v1/exchangeInfo"): lambda s, r: web.json_response(
-        _fixture("fapi_v1_exchangeInfo.json")
-    ),
+    ("binanceusdm", "/fapi/v1/exchangeInfo"): FakeExchange._bn_exchange_info,
     ("binanceusdm", "/fapi/v1/klines"): lambda s, r: s._bn_klines(r, coinm=False),
     ("binanceusdm", "/fapi/v1/fundingRate"): FakeExchange._bn_funding,
     ("binanceusdm", "/fapi/v1/openInterest"): FakeExchange._bn_oi_now,
