@@ -32,6 +32,8 @@ def test_brief_shows_the_series_for_people_and_programs(home: Path) -> None:
         assert label in res.stdout, label
     assert "KSM" in res.stdout and "$" in res.stdout and "%" in res.stdout
     assert max(len(line) for line in res.stdout.splitlines()) <= 100
+    spark = [line for line in res.stdout.splitlines() if "sim KSM/USDT:USDT 4h  OI " in line]
+    assert len(spark) == 1 and "price" in spark[0] and "█" in spark[0] and "▁" in spark[0]
     res = run_cli(["brief", *SERIES, "--format", "json"], home)
     assert res.code == 0, res.output
     rows = json.loads(res.stdout)["rows"]

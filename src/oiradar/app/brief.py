@@ -259,6 +259,19 @@ class BriefReport:
     rows: pl.DataFrame  # BRIEF_SCHEMA, one row per series in the order asked
     closed_by: int  # the cut (epoch ms)
     notes: tuple[str, ...] = ()  # how the series were built (stored timeframe, prices)
+    trails: tuple[Trail, ...] = ()  # the last bars of each series, for a terminal sparkline
+
+
+@dataclass(frozen=True)
+class Trail:
+    """The closes and OI of a series' last :data:`TRAIL_BARS` complete bars up to the cut."""
+
+    series: str  # "exchange symbol timeframe"
+    close: tuple[float | None, ...]
+    oi: tuple[float | None, ...]
+
+
+TRAIL_BARS = 30
 
 
 def brief(session: Session, opts: BriefOptions = BriefOptions()) -> BriefReport:
@@ -275,7 +288,17 @@ def brief(session: Session, opts: BriefOptions = BriefOptions()) -> BriefReport:
             continue
         rows.append(_brief_row(session, analysed[key], cut, alerts.get(key, NO_ALERT)))
     notes = summary_notes([(x.key, x.notes) for x in loaded])
-    return BriefReport(pl.DataFrame(rows, schema=BRIEF_SCHEMA), cut, tuple(notes))
+    trails = tuple(_trail(analysed[k]) for k in keys if k in analysed)
+    return BriefReport(pl.DataFrame(rows, schema=BRIEF_SCHEMA), cut, tuple(notes), trails)
+
+
+def _trail(series: _Series) -> Trail:
+    feats = series.feats
+    done = (feats.filter(pl.col("complete")) if feats.height else feats).tail(TRAIL_BARS)
+    key = series.key
+    return Trail(f"{key.exchange} {key.symbol} {key.timeframe.value}",
+                 tuple(done["close"].to_list()) if done.height else (),
+                 tuple(done["oi"].to_list()) if done.height else ())  # fmt: skip
 
 
 def _brief_row(session: Session, series: _Series, cut: int, alert: str) -> dict[str, Any]:

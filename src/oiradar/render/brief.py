@@ -13,6 +13,7 @@ from oiradar.errors import InputError
 from oiradar.render.console import say, table_console
 from oiradar.render.formats import OutFormat, iso, number, percent, ratio
 from oiradar.render.notes import show_notes
+from oiradar.render.spark import sparkline
 from oiradar.render.tables import Cell, as_data, table
 
 if TYPE_CHECKING:  # the use cases load their lower layers: only their types here
@@ -118,6 +119,19 @@ def show_brief(report: BriefReport, fmt: OutFormat = OutFormat.TABLE) -> None:
         for column in t.columns[1:]:
             column.max_width = 2 * SERIES_WIDTH  # an error note wraps instead of pushing out
         console.print(t)
+    show_trails(report)
+
+
+def show_trails(report: BriefReport) -> None:
+    """One line per series: its OI and price over the last bars as sparklines."""
+    trails = [t for t in report.trails if t.oi or t.close]
+    if not trails:
+        return
+    n = max(len(t.oi) for t in trails)
+    say(f"Last {n} bars (each line from its own low ▁ to its own high █):")
+    width = max(len(t.series) for t in trails)
+    for t in trails:
+        say(f"  {t.series:<{width}}  OI {sparkline(t.oi)}  price {sparkline(t.close)}")
 
 
 # ------------------------------------------------------------------------- the sheet's files

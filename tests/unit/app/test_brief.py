@@ -111,6 +111,12 @@ def test_the_brief_reads_the_last_bar_as_the_spec_defines_it(
         assert listed(row["signals"]) == scanned(events, key, last_bar - 5 * H4, last_bar)
         assert row["last_alert"] == NO_ALERT
     assert not ledger_path(home).exists()  # reading "none yet" created no ledger
+    # the terminal's sparklines: the closes and OI of the last 30 complete bars, as stored
+    for key, trail in zip((KSM, KSM_B), report.trails, strict=True):
+        stored = session(home).catalog.read_bars(key).filter(pl.col("ts") <= last_bar).tail(30)
+        assert trail.series == f"{key.exchange} {key.symbol} 4h"
+        assert list(trail.close) == pytest.approx(stored["close"].to_list(), rel=1e-12)
+        assert list(trail.oi) == pytest.approx(stored["oi"].to_list(), rel=1e-12)
 
 
 def _ratio_ma(home: Path, key: SeriesKey) -> float:
