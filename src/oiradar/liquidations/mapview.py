@@ -31,6 +31,24 @@ class Snapshot:
     cascade: pl.DataFrame  # the chosen mix, with amplification columns when impact > 0
     band: pl.DataFrame  # min/max over the chosen mix and the presets
     mixes: tuple[str, ...]
+    profile: pl.DataFrame | None = None  # estimated notional by liquidation price (price_profile)
+
+
+PROFILE_BINS = 40
+PROFILE_SPAN = 0.20
+
+
+def price_profile(lv: Levels, price: float, bins: int = PROFILE_BINS,
+                  span: float = PROFILE_SPAN) -> pl.DataFrame:  # fmt: skip
+    """The open estimated notional by liquidation price, in ``bins`` equal bins over
+    ``price x (1 -/+ span)``: the terminal's strip (``oiradar liqmap``). Levels outside are left
+    out; the cascade table has them."""
+    edges = np.linspace(price * (1 - span), price * (1 + span), bins + 1)
+    out = {"price_lo": edges[:-1], "price_hi": edges[1:]}
+    for side, name in ((Side.LONG, "est_long"), (Side.SHORT, "est_short")):
+        mine = lv.side == side.sign
+        out[name] = np.histogram(lv.price[mine], edges, weights=lv.notional[mine])[0]
+    return pl.DataFrame(out)
 
 
 def levels_of(run: LevelRun) -> Levels:
@@ -57,7 +75,7 @@ def snapshot(
         ts=int(bars["ts"][-1]), price=price, open_long_usd=lv.total(Side.LONG), open_short_usd=lv.total(Side.SHORT),
         clusters=clusters(lv, price, min_share=cluster_min_share),
         cascade=cascade_table(lv, price, list(moves), impact_pct_per_musd),
-        band=band(tables), mixes=tuple(tables),
+        band=band(tables), mixes=tuple(tables), profile=price_profile(lv, price),
     )  # fmt: skip
 
 

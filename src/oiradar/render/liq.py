@@ -72,9 +72,34 @@ def show_map(report: MapReport, fmt: OutFormat, wide: bool = False) -> None:
                f"{iso(snap.ts)} UTC, price {snap.price:.6g}"))  # fmt: skip
     say(f"leverage mix: {report.spec.mix.describe()}; estimated open notional: long "
         f"{money(snap.open_long_usd)}, short {money(snap.open_short_usd)}")  # fmt: skip
+    if snap.profile is not None:
+        show_strip(snap.profile, snap.price)
     show(snap.clusters, title="Estimated clusters (nearest significant and largest)", wide=wide)
     show(snap.cascade, title="Estimated cascade: liquidated if price moved by", wide=wide)
     show_band(snap.band, snap.mixes, wide=wide)
+
+
+SHADES = " ░▒▓█"
+
+
+def strip(profile: pl.DataFrame, price: float) -> str:
+    """The profile as one line of shades (blank: none, █: the largest bin), ``│`` at ``price``."""
+    total = (profile["est_long"] + profile["est_short"]).to_list()
+    top = max(total) if total else 0.0
+    cells = [SHADES[0] if top <= 0 or v <= 0 else SHADES[max(1, min(4, 1 + int(v / top * 4)))]
+             for v in total]  # fmt: skip
+    at = sum(1 for hi in profile["price_hi"].to_list() if hi <= price)  # bins wholly below
+    return "".join(cells[:at]) + "│" + "".join(cells[at:])
+
+
+def show_strip(profile: pl.DataFrame, price: float) -> None:
+    """The ESTIMATED map in one terminal line: longs' liquidations below the price, shorts' above."""
+    if profile.is_empty():
+        return
+    lo, hi = float(profile["price_lo"][0]), float(profile["price_hi"][-1])
+    say(f"{lo:.6g} {strip(profile, price)} {hi:.6g}")
+    say("  (ESTIMATED notional by liquidation price, ±20%; │ the price, longs below, shorts "
+        "above; ░▒▓█ more)")
 
 
 def show_band(band: pl.DataFrame, mixes: tuple[str, ...], title: str | None = None,
