@@ -23,9 +23,9 @@ from oiradar.model import DAY_MS, Timeframe
 TF = Timeframe.H4
 
 
-def _session(home: Path) -> Session:
-    settings = load_settings(environ={"OIRADAR__WATCH__SETTLE_S": "0"}, home=home)
-    return Session(settings, home)
+def _session(home: Path, env: dict[str, str] | None = None) -> Session:
+    environ = {"OIRADAR__WATCH__SETTLE_S": "0", **(env or {})}
+    return Session(load_settings(environ=environ, home=home), home)
 
 
 @pytest.fixture(scope="module")
@@ -35,9 +35,10 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> tuple[Session, object]:
     return src, rep.key
 
 
-def _replay(src: Session, key, home: Path, steps: list[int], start: int) -> tuple[list[str], int]:
-    """Watch ``key`` revealed from ``src`` on a driven clock; the JSONL channel's event ids."""
-    session = _session(home)
+def _replay(src: Session, key, home: Path, steps: list[int], start: int,
+            env: dict[str, str] | None = None) -> tuple[list[dict], int]:  # fmt: skip
+    """Watch ``key`` revealed from ``src`` on a driven clock; the JSONL channel's alerts."""
+    session = _session(home, env)
     hist = src.catalog.read_stored(key)
     now = {"t": start}
     feed = RevealFeed(session, {key: hist}, lambda: now["t"])
@@ -59,7 +60,11 @@ def _replay(src: Session, key, home: Path, steps: list[int], start: int) -> tupl
     first = Watcher(session, WatchOptions((key,))).first_cursor(w.states[0].label)
     assert first is not None
     lines = out.read_text().splitlines() if out.exists() else []
-    return [json.loads(x)["event_id"] for x in lines], first
+    return [json.loads(x) for x in lines], first
+
+
+def _ids(alerts: list[dict], first: int) -> tuple[list[str], int]:
+    return [a["event_id"] for a in alerts], first
 
 
 def _scan_ids(src: Session, key, after: int, until: int) -> list[str]:
@@ -81,7 +86,7 @@ def test_replay_bar_by_bar_equals_scan(history, tmp_path: Path) -> None:
     t0, t_end = int(hist["ts"][0]), int(hist["ts"][-1]) + TF.ms
     start = t0 + 40 * DAY_MS
     steps = [TF.ms] * ((t_end - start) // TF.ms)
-    got, first = _replay(src, key, tmp_path / "w", steps, start)
+    got, first = _ids(*_replay(src, key, tmp_path / "w", steps, start))
     want = _scan_ids(src, key, first, t_end)
     assert len(want) > 20, "the history must hold enough events to mean something"
     assert got == want
@@ -99,7 +104,7 @@ def test_replay_in_uneven_steps_equals_scan(history, tmp_path: Path) -> None:
         dt = rng.choice([TF.ms // 2, TF.ms, 2 * TF.ms, 5 * TF.ms, 17 * TF.ms // 3])
         steps.append(dt)
         t += dt
-    got, first = _replay(src, key, tmp_path / "w", steps, start)
+    got, first = _ids(*_replay(src, key, tmp_path / "w", steps, start))
     assert got == _scan_ids(src, key, first, t_end)
 
 
@@ -112,32 +117,14 @@ def test_each_closed_utc_day_goes_to_the_sheet_and_the_brief_to_the_channels(
     hist = src.catalog.read_stored(key)
     start = int(hist["ts"][0]) + 40 * DAY_MS + 3 * TF.ms  # mid-day
     home = tmp_path / "w"
-    settings = load_settings(environ={"OIRADAR__WATCH__SETTLE_S": "0",
-                                      "OIRADAR__ALERTS__DAILY_BRIEF": "true"}, home=home)  # fmt: skip
-    session = Session(settings, home)
-    now = {"t": start}
-    feed = RevealFeed(session, {key: hist}, lambda: now["t"])
-    out = home / "alerts.jsonl"
-    w = Watcher(session, WatchOptions((key,), console=False), feeds={key.exchange: feed},
-                channels=[JsonlChannel(out)])  # fmt: skip
-
-    async def drive() -> None:
-        w.open()
-        try:
-            for _ in range(3 * 6 + 1):  # three days of 4h bars, one at a time
-                await w.step()
-                now["t"] += TF.ms
-            await w.step()  # the same instant again: nothing new is written
-        finally:
-            await w.close()
-
-    asyncio.run(drive())
+    # three days of 4h bars, one at a time, then the same instant again (nothing new is written)
+    alerts, _ = _replay(src, key, home, [TF.ms] * 19 + [0], start,
+                        env={"OIRADAR__ALERTS__DAILY_BRIEF": "true"})  # fmt: skip
     first_day = (start // DAY_MS) - 1  # the day before the first start was complete
     days = [_day(first_day + i) for i in range(4)]
     sheet = pl.read_csv(home / "sheets" / "sheet.csv")
     assert sheet["date"].to_list() == days
-    briefs = [json.loads(x) for x in out.read_text().splitlines()]
-    briefs = [b for b in briefs if b.get("kind") == "brief"]
+    briefs = [b for b in alerts if b.get("kind") == "brief"]
     assert [b["event_id"] for b in briefs] == [f"brief|{d}" for d in days]
     assert all("sim KSM/USDT:USDT 4h" in b["text"] for b in briefs)
 
