@@ -22,7 +22,6 @@ A series that cannot be read is a row with a ``note`` saying why; the others go 
 
 from __future__ import annotations
 
-import math
 import os
 import tempfile
 from collections import defaultdict
@@ -44,6 +43,7 @@ from oiradar.app.series import (
     summary_notes,
 )
 from oiradar.app.session import Session
+from oiradar.app.values import finite_or_none
 from oiradar.errors import InputError, OiradarError
 from oiradar.model import DAY_MS, SeriesKey, Timeframe, margin_type, now_ms, parse_symbol
 from oiradar.signals import scan_bars, signal_states, venue_family, with_liquidations
@@ -191,10 +191,6 @@ def _own_events(events: pl.DataFrame, key: SeriesKey) -> pl.DataFrame:
 
 
 # ------------------------------------------------------------------------- one row's values
-def _num(v: Any) -> float | None:
-    return None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
-
-
 def _div(a: float | None, b: float | None) -> float | None:
     return None if a is None or b is None or b == 0 else a / b
 
@@ -210,17 +206,17 @@ def _last_complete(series: _Series, cut: int) -> dict[str, Any]:
 
 def _values(series: _Series, row: dict[str, Any]) -> dict[str, Any]:
     """The values of the brief and the sheet at ``row`` (a features row with ``phase``)."""
-    oi, close = _num(row.get("oi")), _num(row.get("close"))
-    usd = _num(row.get("oi_value"))
+    oi, close = finite_or_none(row.get("oi")), finite_or_none(row.get("close"))
+    usd = finite_or_none(row.get("oi_value"))
     if usd is None and oi is not None and close is not None:
         usd = oi * close
-    ratio, ma = _num(row.get("oi_vol_ratio")), _num(row.get("oi_vol_ratio_ma_30d"))
-    vs_ma = _div(oi, _num(row.get("oi_ma_30d")))
+    ratio, ma = finite_or_none(row.get("oi_vol_ratio")), finite_or_none(row.get("oi_vol_ratio_ma_30d"))
+    vs_ma = _div(oi, finite_or_none(row.get("oi_ma_30d")))
     return {
-        "bar_ts": int(row["ts"]), "oi": oi, "oi_usd": usd, "oi_chg_7d": _num(row.get("oi_chg_7d")),
+        "bar_ts": int(row["ts"]), "oi": oi, "oi_usd": usd, "oi_chg_7d": finite_or_none(row.get("oi_chg_7d")),
         "oi_vol_ratio": ratio, "oi_vol_vs_ma": _div(ratio, ma),
         "oi_vs_ma_30d": None if vs_ma is None else vs_ma - 1,
-        "oi_z_30d": _num(row.get("oi_z_30d")), "funding_rate": _funding(series.feats, row["ts"]),
+        "oi_z_30d": finite_or_none(row.get("oi_z_30d")), "funding_rate": _funding(series.feats, row["ts"]),
         "phase": row.get("phase") or "",
     }  # fmt: skip
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-import time
 import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -28,8 +27,8 @@ from typing import TYPE_CHECKING, Protocol
 import polars as pl
 
 from oiradar.app.session import Session
-from oiradar.errors import SeriesNotFound, SourceError
-from oiradar.model import DAY_MS, SeriesKey
+from oiradar.errors import SourceError
+from oiradar.model import DAY_MS, SeriesKey, now_ms
 from oiradar.sim import simulate
 from oiradar.sources import FetchRequest, Recorder, RecordOptions, RetryReport, run_fetch
 from oiradar.store.ledger import Ledger
@@ -42,8 +41,7 @@ if TYPE_CHECKING:
 Clock = Callable[[], int]  # epoch ms
 
 
-def wall_ms() -> int:
-    return int(time.time() * 1000)
+wall_ms = now_ms  # the wall clock (a simulated venue's runs faster)
 
 
 class Feed(Protocol):
@@ -63,11 +61,7 @@ class Feed(Protocol):
 
 
 def last_stored(session: Session, key: SeriesKey) -> int | None:
-    try:
-        ts = session.catalog.read_stored(key).get_column("ts")
-    except SeriesNotFound:
-        return None
-    return int(ts[-1]) if len(ts) else None
+    return session.catalog.last_ts(key)
 
 
 class RevealFeed:

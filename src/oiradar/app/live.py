@@ -15,8 +15,6 @@ bar closed: an outage, a backfill) and the command that shows it.
 from __future__ import annotations
 
 import json
-import math
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,11 +24,14 @@ from typing import Any
 
 import polars as pl
 
+from oiradar.app.scan import check_signals
 from oiradar.app.series import SeriesOptions, load_series
 from oiradar.app.session import Session
+from oiradar.app.values import finite_or_none
 from oiradar.errors import InputError
 from oiradar.model import SeriesKey, Timeframe, validate_exchange_name
-from oiradar.signals import SIGNALS, scan_bars
+from oiradar.model import now_ms as wall_clock
+from oiradar.signals import scan_bars
 from oiradar.signals.frame import VALUE_COLUMNS
 from oiradar.store.atomic import LockBusy, file_lock
 from oiradar.store.ledger import Delivery, Ledger, NewAlert, ledger_path
@@ -69,16 +70,12 @@ def is_late(bar_ts: int, timeframe: Timeframe, now_ms: int) -> bool:
     return now_ms >= bar_ts + 2 * timeframe.ms
 
 
-def _num(v: Any) -> float | None:
-    return None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
-
-
 def alert_payload(event: dict[str, Any], timeframe: Timeframe, now_ms: int) -> dict[str, Any]:
     """One scan event row -> the alert's fields (JSON-able)."""
     bar_ts = int(event["ts"])
     ex, sym, sig, side = event["exchange"], event["symbol"], event["signal"], event["side"]
     late = is_late(bar_ts, timeframe, now_ms)
-    values = {c: _num(event.get(c)) for c in ALERT_VALUES if c in event}
+    values = {c: finite_or_none(event.get(c)) for c in ALERT_VALUES if c in event}
     when = iso_utc(bar_ts)
     return {
         "event_id": event_id(ex, sym, timeframe.value, sig, side, bar_ts),
@@ -208,16 +205,15 @@ def watch_status(session: Session, now_ms: int | None = None) -> WatchStatus | N
         return None
     ledger = Ledger(path)
     try:
-        wall = now_ms if now_ms is not None else int(time.time() * 1000)
+        wall = now_ms if now_ms is not None else wall_clock()
         running = _holder(path.parent / "watch.lock")
         sim_now = _sim_now(ledger.get("sim_clock"), wall, running is not None)
         rows = []
         for r in ledger.series_rows():
-            exchange, _, rest = r["series"].partition(" ")
-            tf = Timeframe.parse(rest.rsplit(" ", 1)[-1])
-            now = sim_now if exchange == "sim" and sim_now is not None else wall
+            key = parse_series(r["series"])
+            now = sim_now if key.exchange == "sim" and sim_now is not None else wall
             last = r["last_bar_ts"]
-            lag = None if last is None else max(0, now - (last + tf.ms))
+            lag = None if last is None else max(0, now - (last + key.timeframe.ms))
             alert = ledger.last_alert(r["series"])
             rows.append({**r, "lag_ms": lag, "last_alert": alert})
         channels = []
@@ -226,7 +222,7 @@ def watch_status(session: Session, now_ms: int | None = None) -> WatchStatus | N
                                              or (c["last_error_ms"] or 0) > c["last_ok_ms"])  # fmt: skip
             state = "unreachable" if failing and c["failed"] else "failing" if failing else "ok"
             channels.append({**c, "state": state})
-        count = len(ledger.alerts(limit=1_000_000))
+        count = ledger.alert_count()
     finally:
         ledger.close()
     return WatchStatus(str(session.home), running, rows, channels, count, wall)
@@ -250,14 +246,11 @@ def _holder(lock: Path) -> str | None:
         return exc.holder
 
 
-def check_watch_signals(names: Sequence[str]) -> None:
-    unknown = sorted(set(names) - set(SIGNALS))
-    if unknown:
-        raise InputError(f"unknown signal(s) {unknown}; valid: {', '.join(SIGNALS)}")
+check_watch_signals = check_signals  # the same names and message as `scan --signal`
 
 
 def open_ledger(session: Session) -> Ledger:
-    return Ledger(ledger_path(session.home))
+    return Ledger.open(session.home)
 
 
 __all__ = [

@@ -31,15 +31,11 @@ from typing import Any
 from oiradar.app.live import Delivery, Ledger
 from oiradar.config import AlertSettings
 from oiradar.live.channels import Channel, ChannelError
-from oiradar.model import DAY_MS, MINUTE_MS
+from oiradar.model import DAY_MS, MINUTE_MS, now_ms
 from oiradar.timeutil import duration_ms
 
 Clock = Callable[[], int]
 POLL_S = 1.0  # a worker looks at the ledger at least this often (another writer, a moved clock)
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def parse_quiet_hours(text: str) -> tuple[int, int] | None:
@@ -209,4 +205,4 @@ class Dispatcher:
         self._on_event(f"channel {ch.name} failed ({reason[:200]}), retry in {wait_s:g}s")
 
 
-__all__ = ["POLL_S", "Dispatcher", "now_ms", "parse_quiet_hours", "quiet_until", "series_of"]
+__all__ = ["POLL_S", "Dispatcher", "parse_quiet_hours", "quiet_until", "series_of"]

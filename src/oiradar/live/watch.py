@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 from oiradar.app.brief import BriefOptions, append_sheet, brief, brief_text
@@ -34,6 +34,7 @@ from oiradar.app.feeds import (
     sim_histories,
     wall_ms,
 )
+from oiradar.app.fetch import RetryEvent, RetryReport
 from oiradar.app.live import (
     Ledger,
     NewAlert,
@@ -90,7 +91,6 @@ class WatchSummary:
     alerts: int = 0
     late: int = 0
     errors: int = 0
-    per_series: dict[str, int] = field(default_factory=dict)
 
 
 class Watcher:
@@ -137,14 +137,12 @@ class Watcher:
                 hist = sim_histories(self.session, keys, clock, cfg.history)
                 feeds[exchange] = RevealFeed(self.session, hist, clock.now, speed)
             else:
-                from oiradar.app.fetch import RetryReport
-
                 report = RetryReport(on_event=lambda e: self._retry_note(e))
                 feeds[exchange] = VenueFeed(self.session, exchange, cfg.history, report)
         return feeds
 
-    def _retry_note(self, event: object) -> None:
-        warning = getattr(event, "warning", None)
+    def _retry_note(self, event: RetryEvent) -> None:
+        warning = event.warning()  # a long wait or a refused one; quiet retries say nothing
         if warning:
             self.say(warning)
 
@@ -165,8 +163,6 @@ class Watcher:
         """Liquidation websockets of the real venues watched (``[watch] liquidations``)."""
         if not self.session.settings.watch.liquidations:
             return
-        from oiradar.app.fetch import RetryReport
-
         for exchange, feed in self.feeds.items():
             if not isinstance(feed, VenueFeed):
                 continue
@@ -195,15 +191,30 @@ class Watcher:
             now = feed.now()
             closed_by = now - int(self.session.settings.watch.settle_s * 1000)
             try:
-                await feed.update(st.key, closed_by)
-                done += self._evaluate(st, closed_by, now)
+                last = await feed.update(st.key, closed_by)
+                cursor = self.ledger.cursor(st.label)
+                if last is not None and cursor is not None and last <= cursor:
+                    self._checked(st, last, now)  # no bar since the last evaluated one
+                    st.last_bar = cursor
+                    continue
+                done += self._evaluate(st, cursor, closed_by, now)
             except OiradarError as exc:
                 self._failed(st, str(exc), now)
             except Exception as exc:  # a series that fails never stops the others
                 self._failed(st, f"{type(exc).__name__}: {exc}", now)
+        try:
+            self._day_close()
+        except OiradarError as exc:
+            self.say(f"daily sheet skipped: {exc}")
         if self._sim_clock is not None:  # a restart resumes the simulated time from here
             save_sim_clock(self.ledger, self._sim_clock)
         return done
+
+    def _checked(self, st: SeriesState, last_bar: int | None, now: int) -> None:
+        self.ledger.series_checked(st.label, last_bar, now)
+        if st.error is not None:
+            self.say(f"{st.label}: back (last bar {iso_utc(last_bar or 0)} UTC)")
+            st.error = None
 
     def _failed(self, st: SeriesState, error: str, now: int) -> None:
         if st.error != error:
@@ -212,13 +223,9 @@ class Watcher:
         self.summary.errors += 1
         self.ledger.series_failed(st.label, error, now)
 
-    def _evaluate(self, st: SeriesState, closed_by: int, now: int) -> int:
-        cursor = self.ledger.cursor(st.label)
+    def _evaluate(self, st: SeriesState, cursor: int | None, closed_by: int, now: int) -> int:
         ev = evaluate(self.session, st.key, cursor, closed_by, self.opts.signals)
-        self.ledger.series_checked(st.label, ev.last_bar_ts, now)
-        if st.error is not None:
-            self.say(f"{st.label}: back (last bar {iso_utc(ev.last_bar_ts or 0)} UTC)")
-            st.error = None
+        self._checked(st, ev.last_bar_ts, now)
         if ev.last_bar_ts is None or (cursor is not None and ev.last_bar_ts <= cursor):
             return 0
         if cursor is None:  # first start: the history is not alerted, only what closes from now
@@ -243,22 +250,17 @@ class Watcher:
         self.summary.bars += new_bars
         self.summary.alerts += len(fresh)
         self.summary.late += sum(1 for a in alerts if a.late and a.event_id in fresh)
-        self.summary.per_series[st.label] = st.new_bars
         self.after_bars(st, closed_by)
         return new_bars
 
     def after_bars(self, st: SeriesState, closed_by: int) -> None:
         """After a series' new closed bars: its paper accounts move on them (the same trade model
-        as the backtest), and each UTC day that every series has closed goes into the sheet."""
+        as the backtest). The daily sheet follows at the end of the pass (:meth:`_day_close`)."""
         try:
             for e in advance(self.session, st.key, closed_by=closed_by):
                 self.say(f"paper #{e.account} {st.label} {iso_utc(e.bar_ts)}: {e.kind} {e.reason}")
         except OiradarError as exc:
             self.say(f"{st.label}: paper trading skipped this bar ({exc})")
-        try:
-            self._day_close()
-        except OiradarError as exc:
-            self.say(f"daily sheet skipped: {exc}")
 
     def _day_close(self) -> None:
         """Append every UTC day that all series have closed (their last bar ends on or after the

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from oiradar.app.values import finite_or_none
 from oiradar.render.console import say
 from oiradar.render.formats import OutFormat, iso, percent, settle_unit
 from oiradar.render.tables import as_data, echo_json, show
@@ -54,10 +55,6 @@ def _mean_r(i: Interval) -> str:
         return "n/a"
     band = f" [{_r(i.low)}, {_r(i.high)}]" if math.isfinite(i.low) else ""
     return f"{_r(i.estimate)}{band}"
-
-
-def _num(v: float | None) -> float | None:
-    return v if v is not None and math.isfinite(v) else None
 
 
 def title(a: Account) -> str:
@@ -107,8 +104,8 @@ def status_frame(status: PaperStatus) -> pl.DataFrame:
             "timeframe": a.timeframe, "side": a.side, "status": a.status, "start_ts": a.start_ts,
             "last_bar_ts": a.state.last_bar_ts, "bars": s.bars, "equity": a.state.equity,
             "total_return": s.total_return, "open": a.state.position is not None,
-            "trades": s.trades, "hit_rate": _num(s.hit_rate.estimate),
-            "mean_r": _num(s.mean_r.estimate),
+            "trades": s.trades, "hit_rate": finite_or_none(s.hit_rate.estimate),
+            "mean_r": finite_or_none(s.mean_r.estimate),
             "bt_trades": None if bt is None else bt.trades,
             "bt_hit_low": None if bt is None else bt.hit_rate.low,
             "bt_hit_high": None if bt is None else bt.hit_rate.high,

@@ -441,6 +441,15 @@ class Catalog:
             lf = lf.filter(pl.col("ts") < end)
         return int(_collect(lf.select(pl.len()), files).item())
 
+    def last_ts(self, key: SeriesKey) -> int | None:
+        """The open time of the last stored bar of exactly ``key`` (None: nothing stored); reads
+        the ``ts`` column only (``oiradar watch`` asks it of every series at every pass)."""
+        files = partition_files(self.series_dir(key))
+        if not files:
+            return None
+        last = _collect(pl.scan_parquet(files).select(pl.col("ts").max()), files).item()
+        return None if last is None else int(last)
+
     def finest_source_for(self, key: SeriesKey) -> SeriesKey | None:
         """The finest stored timeframe of the same (exchange, symbol) that divides ``key``'s."""
         finer = [c for c in self.sources_for(key) if c.timeframe != key.timeframe]

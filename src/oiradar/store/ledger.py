@@ -166,6 +166,9 @@ class Ledger(WalDatabase):
         rows = self._query(sql + " ORDER BY bar_ts DESC, event_id DESC LIMIT ?", (*args, limit))
         return [json.loads(r[0]) for r in rows]
 
+    def alert_count(self) -> int:
+        return int(self._query("SELECT COUNT(*) FROM alerts")[0][0])
+
     def last_alert(self, series: str) -> dict[str, Any] | None:
         got = self.alerts(series, limit=1)
         return got[0] if got else None
