@@ -48,7 +48,7 @@ from oiradar.errors import InputError, OiradarError
 from oiradar.model import DAY_MS, SeriesKey, Timeframe, margin_type, now_ms, parse_symbol
 from oiradar.signals import scan_bars, signal_states, venue_family, with_liquidations
 from oiradar.store.ledger import ledger_path
-from oiradar.timeutil import day_start_ms, iso_utc, utc_date
+from oiradar.timeutil import day_start_ms, iso_utc, iso_utc_expr, utc_date
 
 NO_SERIES = ("no series to brief: add [watch] series = [...] to oiradar.toml "
              "(e.g. \"binanceusdm KSM/USDT:USDT 4h\") or give -e/-s/-t")  # fmt: skip
@@ -479,7 +479,7 @@ def sheet_document(rows: pl.DataFrame) -> pl.DataFrame:
     (``2024-05-03 20:00``), values raw (fractions, not percents)."""
     return rows.with_columns(
         pl.col("date").dt.strftime("%Y-%m-%d"),
-        pl.from_epoch("bar_ts", time_unit="ms").dt.strftime("%Y-%m-%d %H:%M").alias("bar_ts"),
+        iso_utc_expr("bar_ts").alias("bar_ts"),
     ).rename({"bar_ts": "bar_utc"})
 
 
