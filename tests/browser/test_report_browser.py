@@ -43,6 +43,7 @@ def test_report_opens_offline_and_draws_every_chart(browser, written: Path, arti
         assert page.locator(f"#fig-{name} .main-svg").count() > 0, f"{name} is not drawn"
     assert errors == []
     assert requested == [], "the report must not reach for the network"
+    page.screenshot(path=str(artifacts / "report-top.png"))
     page.screenshot(path=str(artifacts / "report.png"), full_page=True)
     page.locator("#fig-heatmap").screenshot(path=str(artifacts / "report-heatmap.png"))
     context.close()

@@ -144,6 +144,11 @@ def test_demo_shows_the_seed_claims(tmp_path):
     assert "claims of docs/evidence.md on the demo market" in out
     assert "insufficient data" in out  # 60 days cannot hold 80 events
     assert "study -t 4h" in out
+    report = tmp_path / "demo" / "demo-report.html"  # the demo ends with its report's path
+    assert f"Report (docs/report.md)\n  {report}\n" in out
+    from oiradar.render.report import read_report
+
+    assert read_report(report)["summary"]["series"] == "sim KSM/USDT:USDT 4h"
 
 
 def _study_json(home: Path, *args: str) -> dict:

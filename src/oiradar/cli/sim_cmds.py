@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -46,8 +47,10 @@ def demo_cmd(
     days: Annotated[int, typer.Option("--days")] = 180,
     seed: Annotated[int, typer.Option("--seed")] = 7,
     wide: o.Wide = False,
+    open_it: Annotated[bool, typer.Option("--open", help="Open the demo's HTML report in the default browser.")] = False,
 ) -> None:  # fmt: skip
-    """Simulate a KSM-like market into the catalog and show what is there."""
+    """Simulate a KSM-like market into the catalog, show what is there and write its HTML report
+    (<home>/demo-report.html)."""
     from functools import partial
 
     from oiradar.app.sim import run_demo
@@ -59,3 +62,27 @@ def demo_cmd(
         report = run_demo(session(ctx), days=days, seed=seed, fresh=fresh, progress=tick,
                           on_step=partial(show_step, wide=wide))  # fmt: skip
     show_next_steps(report)
+    _demo_report(ctx, report.home / "demo-report.html", report.key.exchange, report.key.symbol,
+                 open_it)  # fmt: skip
+
+
+def _demo_report(ctx: typer.Context, path: Path, exchange: str, symbol: str, open_it: bool) -> None:
+    """The demo market's report at 4h (``oiradar report``), its path printed."""
+    from oiradar.app.report import ReportOptions, report_data
+    from oiradar.model import Timeframe, now_ms
+    from oiradar.render.report import show_demo_report, write_report
+
+    from oiradar.errors import OiradarError
+    from oiradar.render.console import say
+
+    try:
+        data = report_data(session(ctx), ReportOptions(exchange, symbol, Timeframe.H4))
+        written = write_report(data, path, generated=now_ms())
+    except OiradarError as exc:  # the demo's other steps stand; say why there is no report
+        say(f"(report skipped: {exc})")
+        return
+    show_demo_report(written, data)
+    if open_it:
+        import webbrowser
+
+        webbrowser.open(written.path.resolve().as_uri())

@@ -44,7 +44,7 @@ def plotly_js_gz_b64() -> str:
     """The installed plotly.js, gzipped and base64-encoded (once per process)."""
     from plotly.offline import get_plotlyjs
 
-    return base64.b64encode(gzip.compress(get_plotlyjs().encode(), 9, mtime=0)).decode()
+    return base64.b64encode(gzip.compress(get_plotlyjs().encode(), 6, mtime=0)).decode()
 
 
 def summary(d: ReportData) -> dict[str, Any]:
@@ -195,5 +195,18 @@ def show_written(w: WrittenReport, d: ReportData) -> None:
         say(f"Wrote {p}")
 
 
-__all__ = ["WrittenReport", "plotly_js_gz_b64", "read_report", "report_html", "show_written",
-           "summary", "write_pngs", "write_report"]  # fmt: skip
+def show_demo_report(w: WrittenReport, d: ReportData) -> None:
+    """The demo's last lines: where its report is and the command that rebuilds it."""
+    import shlex
+
+    from oiradar.render.console import say
+
+    home = shlex.quote(str(w.path.parent))
+    key = d.key
+    say("\n".join(["Report (docs/report.md)", f"  {w.path}",
+                   f"  oiradar --home {home} report -e {key.exchange} -s {key.symbol} "
+                   f"-t {key.timeframe.value} --open"]))  # fmt: skip
+
+
+__all__ = ["WrittenReport", "plotly_js_gz_b64", "read_report", "report_html", "show_demo_report",
+           "show_written", "summary", "write_pngs", "write_report"]  # fmt: skip
