@@ -8,6 +8,7 @@ Long runs report progress through a callback argument.
 - :mod:`.session`: where data lives and the settings in force
 - :mod:`.catalog`: stored series, gaps, SQL, one series read for export
 - :mod:`.series`: choosing series, loading bars with their price source
+- :mod:`.availability`: the features and signals a series' bars cannot give (a missing column)
 - :mod:`.features`, :mod:`.scan`: docs/analysis.md
 - :mod:`.study`, :mod:`.backtest` (backtest and sweep): docs/evidence.md
 - :mod:`.liqprice`, :mod:`.liqmap`: docs/liquidations.md

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from oiradar.app.availability import with_input_notes
 from oiradar.app.series import (
     AS_STORED,
     Market,
@@ -114,7 +115,7 @@ def backtests(session: Session, opts: BacktestOptions) -> BacktestRun:
 
 def _backtest_one(session: Session, key: SeriesKey, opts: BacktestOptions) -> BacktestReport:
     settings = session.settings
-    loaded = load_series(session.catalog, key, opts.series)
+    loaded = with_input_notes(load_series(session.catalog, key, opts.series))
     key = loaded.key
     p = trade_params(settings, key.exchange, side=opts.side, **dict(opts.params))
     x = entry_inputs(settings, loaded.bars, key, opts.signal, opts.side)

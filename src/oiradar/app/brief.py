@@ -33,6 +33,7 @@ from typing import Any
 
 import polars as pl
 
+from oiradar.app.availability import with_input_notes
 from oiradar.app.live import open_ledger, parse_series, series_label
 from oiradar.app.series import (
     ALL_VENUES,
@@ -117,7 +118,7 @@ def _load(
 
 def _loaded_as(key: SeriesKey, loaded: LoadedSeries) -> LoadedSeries:
     """``loaded`` under the key it was asked for (a summed series may name itself otherwise)."""
-    return LoadedSeries(key, loaded.bars, loaded.notes, loaded.prices)
+    return with_input_notes(LoadedSeries(key, loaded.bars, loaded.notes, loaded.prices))
 
 
 def _reason(key: SeriesKey, message: str) -> str:

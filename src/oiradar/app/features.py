@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from oiradar.app.availability import with_input_notes
 from oiradar.app.series import (
     AS_STORED,
     SeriesOptions,
@@ -50,7 +51,7 @@ def series_features(
     The bars come with their prices (``--prices``, the price link or their own): a series without
     any is an error that names the fix, never rows of empty features."""
     catalog = session.catalog
-    loaded = load_series(catalog, key, series)
+    loaded = with_input_notes(load_series(catalog, key, series))
     key = loaded.key
     settings = session.settings.for_symbol(key.symbol)
     bars = with_liquidations(catalog, key, loaded.bars)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from oiradar.app.availability import with_input_notes
 from oiradar.app.series import (
     ALL_VENUES,
     AS_STORED,
@@ -62,7 +63,9 @@ def scan_events(session: Session, opts: ScanOptions) -> ScanReport:
     keys = select_keys(catalog, opts.exchanges, opts.symbols, opts.timeframe, so.margin)
     if so.prices is not None and len(keys) > 1:
         keys = [k for k in keys if (k.exchange, k.symbol) != so.prices.pair]
-    loaded, skipped = each_series(keys, lambda k: load_series(catalog, k, so), "scan")
+    loaded, skipped = each_series(
+        keys, lambda k: with_input_notes(load_series(catalog, k, so)), "scan"
+    )
     result = scan_bars([x.bars for x in loaded], [x.key for x in loaded], session.settings)
     parts = [result.events]
     if ALL_VENUES in opts.exchanges and so.margin is Margin.ALL:

@@ -29,7 +29,7 @@ from oiradar.model import MarginType, SeriesKey, Timeframe, margin_type, parse_s
 from oiradar.store import Catalog
 
 PRICE_COLUMNS = ("open", "high", "low", "close", "volume", "quote_volume", "taker_buy_volume",
-                 "quote_volume_estimated")  # fmt: skip
+                 "quote_volume_estimated", "ohlc_from_close")  # fmt: skip
 OI_COLUMNS = ("oi", "oi_value", "funding_rate", "long_short_ratio")
 ALL_VENUES = "all"  # --exchange all: OI summed over the venues
 T = TypeVar("T")
@@ -282,12 +282,25 @@ def load_bars(catalog: Catalog, key: SeriesKey, prices: Market | None = None) ->
 def read_built(
     catalog: Catalog, key: SeriesKey, from_tf: Timeframe | None
 ) -> tuple[pl.DataFrame, list[str]]:
+    """The bars of ``key`` built from the stored series :meth:`Catalog.source_for` picks, and
+    notes saying how when it is not ``key`` itself (which series; OHLC built from closes)."""
     source = catalog.source_for(key, from_timeframe=from_tf)
     bars = catalog.read_bars(key, source=source)
     if source == key:
         return bars, []
     n = catalog.count_bars(source)
-    return bars, [f"{key.timeframe} built from the stored {source.timeframe} series ({n:,} bars)"]
+    notes = [f"{key.timeframe} built from the stored {source.timeframe} series ({n:,} bars)"]
+    return bars, notes + from_close_notes(bars, key.timeframe, source.timeframe)
+
+
+def from_close_notes(bars: pl.DataFrame, tf: Timeframe, source_tf: Timeframe) -> list[str]:
+    """A note when some bars' open/high/low were built from close-only sub-bars."""
+    n = int(bars["ohlc_from_close"].sum()) if "ohlc_from_close" in bars.columns else 0
+    if not n:
+        return []
+    return [f"{tf} open/high/low/close are the first/max/min/last of the {source_tf} closes "
+            f"(close-only bars, e.g. a mark price) on {n:,} of {bars.height:,} bars "
+            "(column ohlc_from_close)"]  # fmt: skip
 
 
 def _price_market(catalog: Catalog, key: SeriesKey, prices: Market | None) -> Market | None:
@@ -416,6 +429,7 @@ __all__ = [
     "Skipped",
     "derive_oi",
     "each_series",
+    "from_close_notes",
     "join_prices",
     "load_bars",
     "load_series",

@@ -7,6 +7,7 @@ from typing import Any
 
 import polars as pl
 
+from oiradar.app.availability import with_input_notes
 from oiradar.app.scan import check_signals
 from oiradar.app.series import (
     AS_STORED,
@@ -86,7 +87,7 @@ def run_studies(session: Session, opts: StudyOptions) -> StudyReport:
     judged: list[tuple[SeriesKey, Judgement]] = []
 
     def study_one(key: SeriesKey) -> tuple[SeriesKey, tuple[str, ...]]:
-        loaded = load_series(session.catalog, key, opts.series)
+        loaded = with_input_notes(load_series(session.catalog, key, opts.series))
         key = loaded.key
         prep = prepare(loaded.bars, key, settings)
         results, verdicts = judge_claims(prep, claims, cfg)

@@ -144,7 +144,8 @@ LONG_MIRROR: Mapping[str, str] = MappingProxyType(
 
 _REGISTERED: list[FeatureSpec] = []
 _LOCK = threading.Lock()
-_FRAME_COLUMNS = ("ts", "complete", "phase", "liquidations")  # columns a features frame also has
+# columns a features frame also has
+_FRAME_COLUMNS = ("ts", "complete", "ohlc_from_close", "phase", "liquidations")
 
 
 def feature_specs() -> tuple[FeatureSpec, ...]:

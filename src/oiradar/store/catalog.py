@@ -373,14 +373,18 @@ class Catalog:
         """Bars of ``key``, built from ``source`` (default: :meth:`source_for`): read as stored
         when it is ``key`` itself, else resampled from that finer stored timeframe.
 
-        Resampled frames carry a boolean ``complete`` column (False where sub-bars are missing);
-        stored frames carry ``complete`` = True.
+        Resampled frames carry a boolean ``complete`` column (False where sub-bars are missing)
+        and ``ohlc_from_close`` (True where open/high/low were built from close-only sub-bars);
+        stored frames carry ``complete`` = True and ``ohlc_from_close`` = False.
         """
-        from oiradar.store.resample import resample_bars
+        from oiradar.store.resample import FROM_CLOSE, resample_bars
 
         source = source or self.source_for(key, start, end)
         if source.timeframe == key.timeframe:
-            return self.read_stored(key, start, end).with_columns(pl.lit(True).alias("complete"))
+            stored = self.read_stored(key, start, end)
+            return stored.with_columns(
+                pl.lit(True).alias("complete"), pl.lit(False).alias(FROM_CLOSE)
+            )
         span = key.timeframe.ms
         lo = None if start is None else start - start % span
         hi = None if end is None else end + (-end) % span

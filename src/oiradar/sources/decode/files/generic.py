@@ -31,7 +31,7 @@ from oiradar.sources.decode.files.validate import (
 )
 
 _KEY_COLUMNS = ("exchange", "symbol", "timeframe")
-_IGNORED = ("source", "ingested_at", "complete", *_KEY_COLUMNS)
+_IGNORED = ("source", "ingested_at", "complete", "ohlc_from_close", *_KEY_COLUMNS)
 
 
 def parse_generic(path: Path, opts: ImportOptions) -> ParsedFile:
@@ -53,7 +53,8 @@ def parse_generic(path: Path, opts: ImportOptions) -> ParsedFile:
         timeframe=timeframe,
         one_timeframe=True,
     )
-    notes = [f"{file}: ignored columns {unknown} (not canonical; use --map)"] if unknown else []
+    mark = "; a mark price is read as the close: --map mark_price=close" * ("mark_price" in unknown)
+    notes = [f"{file}: ignored columns {unknown} (not canonical; use --map{mark})"] if unknown else []  # fmt: skip
     fmt = "csv" if path.suffix.lower() in (".csv", ".txt") else "parquet"
     return ParsedFile(
         file=file, fmt=fmt, bars=[BarBatch(key=key, frame=bars, file=file)], notes=notes
