@@ -4,12 +4,13 @@ volume and an assumed leverage mix; realized liquidations only grade the estimat
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 from typing import Any
 
 import polars as pl
 
-from oiradar.app.series import Market, SeriesOptions, load_series
+from oiradar.app.series import Market, SeriesOptions, Skipped, each_series, load_series
 from oiradar.app.session import Session
 from oiradar.config import LiquidationSettings
 from oiradar.errors import InputError
@@ -18,15 +19,19 @@ from oiradar.liquidations import (
     PRESETS,
     MapSpec,
     Snapshot,
+    Turnover,
+    WalkForward,
     band,
     cascade_table,
     parse_mix,
     score_mixes,
     score_time_mixes,
     snapshot,
+    walk_forward,
     what_if_levels,
 )
 from oiradar.model import DAY_MS, SeriesKey, Timeframe
+from oiradar.stats import Interval
 from oiradar.store import Catalog
 from oiradar.timeutil import iso_utc
 
@@ -40,10 +45,24 @@ class MapOptions:
     prices: Market | None = None  # --prices: OHLC from this series (default: the price link)
     at: int | None = None  # epoch ms: the map as of then (closed bars only)
     from_timeframe: Timeframe | None = None  # the stored timeframe to build the bars from
+    turnover: Turnover | None = None  # --half-life / --churn (default: the model's, none)
 
 
 def map_spec(ls: LiquidationSettings, exchange: str | None, symbol: str | None, mix: str | None) -> MapSpec:
     return MapSpec.from_settings(ls, exchange or "binanceusdm", symbol or "BTC/USDT:USDT", mix)
+
+
+def series_spec(ls: LiquidationSettings, key: SeriesKey, opts: MapOptions) -> MapSpec:
+    """The map spec of a stored series: the settings, ``--mix``, and ``--half-life``/``--churn``."""
+    spec = map_spec(ls, key.exchange, key.symbol, opts.mix)
+    return spec if opts.turnover is None else replace(spec, turnover=opts.turnover)
+
+
+def turnover_of(half_life: float | None, churn: float | None) -> Turnover | None:
+    """``--half-life`` / ``--churn``: None when neither is given (the model without turnover)."""
+    if half_life is None and churn is None:
+        return None
+    return Turnover(half_life=math.inf if half_life is None else half_life, churn=churn or 0.0)
 
 
 @dataclass(frozen=True)
@@ -124,7 +143,7 @@ def with_target(moves: tuple[float, ...] | None, to: float | None, price: float)
 def liquidation_map(session: Session, key: SeriesKey, opts: MapOptions) -> MapReport:
     """Nearest clusters, the cascade estimate and its band over the leverage-mix presets."""
     ls = session.settings.liquidations
-    spec = map_spec(ls, key.exchange, key.symbol, opts.mix)
+    spec = series_spec(ls, key, opts)
     bars, notes = _map_bars(session.catalog, key, opts)
     moves = with_target(opts.moves, opts.to, float(bars["close"][-1]))
     impact = ls.impact_pct_per_musd if opts.impact is None else opts.impact
@@ -171,7 +190,7 @@ BY_BAR = "share of realized notional on the model's top-quartile BARS (records h
 def score_map(session: Session, key: SeriesKey, opts: MapOptions) -> ScoreReport:
     """Grade the estimated map (each preset mix) against the realized liquidations stored."""
     ls = session.settings.liquidations
-    spec = map_spec(ls, key.exchange, key.symbol, opts.mix)
+    spec = series_spec(ls, key, opts)
     bars, notes = _map_bars(session.catalog, key, opts)
     liqs = _realized(session.catalog, key, bars)
     priced = liqs.filter(pl.col("price").is_not_null() & (pl.col("price") > 0))
@@ -203,6 +222,112 @@ def _realized(catalog: Catalog, key: SeriesKey, bars: pl.DataFrame) -> pl.DataFr
             f"({iso_utc(start)} .. {iso_utc(end)} UTC)"
         )
     return liqs
+
+
+@dataclass(frozen=True)
+class WalkForwardOptions:
+    timeframe: Timeframe
+    exchanges: tuple[str, ...] = ()  # none: every venue with realized liquidations stored
+    symbol: str | None = None  # none: every symbol with realized liquidations stored
+    folds: int = 5
+
+
+@dataclass(frozen=True)
+class WalkForwardReport:
+    """One series: the map fitted walk-forward and scored out of sample (ESTIMATED vs REALIZED)."""
+
+    key: SeriesKey
+    n_records: int
+    folds: int
+    mix: str  # the mix the fit starts from (--mix or the settings')
+    result: WalkForward
+    notes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        r = self.result
+        return {"series": str(self.key), "exchange": self.key.exchange, "symbol": self.key.symbol,
+                "timeframe": str(self.key.timeframe), "method": r.method, "folds": self.folds,
+                "records": self.n_records, "scored_bars": r.scored_bars,
+                "realized_bars": r.realized_bars, "realized_usd": r.realized_usd,
+                **{name: _interval(iv) for name, iv in r.scores.items()},
+                "map_minus_baseline": _interval(r.vs_baseline),
+                "map_minus_chance": _interval(r.vs_chance), "verdict": r.verdict_baseline,
+                "verdict_vs_chance": r.verdict_chance, "start_mix": self.mix,
+                "fold_table": r.folds}  # fmt: skip
+
+
+def _interval(iv: Interval) -> dict[str, float]:
+    return {"score": iv.estimate, "lo": iv.low, "hi": iv.high}
+
+
+@dataclass(frozen=True)
+class WalkForwardScores:
+    reports: tuple[WalkForwardReport, ...]
+    skipped: tuple[Skipped, ...] = ()
+
+    def table(self) -> pl.DataFrame:
+        """One row per series: the scores, their intervals and the verdicts (``--format csv``)."""
+        rows = []
+        for r in self.reports:
+            d = r.to_dict()
+            row = {k: d[k] for k in ("exchange", "symbol", "timeframe", "scored_bars")}
+            for name in ("map", "unfitted", "baseline", "chance", "map_minus_baseline"):
+                row |= {name: d[name]["score"], f"{name}_lo": d[name]["lo"],
+                        f"{name}_hi": d[name]["hi"]}  # fmt: skip
+            rows.append(
+                row | {"verdict": d["verdict"], "verdict_vs_chance": d["verdict_vs_chance"]}
+            )
+        return pl.DataFrame(rows)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": "estimated vs realized, walk-forward",
+                "venues": [r.to_dict() for r in self.reports],
+                "skipped": [{"series": s.series, "why": s.why} for s in self.skipped]}  # fmt: skip
+
+
+def walk_forward_scores(
+    session: Session, wf: WalkForwardOptions, opts: MapOptions
+) -> WalkForwardScores:
+    """The map's free parameters fitted walk-forward on each series' realized liquidations and
+    scored on the period after each fit, beside the no-OI baseline and chance: one report per
+    series (every stored venue and symbol with realized records, unless ``wf`` names some)."""
+    keys = _walk_forward_keys(session.catalog, wf)
+    done, skipped = each_series(
+        keys, lambda k: walk_forward_score(session, k, opts, wf.folds), "liqmap --walk-forward"
+    )
+    return WalkForwardScores(tuple(done), tuple(skipped))
+
+
+def walk_forward_score(
+    session: Session, key: SeriesKey, opts: MapOptions, folds: int = 5
+) -> WalkForwardReport:
+    ls = session.settings.liquidations
+    spec = series_spec(ls, key, opts)
+    bars, notes = _map_bars(session.catalog, key, opts)
+    liqs = _realized(session.catalog, key, bars)
+    result = walk_forward(bars, liqs, spec, key.timeframe.ms, folds=folds, n_boot=ls.bootstrap)
+    return WalkForwardReport(key, liqs.height, folds, spec.mix.name, result, notes)
+
+
+def _walk_forward_keys(catalog: Catalog, wf: WalkForwardOptions) -> list[SeriesKey]:
+    """Named venues and symbol as given; otherwise every stored pair with realized records."""
+    if wf.exchanges and wf.symbol:
+        pairs = [(e, wf.symbol) for e in wf.exchanges]
+    else:
+        stored = catalog.read_liquidations().select("exchange", "symbol").unique()
+        pairs = sorted((e, s) for e, s in stored.iter_rows()
+                       if (not wf.exchanges or e in wf.exchanges)
+                       and (wf.symbol is None or s == wf.symbol))  # fmt: skip
+    if not pairs:
+        raise InputError("no realized liquidations stored" + _which(wf) + "; import some first "
+                         "(oiradar import ...) or name the series with -e and -s")  # fmt: skip
+    return [SeriesKey(exchange=e, symbol=s, timeframe=wf.timeframe) for e, s in pairs]
+
+
+def _which(wf: WalkForwardOptions) -> str:
+    parts = [f"-e {','.join(wf.exchanges)}"] if wf.exchanges else []
+    parts += [f"-s {wf.symbol}"] if wf.symbol else []
+    return f" for {' '.join(parts)}" if parts else ""
 
 
 @dataclass(frozen=True)
@@ -259,13 +384,20 @@ __all__ = [
     "MapOptions",
     "MapReport",
     "ScoreReport",
+    "WalkForwardOptions",
+    "WalkForwardReport",
+    "WalkForwardScores",
     "WhatIfOptions",
     "WhatIfReport",
     "closed_bars",
     "liquidation_map",
     "map_spec",
     "score_map",
+    "series_spec",
     "stale_oi",
+    "turnover_of",
+    "walk_forward_score",
+    "walk_forward_scores",
     "what_if",
     "with_target",
 ]

@@ -53,6 +53,10 @@ def liqmap_cmd(
     to: Annotated[float | None, typer.Option("--to", help="Also: the cascade if price moved to this level")] = None,
     impact: Annotated[float | None, typer.Option("--impact", help="Amplification: % move per $1M liquidated")] = None,
     score: Annotated[bool, typer.Option("--score", help="Grade the map against stored realized liquidations")] = False,
+    walk_forward: Annotated[bool, typer.Option("--walk-forward", help="Score: fit the mix, ageing and churn on the past, score the next period; every venue with realized liquidations unless -e/-s")] = False,
+    folds: Annotated[int, typer.Option("--folds", help="With --walk-forward: periods scored, each fitted on the ones before")] = 5,
+    half_life: Annotated[float | None, typer.Option("--half-life", help="Levels lose half their notional every this many bars (default: never)")] = None,
+    churn: Annotated[float | None, typer.Option("--churn", help="Share of the OI closed and opened again each bar (default 0)")] = None,
     prices: o.Prices = None, price_from: o.PriceFrom = None, from_tf: o.FromTf = None,
     what_if: Annotated[bool, typer.Option("--what-if", help="No catalog: a synthetic book from --oi-usd etc.")] = False,
     oi_usd: Annotated[float | None, typer.Option("--oi-usd", help="What-if: total OI in USD")] = None,
@@ -63,19 +67,29 @@ def liqmap_cmd(
     fmt: o.Format = OutFormat.TABLE, as_json: o.Json = False, wide: o.Wide = False,
 ) -> None:  # fmt: skip
     """Estimated liquidation map: nearest clusters and the cascade estimate (with a band over
-    leverage-mix presets); --score grades it against realized liquidations."""
+    leverage-mix presets); --score grades it against realized liquidations; --walk-forward fits
+    its free parameters on the past and scores the next period against a no-OI baseline."""
     from oiradar.app import liqmap as lm
     from oiradar.render import liq
 
     fmt, s = o.out_format(fmt, as_json), session(ctx)
     so = o.series(prices, from_tf, price_from=price_from)
     opts = lm.MapOptions(mix, o.moves(moves), to, impact, so.prices, o.date(at, "--at"),
-                         so.from_timeframe)  # fmt: skip
+                         so.from_timeframe, lm.turnover_of(half_life, churn))  # fmt: skip
     if what_if:
         if oi_usd is None or price is None:
             raise InputError("--what-if needs --oi-usd and --price")
         w = lm.WhatIfOptions(oi_usd, price, entry_distance, long_share, spread, exchange, symbol)
         liq.show_what_if(lm.what_if(s, w, opts), fmt, wide)
+        return
+    if walk_forward:
+        venues = tuple(e.strip() for e in (exchange or "").split(",") if e.strip())
+        wf = lm.WalkForwardOptions(o.timeframe(timeframe), venues, symbol, folds)
+        fitted = lm.walk_forward_scores(s, wf, opts)
+        from oiradar.render.notes import show_notes
+
+        show_notes(dict.fromkeys(n for r in fitted.reports for n in r.notes), fitted.skipped)
+        liq.show_walk_forward(fitted, fmt, wide)
         return
     if not (exchange and symbol):
         raise InputError("liqmap needs --exchange and --symbol (or --what-if)")

@@ -32,6 +32,9 @@ _EXPORTS: dict[str, str] = {
     "score_time_mixes": "oiradar.liquidations.mapview",
     "snapshot": "oiradar.liquidations.mapview",
     "with_prices": "oiradar.liquidations.mapview",
+    "Turnover": "oiradar.liquidations.levels",
+    "WalkForward": "oiradar.liquidations.fit",
+    "walk_forward": "oiradar.liquidations.fit",
 }
 
 __all__ = [
@@ -41,6 +44,8 @@ __all__ = [
     "MapSpec",
     "Snapshot",
     "TierTable",
+    "Turnover",
+    "WalkForward",
     "band",
     "build_heatmap",
     "cascade_table",
@@ -52,6 +57,7 @@ __all__ = [
     "score_mixes",
     "score_time_mixes",
     "snapshot",
+    "walk_forward",
     "what_if_levels",
     "with_prices",
 ]
@@ -62,8 +68,9 @@ __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 
 if TYPE_CHECKING:  # what type checkers see; nothing is imported at run time
     from oiradar.liquidations.cascade import band, cascade_table, what_if_levels
+    from oiradar.liquidations.fit import WalkForward, walk_forward
     from oiradar.liquidations.heatmap import MapSpec, build_heatmap
-    from oiradar.liquidations.levels import PRESETS, LeverageMix, parse_mix
+    from oiradar.liquidations.levels import PRESETS, LeverageMix, Turnover, parse_mix
     from oiradar.liquidations.mapview import (
         DEFAULT_MOVES,
         Snapshot,

@@ -58,7 +58,8 @@ class _SimSpec(MapSpec):
         return self._tiers
 
 
-def _spec(sim: Any, mix: str, bins: int) -> MapSpec:
+def sim_spec(sim: Any, mix: str, bins: int) -> MapSpec:
+    """A map spec with the simulator's own maintenance tiers (not a venue's)."""
     symbol = sim.params["symbol"]
     spec = _SimSpec(exchange="sim", symbol=symbol, mix=_parse(mix), bins=bins)
     object.__setattr__(spec, "_tiers", sim_tiers(sim.params, symbol))
@@ -126,7 +127,7 @@ def recovery(
     ]
     rows = []
     for mix in mixes:
-        run = build_heatmap(bars, _spec(sim, mix, bins), grid=grid, inputs=inputs)
+        run = build_heatmap(bars, sim_spec(sim, mix, bins), grid=grid, inputs=inputs)
         rows.append(
             {"mix": mix}
             | _compare(run, snaps, truth_open, truth_liq, sim, inputs, bar_ms, n_boot, seed)

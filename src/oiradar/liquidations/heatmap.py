@@ -8,7 +8,7 @@ leverage mix; realized liquidations are never mixed in.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import polars as pl
@@ -19,6 +19,7 @@ from oiradar.liquidations.levels import (
     LevelRun,
     LeverageMix,
     PriceGrid,
+    Turnover,
     level_factors,
     level_inputs,
     parse_mix,
@@ -41,6 +42,8 @@ class MapSpec:
     colour_long_share: float = 0.6
     bins: int = 400
     grid_pad: float = 0.3
+    # ageing and churn of the levels (default: none, the three rules of the level model)
+    turnover: Turnover = field(default_factory=Turnover)
 
     @classmethod
     def from_settings(
@@ -76,7 +79,9 @@ def build_heatmap(
         spec.mix, tiers, position_notional=spec.position_notional,
         inverse=spec.inverse, ref_price=ref,
     )  # fmt: skip
-    return run_levels(inputs, factors, grid, record_every=record_every, record=record)
+    return run_levels(
+        inputs, factors, grid, record_every=record_every, record=record, turnover=spec.turnover
+    )
 
 
 def heatmap_frame(

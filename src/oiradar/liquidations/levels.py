@@ -13,6 +13,10 @@ Per bar ``t`` (closed bars only; the state after bar ``t`` uses nothing later):
    liquidations of the bar already explain part of the fall, so the fraction closed is
    ``(-d - liquidated) / (oi[t-1] - liquidated)`` (clipped to [0, 1]).
 
+Optionally (:class:`Turnover`, off by default) every open level also ages by a constant factor per
+bar, and a share of the previous OI closes and opens again at the bar's VWAP (created with the
+increase, after the reduction); both are more scale factors of the same kind.
+
 The kernel keeps the open long levels in a max-heap and the short levels in a min-heap keyed by
 ``LP``: since a long level survives only while every low since its creation stayed above its
 ``LP``, the ones touched by a bar are exactly those at the top of the heap. Proportional
@@ -63,13 +67,57 @@ class LeverageMix:
         )
 
 
+# The log-normal family (``lognormal:MEDIAN:SPREAD``): weights over these leverages.
+FAMILY_LEVERAGES = (2.0, 3.0, 5.0, 7.0, 10.0, 15.0, 20.0, 25.0, 35.0, 50.0, 75.0, 100.0, 125.0)
+
+
 def parse_mix(text: str) -> LeverageMix:
-    """A preset name (``default``, ``clustered10x``, ``conservative``) or ``"5:0.2,10:0.8"``."""
+    """A preset name (``default``, ``clustered10x``, ``conservative``), ``"5:0.2,10:0.8"``, or
+    ``"lognormal:10:0.7"`` (:func:`lognormal_weights`)."""
     text = text.strip()
-    items = PRESETS[text] if text in PRESETS else _parse_pairs(text)
+    if text in PRESETS:
+        items = PRESETS[text]
+    elif text.startswith("lognormal:"):
+        items = _parse_lognormal(text)
+    else:
+        items = _parse_pairs(text)
     total = sum(items.values())
     lev = tuple(float(k) for k in items)
     return LeverageMix(text, lev, tuple(v / total for v in items.values()))
+
+
+def lognormal_weights(median: float, spread: float) -> dict[float, float]:
+    """Weights over :data:`FAMILY_LEVERAGES` proportional to a log-normal density of leverage
+    with this ``median`` and ``spread`` (the standard deviation of log leverage); weights under
+    1 % are dropped and the rest scaled to sum to 1."""
+    lev = np.array(FAMILY_LEVERAGES)
+    z = -((np.log(lev) - math.log(median)) ** 2) / (2.0 * spread**2)
+    with np.errstate(under="ignore"):  # far tails are 0
+        w = np.exp(z - z.max())
+    w /= w.sum()
+    keep = w >= 0.01
+    if not keep.any():  # a median far outside the family: its nearest leverage
+        keep = w == w.max()
+    return dict(zip(lev[keep].tolist(), (w[keep] / w[keep].sum()).tolist(), strict=True))
+
+
+def _bad_mix(text: str, why: str = "") -> InputError:
+    names = ", ".join(PRESETS)
+    return InputError(
+        f"invalid leverage mix {text!r}{why}; use a preset ({names}), 'LEV:WEIGHT,...' like "
+        "'5:0.5,10:0.5', or 'lognormal:MEDIAN:SPREAD' like 'lognormal:10:0.7'"
+    )
+
+
+def _parse_lognormal(text: str) -> dict[float, float]:
+    try:
+        _, median, spread = text.split(":")
+        m, s = float(median), float(spread)
+    except ValueError:
+        raise _bad_mix(text) from None
+    if not (m >= 1 and s > 0 and math.isfinite(m) and math.isfinite(s)):
+        raise _bad_mix(text, ": the median must be >= 1 and the spread > 0")
+    return lognormal_weights(m, s)
 
 
 def _parse_pairs(text: str) -> dict[float, float]:
@@ -79,10 +127,7 @@ def _parse_pairs(text: str) -> dict[float, float]:
             lev, w = part.split(":")
             out[float(lev)] = float(w)
     except ValueError:
-        names = ", ".join(PRESETS)
-        raise InputError(
-            f"invalid leverage mix {text!r}; use a preset ({names}) or 'LEV:WEIGHT,...' like '5:0.5,10:0.5'"
-        ) from None
+        raise _bad_mix(text) from None
     if any(lv < 1 for lv in out) or any(w < 0 for w in out.values()) or sum(out.values()) <= 0:
         raise InputError(
             f"invalid leverage mix {text!r}: leverages must be >= 1 and weights >= 0, not all 0"
@@ -127,6 +172,7 @@ class LevelInputs:
     """Per-bar arrays the kernel reads (``oi`` in base units, NaN where missing)."""
 
     ts: NDArray[np.int64]
+    open: F8
     high: F8
     low: F8
     close: F8
@@ -154,7 +200,8 @@ def level_inputs(bars: pl.DataFrame, colour_long_share: float = 0.6) -> LevelInp
     colour = np.where(f["close"] > f["open"], colour_long_share,
                       np.where(f["close"] < f["open"], 1.0 - colour_long_share, 0.5))  # fmt: skip
     return LevelInputs(
-        ts=bars["ts"].to_numpy().astype(np.int64), high=f["high"], low=f["low"], close=f["close"],
+        ts=bars["ts"].to_numpy().astype(np.int64), open=f["open"], high=f["high"], low=f["low"],
+        close=f["close"],
         vwap=vwap, oi=f["oi"], long_share=np.where(taker, share, colour), share_from_taker=taker,
     )  # fmt: skip
 
@@ -273,7 +320,8 @@ def _pop(key: F8, idx: NDArray[np.int64], size: int) -> tuple[int, int]:
 
 @nb.njit(cache=True)
 def _levels_kernel(high, low, vwap, oi, share, fac_long, fac_short, weight,
-                   grid_lo, grid_step, n_bins, record_every, record, heat):  # fmt: skip
+                   grid_lo, grid_step, n_bins, record_every, record, heat,
+                   decay=1.0, churn=0.0):  # fmt: skip
     n = high.shape[0]
     k_mix = weight.shape[0]
     cap = max(1, n * k_mix)
@@ -319,12 +367,21 @@ def _levels_kernel(high, low, vwap, oi, share, fac_long, fac_short, weight,
                         span_lo[s] += 1
                     while span_hi[s] >= span_lo[s] and cnt[s, span_hi[s]] == 0:
                         span_hi[s] -= 1
+        if decay < 1.0:  # ageing: every open level loses the same share each bar
+            g *= decay
         o = oi[t]
         if math.isfinite(o) and math.isfinite(prev_oi):
             d = o - prev_oi
-            if d > 0 and math.isfinite(vwap[t]):
+            new_q = d if d > 0 else 0.0
+            if churn > 0.0:  # turnover: a share of the OI closes and re-opens at this bar
+                g *= 1.0 - churn
+                new_q += churn * prev_oi
+            if d < 0 and prev_oi > liq_q:
+                r = 1.0 - max(0.0, -d - liq_q) / (prev_oi - liq_q)
+                g *= min(1.0, max(0.0, r))
+            if new_q > 0 and math.isfinite(vwap[t]) and g > 0.0:
                 for s in range(2):
-                    side_q = d * (share[t] if s == 0 else 1.0 - share[t])
+                    side_q = new_q * (share[t] if s == 0 else 1.0 - share[t])
                     for k in range(k_mix):
                         qty = side_q * weight[k]
                         price = vwap[t] * (fac_long[k] if s == 0 else fac_short[k])
@@ -345,9 +402,6 @@ def _levels_kernel(high, low, vwap, oi, share, fac_long, fac_short, weight,
                         tot[s] += q[used] * price
                         size[s] = _push(hk[s], hi_[s], size[s], -price if s == 0 else price, used)
                         used += 1
-            elif d < 0 and prev_oi > liq_q:
-                r = 1.0 - max(0.0, -d - liq_q) / (prev_oi - liq_q)
-                g *= min(1.0, max(0.0, r))
         if math.isfinite(o):
             prev_oi = o
         if g < 1e-150:
@@ -379,11 +433,43 @@ def _levels_kernel(high, low, vwap, oi, share, fac_long, fac_short, weight,
             lev[out_idx], born[out_idx])  # fmt: skip
 
 
+@dataclass(frozen=True)
+class Turnover:
+    """How entries age and how much of the OI is new positions; the defaults (no ageing, no
+    churn) are the three rules of the module docstring, unchanged.
+
+    ``half_life`` (bars): every open level loses ``1 - 2 ** (-1 / half_life)`` of its notional
+    each bar (positions closed, or topped up with margin, that the OI's net change does not show).
+    ``churn``: each bar, this share of the previous bar's OI closes (every open level in
+    proportion) and opens again at the bar's VWAP, split like an increase: a net OI change
+    understates the positions opened when others close in the same bar.
+    """
+
+    half_life: float = math.inf
+    churn: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not self.half_life > 0:
+            raise InputError(f"half_life must be > 0 bars (inf: no ageing), got {self.half_life}")
+        if not 0.0 <= self.churn < 1.0:
+            raise InputError(f"churn must be in [0, 1), got {self.churn}")
+
+    @property
+    def decay(self) -> float:
+        """The factor applied to every open level each bar (1.0: none)."""
+        return 0.5 ** (1.0 / self.half_life)
+
+    @property
+    def is_default(self) -> bool:
+        return self.half_life == math.inf and self.churn == 0.0
+
+
 def run_levels(
     inputs: LevelInputs, factors: LevelFactors, grid: PriceGrid, *, record_every: int = 1,
-    record: bool = True,
+    record: bool = True, turnover: Turnover = Turnover(),
 ) -> LevelRun:  # fmt: skip
-    """Run the level model over the bars (see the module docstring for the rules)."""
+    """Run the level model over the bars (see the module docstring for the rules, and
+    :class:`Turnover` for the optional ageing and churn)."""
     if record_every < 1:
         raise InputError(f"record_every must be >= 1, got {record_every}")
     n = inputs.high.shape[0]
@@ -392,7 +478,7 @@ def run_levels(
     res = _levels_kernel(
         inputs.high, inputs.low, inputs.vwap, inputs.oi, inputs.long_share,
         factors.long, factors.short, factors.weight, float(grid.lo), float(grid.step), int(grid.n),
-        int(record_every), bool(record), heat,
+        int(record_every), bool(record), heat, turnover.decay, turnover.churn,
     )  # fmt: skip
     liq, liq_bin, open_tot, _idx, side, price, qty, lev, born = res
     row_bar = np.minimum(np.arange(heat.shape[1]) * record_every + record_every - 1, n - 1)
@@ -407,10 +493,11 @@ def run_levels(
 
 # ---------------------------------------------------------------- the oracle
 def levels_oracle(
-    inputs: LevelInputs, factors: LevelFactors, grid: PriceGrid
+    inputs: LevelInputs, factors: LevelFactors, grid: PriceGrid, turnover: Turnover = Turnover()
 ) -> tuple[F8, F8, F8, F8]:
     """Plain-Python oracle of the kernel: a list of ``[side, LP, qty]`` levels, the three rules
-    applied literally. Returns ``(heat_long, heat_short, liq_long, liq_short)`` (slow; tests only)."""
+    (and the turnover's ageing and churn) applied literally. Returns ``(heat_long, heat_short,
+    liq_long, liq_short)`` (slow; tests only)."""
     n = len(inputs.high)
     levels: list[list[float]] = []
     heat = np.zeros((2, n, grid.n))
@@ -426,20 +513,24 @@ def levels_oracle(
             else:
                 keep.append(lv)
         levels = keep
+        for lv in levels:
+            lv[2] *= turnover.decay
         o = inputs.oi[t]
         if math.isfinite(o) and math.isfinite(prev):
             d = o - prev
-            if d > 0:
+            new = max(d, 0.0) + turnover.churn * prev
+            kept = 1.0 - turnover.churn
+            if d < 0 and prev > liq_q:
+                kept *= min(1.0, max(0.0, 1.0 - max(0.0, -d - liq_q) / (prev - liq_q)))
+            for lv in levels:
+                lv[2] *= kept
+            if new > 0 and kept > 0:  # nothing re-opens when the OI fell to 0
                 for side, fac, sh in ((LONG, factors.long, inputs.long_share[t]),
                                       (SHORT, factors.short, 1 - inputs.long_share[t])):  # fmt: skip
                     for f, w in zip(fac, factors.weight, strict=True):
                         price = inputs.vwap[t] * f
-                        if d * sh * w > 0 and 0 < price < math.inf:
-                            levels.append([side, price, d * sh * w])
-            elif d < 0 and prev > liq_q:
-                r = min(1.0, max(0.0, 1.0 - max(0.0, -d - liq_q) / (prev - liq_q)))
-                for lv in levels:
-                    lv[2] *= r
+                        if new * sh * w > 0 and 0 < price < math.inf:
+                            levels.append([side, price, new * sh * w])
         if math.isfinite(o):
             prev = o
         for lv in levels:

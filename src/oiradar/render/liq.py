@@ -5,14 +5,22 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import polars as pl
+from rich.text import Text
 
 from oiradar.render.console import say, styled, warning
 from oiradar.render.formats import OutFormat, iso, money, percent
 from oiradar.render.tables import Cell, Kind, as_data, show
 
 if TYPE_CHECKING:  # the use cases load their lower layers: only their types here
-    from oiradar.app.liqmap import MapReport, ScoreReport, WhatIfReport
+    from oiradar.app.liqmap import (
+        MapReport,
+        ScoreReport,
+        WalkForwardReport,
+        WalkForwardScores,
+        WhatIfReport,
+    )
     from oiradar.app.liqprice import LiqPrice
+    from oiradar.stats import Interval
 
 # ``share`` is in the mix printed above the table; ``avg_entry`` the same on every row
 LEVELS_KEY = ("side", "leverage", "est_notional_usd", "avg_liq_price", "liq_distance_pct", "status")
@@ -72,6 +80,9 @@ def show_map(report: MapReport, fmt: OutFormat, wide: bool = False) -> None:
                f"{iso(snap.ts)} UTC, price {snap.price:.6g}"))  # fmt: skip
     say(f"leverage mix: {report.spec.mix.describe()}; estimated open notional: long "
         f"{money(snap.open_long_usd)}, short {money(snap.open_short_usd)}")  # fmt: skip
+    tv = report.spec.turnover
+    if not tv.is_default:
+        say(f"turnover: half-life {_life(tv.half_life)} bars, churn {tv.churn:.3g} a bar")
     if snap.profile is not None:
         show_strip(snap.profile, snap.price)
     show(snap.clusters, title="Estimated clusters (nearest significant and largest)", wide=wide)
@@ -115,6 +126,68 @@ def show_score(report: ScoreReport, fmt: OutFormat, wide: bool = False) -> None:
     show(report.table, key=SCORE_KEY, wide=wide, kinds=SCORE_KINDS, headers=SCORE_HEADERS)
 
 
+WF_KEY = ("fold", "test_from", "mix", "half_life_bars", "churn", "fit_score", "map", "baseline")
+WF_HEADERS = {"test_from": "scored from", "half_life_bars": "half-life", "churn": "churn",
+              "fit_score": "fit"}  # fmt: skip
+VERDICT_STYLE = {"beats": "bold green", "ties": "bold yellow", "loses": "bold red"}
+
+
+def _life(v: float) -> str:
+    return "none" if v == float("inf") else f"{v:,.3g}"
+
+
+def _day(ms: int) -> str:
+    return iso(ms, "%Y-%m-%d")
+
+
+WF_KINDS: dict[str, Kind | Cell] = {
+    **{c: Kind.FRACTION for c in ("fit_score", "map", "unfitted", "baseline", "chance")},
+    "test_from": _day, "test_to": _day, "fit_from": _day, "fit_to": _day, "half_life_bars": _life,
+    "churn": lambda v: f"{v:.3g}",
+}  # fmt: skip
+
+
+def _share(iv: Interval) -> str:
+    return f"{percent(iv.estimate)} [{percent(iv.low)}, {percent(iv.high)}]"
+
+
+def _diff(iv: Interval) -> str:
+    return f"{_points(iv.estimate)} pp [{_points(iv.low)}, {_points(iv.high)}]"
+
+
+def verdict_line(report: WalkForwardReport) -> Text:
+    """``SERIES: map 41.8% [37.8%, 45.9%] TIES the no-OI baseline ... ; BEATS chance ...``."""
+    r = report.result
+    sc = r.scores
+    vb, vc = r.verdict_baseline, r.verdict_chance
+    return Text.assemble(
+        f"{report.key}: map {_share(sc['map'])} ", (vb.upper(), VERDICT_STYLE.get(vb, "")),
+        f" the no-OI baseline {_share(sc['baseline'])} ({_diff(r.vs_baseline)}); ",
+        (vc.upper(), VERDICT_STYLE.get(vc, "")),
+        f" chance {percent(sc['chance'].estimate)} ({_diff(r.vs_chance)})",
+    )  # fmt: skip
+
+
+def show_walk_forward(scores: WalkForwardScores, fmt: OutFormat, wide: bool = False) -> None:
+    if as_data(fmt, scores.to_dict, scores.table):
+        return
+    first = scores.reports[0]
+    say(f"Walk-forward score of the ESTIMATED map against REALIZED liquidations: {first.folds} "
+        "folds, each fitted (leverage mix, ageing, churn) on the bars before it and scored on "
+        f"its own; {first.result.method}; 95% block-bootstrap intervals")  # fmt: skip
+    for report in scores.reports:
+        say(verdict_line(report))
+    if len(scores.reports) > 1 and not wide:
+        say("(each fold's fitted parameters: --wide, or --format json)")
+        return
+    for report in scores.reports:
+        unfitted = percent(report.result.scores["unfitted"].estimate)
+        show(report.result.folds, title=f"{report.key}, each fold fitted on the bars before it "
+             "(half-life in bars, churn a bar; fit: in sample)", key=WF_KEY, wide=wide,
+             kinds=WF_KINDS, headers=WF_HEADERS)  # fmt: skip
+        say(f"the unfitted map ({report.mix}) scores {unfitted} on the same folds")
+
+
 def show_what_if(report: WhatIfReport, fmt: OutFormat, wide: bool = False) -> None:
     if as_data(fmt, report.to_dict, lambda: report.cascade):
         return
@@ -130,4 +203,12 @@ def show_what_if(report: WhatIfReport, fmt: OutFormat, wide: bool = False) -> No
     show_band(report.band, report.band_over, wide=wide)
 
 
-__all__ = ["show_band", "show_liqprice", "show_map", "show_score", "show_what_if"]
+__all__ = [
+    "show_band",
+    "show_liqprice",
+    "show_map",
+    "show_score",
+    "show_walk_forward",
+    "show_what_if",
+    "verdict_line",
+]
