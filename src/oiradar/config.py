@@ -276,6 +276,15 @@ class PaperSettings(_Section):
     side: str = "short"
 
 
+class ServeSettings(_Section):
+    """``[serve]``: where ``oiradar serve`` listens, and the token it asks for. A token in the file
+    makes the file a secret one (``chmod 600``); ``OIRADAR_TOKEN`` in the environment wins."""
+
+    host: str = "127.0.0.1"  # beyond loopback, serve refuses to start without a token
+    port: int = Field(8050, ge=0, le=65_535)
+    token: str | None = None
+
+
 class SymbolOverrides(_Section):
     features: dict[str, Any] = Field(default_factory=dict)
     signals: dict[str, Any] = Field(default_factory=dict)
@@ -297,6 +306,7 @@ class Settings(_Section):
     watch: WatchSettings = WatchSettings()
     alerts: AlertSettings = AlertSettings()
     paper: PaperSettings = PaperSettings()
+    serve: ServeSettings = ServeSettings()
     symbols: dict[str, SymbolOverrides] = Field(default_factory=dict)
 
     def for_symbol(self, symbol: str) -> Settings:

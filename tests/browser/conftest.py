@@ -37,9 +37,11 @@ def artifacts() -> Path:
     return folder
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    """One headless Chromium for the session (``playwright.sync_api.Browser``)."""
+    """One headless Chromium per test module (``playwright.sync_api.Browser``). Not per session:
+    Playwright's sync API keeps an asyncio loop running while the browser lives, and later tests
+    that call ``asyncio.run()`` would find it."""
     path = chromium_path()
     from playwright.sync_api import sync_playwright
 

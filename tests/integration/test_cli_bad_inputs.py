@@ -208,6 +208,16 @@ CASES = [
          says=("--date", "2024-13-01")),
     case("sheet-format", "sheet", *SERIES, "-t", "1h", "--format", "pdf",
          says=("--format", "pdf")),
+    # the report
+    case("report-symbol", "report", "-e", "sim", "-s", "NOPE/USDT:USDT",
+         says=("NOPE/USDT:USDT", STORED)),
+    case("report-side", "report", "-e", "sim", "-s", "KSM/USDT:USDT", "--side", "up",
+         says=("--side", "up")),
+    case("report-out", "report", "-e", "sim", "-s", "KSM/USDT:USDT", "-t", "1h", "--no-study",
+         "--out", "/nonexistent/r.html", says=("--out", "does not exist")),
+    # the dashboard (each refused before it listens)
+    case("serve-host", "serve", "--host", "0.0.0.0", says=("--host 0.0.0.0", "OIRADAR_TOKEN")),
+    case("serve-port", "serve", "--port", "70000", says=("--port", "70000")),
 ]
 
 

@@ -22,6 +22,7 @@ from oiradar.cli import (
     liq_cmds,
     paper_cmds,
     report_cmds,
+    serve_cmds,
     sim_cmds,
     watch_cmds,
 )
@@ -72,10 +73,10 @@ def _root(
 
 
 # list, gaps, sql, export | import | link | simulate, demo | markets, fetch, record | features, scan |
-# study, backtest, sweep | liqprice, liqmap | watch, status | brief, sheet | paper | report
+# study, backtest, sweep | liqprice, liqmap | watch, status | brief, sheet | paper | report | serve
 for _module in (data_cmds, import_cmds, link_cmds, sim_cmds, fetch_cmds, analysis_cmds,
-                evidence_cmds, liq_cmds, watch_cmds, brief_cmds, paper_cmds,
-                report_cmds):  # fmt: skip
+                evidence_cmds, liq_cmds, watch_cmds, brief_cmds, paper_cmds, report_cmds,
+                serve_cmds):  # fmt: skip
     _module.commands.register(app)
 
 
