@@ -162,7 +162,8 @@ _PAGE = """<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>oiradar report: {title}</title>
 <style>
-body {{ font-family: system-ui, sans-serif; margin: 1.5rem auto; max-width: 1400px; color: #263238; }}
+body {{ font-family: system-ui, sans-serif; margin: 1.5rem auto; padding: 0 1rem; max-width: 1400px;
+       color: #263238; }}
 h1 {{ font-size: 1.4rem; margin-bottom: .2rem; }} .sub {{ color: #607d8b; margin-top: 0; }}
 .facts {{ display: flex; flex-wrap: wrap; gap: 1.2rem; margin: 1rem 0; }}
 .facts div {{ background: #f5f7f8; padding: .5rem .8rem; border-radius: 6px; }}
