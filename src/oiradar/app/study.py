@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -37,7 +39,16 @@ from oiradar.evidence import (
     study_config,
     verdict_table,
 )
-from oiradar.model import SeriesKey, Side, Timeframe
+from oiradar.evidence.pipeline import signal_arrays
+from oiradar.evidence.pooled import (
+    PooledResult,
+    SeriesPart,
+    judge_pooled,
+    pool,
+    pooled_verdict_table,
+    series_part,
+)
+from oiradar.model import DAY_MS, SeriesKey, Side, Timeframe
 
 
 @dataclass(frozen=True)
@@ -104,6 +115,108 @@ def run_studies(session: Session, opts: StudyOptions) -> StudyReport:
                        skipped=tuple(skipped), notes=tuple(summary_notes(done)))  # fmt: skip
 
 
+@dataclass(frozen=True)
+class PooledReport:
+    """The pooled study (``study --pooled``): one row per (signal, side) pooled over every studied
+    series, the pooled verdict table, and each series' own study (the rows ``run_studies`` gives)."""
+
+    config: StudyConfig
+    timeframes: tuple[Timeframe, ...]
+    block_ms: int  # the calendar blocks the bootstrap resamples
+    pooled: list[dict[str, Any]]  # per (signal, side): counts, rates, lifts with two-way intervals
+    # claim, as stated, series, events, reversals, rate(_low/_high), measured, baseline, p, q,
+    # deff, effective, needed, years, years_needed, verdict
+    verdicts: pl.DataFrame
+    series: list[dict[str, Any]]  # per (series, signal, side): study_rows of each series alone
+    min_interval_events: int = MIN_INTERVAL_EVENTS
+    skipped: tuple[Skipped, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    @property
+    def block_days(self) -> float:
+        return self.block_ms / DAY_MS
+
+    def to_dict(self) -> dict[str, Any]:
+        """The machine-readable report (``study --pooled --format json``)."""
+        return {"config": asdict(self.config), "timeframes": [t.value for t in self.timeframes],
+                "block_days": self.block_days, "pooled": self.pooled,
+                "verdicts": self.verdicts.to_dicts(), "series": self.series,
+                "skipped": [asdict(s) for s in self.skipped]}  # fmt: skip
+
+
+def pooled_study(
+    session: Session, opts: StudyOptions, *, timeframes: Sequence[Timeframe] = (),
+    block_days: float | None = None,
+) -> PooledReport:  # fmt: skip
+    """Pool every selected series (``timeframes``: several, default ``opts.timeframe``) into one
+    verdict per claim, with two-way (series x calendar block) bootstrap intervals
+    (:mod:`oiradar.evidence.pooled`). Series are read and studied one at a time; a series that
+    cannot be studied is skipped and listed. ``block_days``: the calendar block (default: the
+    study's block, 2 x horizon bars, of the longest timeframe)."""
+    settings = session.settings
+    cfg = study_config(settings, horizon=opts.horizon, reps=opts.reps, timeouts=opts.timeouts)
+    tfs = tuple(dict.fromkeys(timeframes or (opts.timeframe,)))
+    block_ms = _block_ms(cfg, tfs, block_days)
+    claims = _claims(all_claims(settings), opts)
+    wanted = list(dict.fromkeys([*((c.signal, c.side) for c in claims),
+                                 *((s, opts.side) for s in opts.signals)]))  # fmt: skip
+    keys = [k for tf in tfs for k in studied_keys(session.catalog, opts.exchange, opts.symbol, tf,
+                                                  opts.series.prices, opts.series.margin)]  # fmt: skip
+    parts: dict[tuple[str, Side], list[SeriesPart]] = {w: [] for w in wanted}
+    rows: list[dict[str, Any]] = []
+
+    def study_one(key: SeriesKey) -> tuple[SeriesKey, tuple[str, ...]]:
+        loaded = load_series(session.catalog, key, opts.series)
+        key = loaded.key
+        prep = prepare(loaded.bars, key, settings)
+        label = f"{key.exchange} {key.symbol}" + (f" {key.timeframe}" if len(tfs) > 1 else "")
+        done = {w: series_part(label, signal_arrays(prep, *w), w[1], cfg, block_ms) for w in wanted}
+        for w, part in done.items():
+            parts[w].append(part)
+        rows.extend(study_rows(key, {w: part.result for w, part in done.items()}))
+        return key, loaded.notes
+
+    done, skipped = each_series(keys, study_one, "pooled study")
+    pooled = {w: pool(parts[w], w[0], w[1], cfg, block_ms) for w in wanted}
+    judged = [judge_pooled(c, pooled[(c.signal, c.side)]) for c in claims]
+    adjusted = control_fdr(judged, cfg.alpha)
+    table = pooled_verdict_table([(j, pooled[(j.claim.signal, j.claim.side)]) for j in adjusted])
+    return PooledReport(cfg, tfs, block_ms, [pooled_row(r) for r in pooled.values()], table, rows,
+                        skipped=tuple(skipped), notes=tuple(summary_notes(done)))  # fmt: skip
+
+
+def _block_ms(cfg: StudyConfig, tfs: Sequence[Timeframe], block_days: float | None) -> int:
+    if block_days is not None:
+        if not (math.isfinite(block_days) and block_days > 0):
+            raise InputError(f"--block-days must be a number of days above 0, got {block_days!r}")
+        return round(block_days * DAY_MS)
+    return cfg.block_bars * max(tf.ms for tf in tfs)
+
+
+def pooled_row(r: PooledResult) -> dict[str, Any]:
+    """One JSON-ready row of a pooled study: the fields of :func:`study_rows` (summed counts,
+    rates and lifts with two-way intervals), the series pooled, symbol-years, calendar blocks,
+    the design effect and the effective events."""
+    f = finite_or_none
+    row: dict[str, Any] = {
+        "signal": r.signal, "side": str(r.side), "series": r.n_series,
+        "symbol_years": r.years, "blocks": r.n_blocks, "signals": r.n_signals,
+        "events": r.n_events, "wins": r.wins, "losses": r.losses, "timeouts": r.timeouts,
+        "counted": r.n_counted, "reversals": r.rate.wins, "rate": f(r.rate.rate),
+        "rate_low": f(r.rate.interval.low) if r.interval_shown else None,
+        "rate_high": f(r.rate.interval.high) if r.interval_shown else None,
+        "deff": f(r.deff), "effective": f(r.effective_events),
+        "events_per_year": f(r.events_per_year),
+    }  # fmt: skip
+    for b in BASELINES:
+        row.update(_baseline_cells(r, b))
+    for h, iv in r.forward.items():
+        row[f"fwd_{h}"] = f(iv.estimate)
+        row[f"fwd_{h}_low"] = f(iv.low) if r.interval_shown else None
+        row[f"fwd_{h}_high"] = f(iv.high) if r.interval_shown else None
+    return row
+
+
 def verdict_frame(judged: list[tuple[SeriesKey, Judgement]], alpha: float) -> pl.DataFrame:
     """The verdict table of every series, Benjamini-Hochberg applied over all of its rows."""
     adjusted = control_fdr([j for _, j in judged], alpha)
@@ -146,7 +259,7 @@ def study_rows(key: SeriesKey, results: dict[tuple[str, Side], StudyResult]) -> 
     return rows
 
 
-def _baseline_cells(r: StudyResult, b: str) -> dict[str, Any]:
+def _baseline_cells(r: StudyResult | PooledResult, b: str) -> dict[str, Any]:
     f = finite_or_none
     base, lift, seen = r.baselines[b], r.lift[b], r.baseline_outcomes[b]
     base = base if base is not None and base.n > 0 else None
@@ -166,4 +279,5 @@ def _baseline_cells(r: StudyResult, b: str) -> dict[str, Any]:
     }
 
 
-__all__ = ["StudyOptions", "StudyReport", "run_studies", "study_rows", "verdict_frame"]
+__all__ = ["PooledReport", "StudyOptions", "StudyReport", "pooled_row", "pooled_study", "run_studies",
+           "study_rows", "verdict_frame"]  # fmt: skip

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     import polars as pl
 
     from oiradar.config import TimeoutRule
-    from oiradar.model import SeriesKey
+    from oiradar.model import SeriesKey, Timeframe
 
 Signal = Annotated[str, typer.Option("--signal", help="Entry signal.")]
 RAY_ADDRESS_HELP = (
@@ -60,19 +60,52 @@ def study_cmd(
     horizon: Annotated[int | None, typer.Option(help="Barrier horizon H in bars.")] = None,
     reps: Annotated[int | None, typer.Option(help="Bootstrap replicates.")] = None,
     timeouts: Annotated[str | None, typer.Option(help=TIMEOUTS_HELP)] = None,
+    pooled: Annotated[bool, typer.Option("--pooled", help=POOLED_HELP)] = False,
+    block_days: Annotated[float | None, typer.Option("--block-days", help=BLOCK_HELP)] = None,
     fmt: o.Format = OutFormat.TABLE, as_json: o.Json = False, wide: o.Wide = False,
 ) -> None:  # fmt: skip
-    """Event study of each signal and the verdict table of the built-in and your claims."""
-    from oiradar.app.study import StudyOptions, run_studies
-    from oiradar.render.evidence import show_study
+    """Event study of each signal and the verdict table of the built-in and your claims (each
+    series alone; --pooled: all of them together)."""
+    from oiradar.app.study import StudyOptions, pooled_study, run_studies
+    from oiradar.render.evidence import show_pooled, show_study
     from oiradar.render.notes import show_notes
 
-    opts = StudyOptions(o.timeframe(timeframe), exchange, symbol, tuple(signal or ()),
+    tfs = _timeframes(timeframe, pooled)
+    if block_days is not None and not pooled:
+        raise InputError("--block-days sets the pooled study's calendar blocks: add --pooled")
+    opts = StudyOptions(tfs[0], exchange, symbol, tuple(signal or ()),
                         o.side(side), horizon, reps, timeout_rule(timeouts),
                         o.series(prices, from_tf, margin))  # fmt: skip
-    report = run_studies(session(ctx), opts)
-    show_notes(report.notes, report.skipped)
-    show_study(report, o.out_format(fmt, as_json), wide)
+    if pooled:
+        report = pooled_study(session(ctx), opts, timeframes=tfs, block_days=block_days)
+        show_notes(report.notes, report.skipped)
+        show_pooled(report, o.out_format(fmt, as_json), wide)
+        return
+    single = run_studies(session(ctx), opts)
+    show_notes(single.notes, single.skipped)
+    show_study(single, o.out_format(fmt, as_json), wide)
+
+
+POOLED_HELP = (
+    "Pool every selected series (venues, symbols, and timeframes given as -t 4h,1d) into one "
+    "verdict per claim, with intervals from a bootstrap of whole series and calendar blocks, a "
+    "per-series breakdown and the symbol-years each claim needs."
+)
+BLOCK_HELP = (
+    "With --pooled: length in days of the calendar blocks the bootstrap resamples (default: "
+    "2 x horizon bars of the longest timeframe)."
+)
+
+
+def _timeframes(text: str, pooled: bool) -> list[Timeframe]:
+    """``-t 4h`` or, pooled, ``-t 4h,1d``."""
+    words = [w.strip() for w in text.split(",") if w.strip()]
+    if not words:
+        raise InputError(f"--timeframe needs a timeframe such as 4h, got {text!r}")
+    if len(words) > 1 and not pooled:
+        raise InputError(f"-t {text}: several timeframes are studied together with --pooled only; "
+                         f"add --pooled or give one timeframe")  # fmt: skip
+    return [o.timeframe(w) for w in words]
 
 
 @commands.add("backtest")

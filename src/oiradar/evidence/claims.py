@@ -36,7 +36,13 @@ from enum import StrEnum
 import polars as pl
 
 from oiradar.errors import ConfigError
-from oiradar.evidence.study import BASELINES, MIN_INTERVAL_EVENTS, Rate, StudyResult
+from oiradar.evidence.study import (
+    BASELINES,
+    MIN_INTERVAL_EVENTS,
+    Rate,
+    StudyConfig,
+    StudyResult,
+)
 from oiradar.model import Side
 from oiradar.stats import benjamini_hochberg, binom_sf, events_needed
 
@@ -142,27 +148,54 @@ class Judgement:
 def judge(claim: Claim, res: StudyResult, alpha: float | None = None) -> Judgement:
     """Apply the module's rules to one claim and the study of its signal (a family of one)."""
     cfg = res.config
-    alpha = cfg.alpha if alpha is None else alpha
     base = res.baselines.get(claim.baseline)
     k, n = res.rate.wins, res.n_counted
-    base_rate = math.nan if base is None or base.n == 0 else base.rate
+    h0 = null_rate(claim, base)
     if claim.metric == "rate":
         shown = f"{res.rate.interval}"
         bound_ok = n > 0 and res.rate.interval.low > claim.value
-        h0, claimed = claim.value, claim.value
     else:
         lift = res.lift.get(claim.baseline)
         shown = "n/a" if lift is None else f"lift {lift}"
         bound_ok = lift is not None and lift.low > claim.value
-        h0 = base_rate + claim.value
-        claimed = base_rate + (claim.value if claim.value > 0 else cfg.detect_lift)
     p = binom_sf(k, n, min(1.0, max(0.0, h0))) if n and math.isfinite(h0) else math.nan
-    needed = _needed(claimed, base_rate, cfg.alpha, cfg.power)
+    return judgement(claim, cfg, n=n, base=base, shown=shown, bound_ok=bound_ok, p=p,
+                     sufficient=res.sufficient, alpha=alpha)  # fmt: skip
+
+
+def null_rate(claim: Claim, base: Rate | None) -> float:
+    """The event rate the claim's test rejects: ``v`` for a rate claim, ``base + v`` for a lift
+    claim (NaN without a base rate)."""
+    if claim.metric == "rate":
+        return claim.value
+    return math.nan if base is None or base.n == 0 else base.rate + claim.value
+
+
+def claimed_rate(claim: Claim, base: Rate | None, detect_lift: float) -> float:
+    """The rate the claim promises, for the events needed: ``v``, or ``base + v`` for a lift claim
+    (``base + detect_lift`` when ``v`` is 0: "an edge" names no size)."""
+    if claim.metric == "rate":
+        return claim.value
+    lift = claim.value if claim.value > 0 else detect_lift
+    return math.nan if base is None or base.n == 0 else base.rate + lift
+
+
+def judgement(
+    claim: Claim, cfg: StudyConfig, *, n: int, base: Rate | None, shown: str, bound_ok: bool,
+    p: float, sufficient: bool, alpha: float | None = None,
+) -> Judgement:  # fmt: skip
+    """The verdict from what a study measured: ``n`` counted events, the claim's baseline, the
+    estimate as ``shown``, whether its lower bound clears the claim and the one-sided ``p``;
+    ``sufficient``: enough events for a verdict (fewer than :data:`MIN_INTERVAL_EVENTS` never are).
+    """
+    alpha = cfg.alpha if alpha is None else alpha
+    base_rate = math.nan if base is None or base.n == 0 else base.rate
+    needed = _needed(claimed_rate(claim, base, cfg.detect_lift), base_rate, cfg.alpha, cfg.power)
     small = n < MIN_INTERVAL_EVENTS
-    measured = _too_small(n, needed, base_rate) if small else f"{shown} ({n} events)"
+    measured = _too_small(n, needed, base_rate) if small else f"{shown} ({n:,} events)"
     out = Judgement(claim=claim, measured=measured, baseline=_base_text(claim.baseline, base),
                     verdict=Verdict.INSUFFICIENT, n_events=n, p=p, q=p, needed=needed,
-                    bound_ok=bound_ok, sufficient=res.sufficient and not small)  # fmt: skip
+                    bound_ok=bound_ok, sufficient=sufficient and not small)  # fmt: skip
     return replace(out, verdict=_decide(out, p, alpha))
 
 

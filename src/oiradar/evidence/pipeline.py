@@ -24,7 +24,7 @@ from oiradar.evidence.claims import (
     control_fdr,
     judge,
 )
-from oiradar.evidence.study import StudyConfig, StudyResult, study_frame
+from oiradar.evidence.study import StudyArrays, StudyConfig, StudyResult, frame_arrays, run_study
 from oiradar.model import SeriesKey, Side
 
 
@@ -76,10 +76,16 @@ def _near_column(side: Side) -> str:
 
 def run_signal_study(prep: Prepared, signal: str, side: Side, cfg: StudyConfig) -> StudyResult:
     """The event study of one signal on one prepared series."""
+    return run_study(signal_arrays(prep, signal, side), side, cfg)
+
+
+def signal_arrays(prep: Prepared, signal: str, side: Side) -> StudyArrays:
+    """The study's arrays of one signal on one prepared series (``near_high`` is ``near_low`` for
+    a long-side signal; ``ts`` the bars' times)."""
     feats = prep.features
     near = _near_column(side)
     frame = feats.with_columns(pl.col(near).alias("near_high")) if near in feats.columns else feats
-    return study_frame(frame, signal_mask(prep, signal, side), side, cfg)
+    return frame_arrays(frame, signal_mask(prep, signal, side))
 
 
 def judge_claims(

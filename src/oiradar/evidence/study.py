@@ -174,6 +174,18 @@ class StudyResult:
 
 def run_study(data: StudyArrays, side: Side, cfg: StudyConfig | None = None) -> StudyResult:
     """Run the whole event study on arrays (see the module docstring for the method)."""
+    return study_with_columns(data, side, cfg)[0]
+
+
+def study_with_columns(
+    data: StudyArrays, side: Side, cfg: StudyConfig | None = None
+) -> tuple[StudyResult, NDArray[np.float64]]:
+    """:func:`run_study`, and the per-bar columns whose sums make every rate of the study (one row
+    per bar, layout in :func:`_columns`; :func:`totals_stats` turns sums of them into the rates).
+
+    The pooled study (:mod:`oiradar.evidence.pooled`) sums them per calendar block, so that its
+    counts are this study's by construction.
+    """
     cfg = cfg or StudyConfig()
     if side not in tuple(Side):
         raise InputError(f"side must be Side.SHORT or Side.LONG, got {side!r}")
@@ -191,10 +203,10 @@ def run_study(data: StudyArrays, side: Side, cfg: StudyConfig | None = None) -> 
     fwd = sign * oc.forward_returns(data.close, cfg.forward)
     mfe, mae = oc.excursions(data.close, data.high, data.low, sign, cfg.horizon)
     cols = _columns(events & counted, counted, win, near, quint, fwd, events)
-    point = _stats_from_totals(cols.sum(axis=0)[None, :], len(cfg.forward), near is not None)
+    point = totals_stats(cols.sum(axis=0)[None, :], len(cfg.forward), near is not None)
     boot = _bootstrap(cols, cfg, len(cfg.forward), near is not None)
     masks = _Masks(out, events, valid, counted, win, near, quint)
-    return _assemble(data, side, cfg, masks, fwd, mfe, mae, point, boot)
+    return _assemble(data, side, cfg, masks, fwd, mfe, mae, point, boot), cols
 
 
 def scored(
@@ -251,8 +263,10 @@ def _columns(ec, counted, win, near, quint, fwd, events) -> NDArray[np.float64]:
     return np.column_stack(base)
 
 
-def _stats_from_totals(tot: NDArray[np.float64], n_fwd: int, has_near: bool) -> dict[str, NDArray]:
-    """Rates, lifts and mean returns from column totals (rows = replicates)."""
+def totals_stats(tot: NDArray[np.float64], n_fwd: int, has_near: bool) -> dict[str, NDArray]:
+    """Rates, baselines and mean returns from sums of :func:`_columns` (one row per replicate):
+    keys ``rate``, ``all``, ``near_high``, ``matched`` (arrays of rows) and ``fwd``, ``fwd_all``
+    (rows x horizons)."""
     with np.errstate(invalid="ignore", divide="ignore"):
         rate = tot[:, 1] / tot[:, 0]
         base_all = tot[:, 3] / tot[:, 2]
@@ -278,8 +292,14 @@ def _stats_from_totals(tot: NDArray[np.float64], n_fwd: int, has_near: bool) -> 
 
 
 def _bootstrap(cols: NDArray, cfg: StudyConfig, n_fwd: int, has_near: bool) -> dict[str, NDArray]:
-    """Circular block bootstrap of the bar series, replicated in chunks to bound memory."""
+    """Circular block bootstrap of the bar series, replicated in chunks to bound memory.
+
+    ``reps = 0``: no replicates (every bootstrap interval is NaN).
+    """
     n = cols.shape[0]
+    if cfg.reps == 0 or n == 0:
+        empty = totals_stats(np.zeros((0, cols.shape[1])), n_fwd, has_near)
+        return empty
     block = min(cfg.block_bars, n)
     sums = block_sums(cols, block)
     starts = block_bootstrap_starts(n, block, cfg.reps, np.random.default_rng(cfg.seed))
@@ -287,7 +307,7 @@ def _bootstrap(cols: NDArray, cfg: StudyConfig, n_fwd: int, has_near: bool) -> d
     chunk = max(1, 4_000_000 // max(1, starts.shape[1] * cols.shape[1]))
     for i in range(0, cfg.reps, chunk):
         tot = sums[starts[i : i + chunk]].sum(axis=1)
-        parts.append(_stats_from_totals(tot, n_fwd, has_near))
+        parts.append(totals_stats(tot, n_fwd, has_near))
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
@@ -390,6 +410,12 @@ def study_frame(
     cfg: StudyConfig | None = None,
 ) -> StudyResult:
     """Run the study on a bar frame with ``close high low atr_14`` (and ``near_high`` if present)."""
+    return run_study(frame_arrays(bars, events), side, cfg)
+
+
+def frame_arrays(bars: pl.DataFrame, events: pl.Series | NDArray[np.bool_]) -> StudyArrays:
+    """The study's arrays from a bar frame with ``close high low atr_14`` (``near_high`` and ``ts``
+    when present)."""
     for col in ("close", "high", "low", "atr_14"):
         if col not in bars.columns:
             raise InputError(
@@ -403,9 +429,8 @@ def study_frame(
     if "near_high" in bars.columns:
         near = bars["near_high"].fill_null(False).to_numpy().astype(bool)
     ev = events.fill_null(False).to_numpy() if isinstance(events, pl.Series) else events
-    arrays = StudyArrays(
+    return StudyArrays(
         close=f64("close"), high=f64("high"), low=f64("low"), atr=f64("atr_14"),
         events=np.asarray(ev, dtype=bool), near_high=near,
         ts=bars["ts"].to_numpy() if "ts" in bars.columns else None,
     )  # fmt: skip
-    return run_study(arrays, side, cfg)

@@ -13,7 +13,7 @@ from oiradar.render.tables import Kind, as_data, show
 
 if TYPE_CHECKING:  # the use cases load their lower layers: only their types here
     from oiradar.app.backtest import BacktestReport, SweepReport
-    from oiradar.app.study import StudyReport
+    from oiradar.app.study import PooledReport, StudyReport
 
 FRACTION_METRICS = ("total_return", "annual_return", "max_drawdown", "win_rate", "exposure")
 RATIO_METRICS = ("sharpe", "sortino", "profit_factor", "expectancy_r")
@@ -144,6 +144,133 @@ def show_study(report: StudyReport, fmt: OutFormat, wide: bool = False) -> None:
         f"Definitions: docs/evidence.md.")  # fmt: skip
 
 
+POOLED_KEY = ("signal", "events", "W/L/T", "reversal rate", "lift near_high, pp",
+              "p near_high", "deff")  # fmt: skip
+POOLED_VERDICT_KEY = ("as stated", "events", "measured", "q", "needed", "symbol-years",
+                      "verdict")  # fmt: skip
+BREAKDOWN_KEY = ("series", "signal", "events", "W/L/T", "reversal rate", "base near_high",
+                 "lift near_high, pp")  # fmt: skip
+BREAKDOWN_HEADERS = {"reversal rate": "rate", "base near_high": "near_high",
+                     "lift near_high, pp": "lift, pp"}  # fmt: skip
+
+
+def pooled_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
+    """One row per pooled (signal, side): counts, the rate and each lift with its two-way
+    interval, p, the design effect and the effective events."""
+    data: dict[str, list[Any]] = {
+        "signal": [f"{r['signal']}/{r['side']}" for r in rows],
+        "series": [r["series"] for r in rows],
+        "events": [r["events"] for r in rows],
+        "W/L/T": [_wlt(r["wins"], r["losses"], r["timeouts"]) for r in rows],
+        "counted": [r["counted"] for r in rows],
+        "reversal rate": [_cell(r, "rate") for r in rows],
+    }
+    for b in BASELINE_NAMES:
+        data[f"lift {b}, pp"] = [_lift(r, b) for r in rows]
+        data[f"p {b}"] = [_p(r[f"p_{b}"]) for r in rows]
+    data["deff"] = [_deff(r["deff"]) for r in rows]
+    data["effective"] = [_one(r["effective"]) for r in rows]
+    data["symbol-years"] = [_one(r["symbol_years"]) for r in rows]
+    schema = {"series": pl.Int64, "events": pl.Int64, "counted": pl.Int64}
+    return pl.DataFrame(data, schema_overrides=schema)
+
+
+def pooled_baseline_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
+    """The pooled baselines (``all``, ``near_high`` per side; ``matched`` per signal), each rate
+    with its two-way interval."""
+    return baseline_frame([{**r, "exchange": "pooled", "symbol": ""} for r in rows]).drop("series")
+
+
+def pooled_verdict_frame(verdicts: pl.DataFrame) -> pl.DataFrame:
+    """The pooled verdict table as people read it: events counted (effective), q, the events
+    needed and the symbol-years needed (and observed)."""
+    return verdicts.select(
+        "claim", "as stated",
+        pl.struct("events", "effective").map_elements(_events_text, return_dtype=pl.String)
+        .alias("events"),
+        "reversals", "measured", "baseline", "p", "q", "deff", "needed",
+        pl.struct("years_needed", "years").map_elements(_years_text, return_dtype=pl.String)
+        .alias("symbol-years"),
+        "verdict",
+    )  # fmt: skip
+
+
+def _events_text(v: dict[str, Any]) -> str:
+    eff = v["effective"]
+    if eff is None or round(eff) >= v["events"]:
+        return f"{v['events']:,}"
+    return f"{v['events']:,}\n({eff:,.0f} eff.)"
+
+
+def _years_text(v: dict[str, Any]) -> str:
+    need = "n/a" if v["years_needed"] is None else f"{v['years_needed']:,.1f}"
+    return f"{need}\n(have {v['years']:,.1f})"
+
+
+def breakdown_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
+    """Each series' own study, one line per (series, signal): what ``oiradar study`` gives it."""
+
+    def one(r: dict[str, Any], k: str) -> str:
+        return percent(r.get(k)) if r.get(k) is not None else "n/a"
+
+    return pl.DataFrame({
+        "series": [f"{r['exchange']} {r['symbol']}" for r in rows],
+        "timeframe": [r["timeframe"] for r in rows],
+        "signal": [f"{r['signal']}/{r['side']}" for r in rows],
+        "events": [r["events"] for r in rows],
+        "W/L/T": [_wlt(r["wins"], r["losses"], r["timeouts"]) for r in rows],
+        "counted": [r["counted"] for r in rows],
+        "reversal rate": [one(r, "rate") for r in rows],
+        **{f"base {b}": [one(r, f"base_{b}") for r in rows] for b in BASELINE_NAMES},
+        **{f"lift {b}, pp": [_points(r.get(f"lift_{b}")) for r in rows] for b in BASELINE_NAMES},
+    }, schema_overrides={"events": pl.Int64, "counted": pl.Int64})  # fmt: skip
+
+
+def _points(v: float | None) -> str:
+    return "n/a" if v is None else f"{100 * v:+.1f}"
+
+
+def _deff(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:,.2f}"
+
+
+def _one(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:,.1f}"
+
+
+def show_pooled(report: PooledReport, fmt: OutFormat, wide: bool = False) -> None:
+    if as_data(fmt, report.to_dict, lambda: report.verdicts):
+        return
+    cfg, rows = report.config, report.pooled
+    if not rows:
+        say("Nothing pooled: no claim or --signal selects a signal to study.")
+        return
+    rule = TIMEOUT_TEXT[str(cfg.timeouts)]
+    tfs = ", ".join(str(t) for t in report.timeframes)
+    where = (f"{rows[0]['series']:,} series, {rows[0]['symbol_years']:,.1f} symbol-years, "
+             f"{rows[0]['blocks']:,} blocks of {report.block_days:g} days")  # fmt: skip
+    show(pooled_frame(rows), title=f"Pooled event study ({tfs}, H={cfg.horizon}; {rule}): {where}",
+         key=POOLED_KEY, wide=wide, headers=None if wide else STUDY_HEADERS, lines=True)  # fmt: skip
+    show(pooled_baseline_frame(rows), title="Pooled baselines: the same outcome without the signal",
+         wide=wide, lines=True)  # fmt: skip
+    show(pooled_verdict_frame(report.verdicts), title="Verdicts, pooled", key=POOLED_VERDICT_KEY,
+         wide=wide, kinds={"p": _p, "q": _p, "needed": _needed, "deff": _deff},
+         lines=True)  # fmt: skip
+    show(breakdown_frame(report.series), title="Each series alone (what `oiradar study` gives it)",
+         key=BREAKDOWN_KEY, wide=wide, headers=None if wide else BREAKDOWN_HEADERS)  # fmt: skip
+    say(f"Pooled: counts and rates are totals over the series ({rule}); matched is each series' "
+        f"own, weighted by its events. Intervals ({cfg.conf:.0%}) are two-way bootstrap ones, "
+        f"resampling whole series and whole {report.block_days:g}-day calendar blocks (one move "
+        f"seen on many venues is one event in time), none below {report.min_interval_events} "
+        f"events. deff: the rate's variance over that of as many independent events; eff.: "
+        f"events / deff. p: one-sided z-test with the two-way variance; q: Benjamini-Hochberg over "
+        f"the table; supported when the lower bound clears the claim and q <= {cfg.alpha:g}; "
+        f"fewer than {cfg.min_events} effective events is 'insufficient data'. needed: events to "
+        f"tell the claimed rate from the base rate ({cfg.power:.0%} power, {cfg.alpha:.0%} "
+        f"level); symbol-years: the data that holds them at the observed event rate, times deff. "
+        f"Definitions: docs/evidence.md.")  # fmt: skip
+
+
 def _needed(v: int | None) -> str:
     return "n/a" if v is None else f"{v:,}"
 
@@ -210,6 +337,7 @@ def show_sweep(report: SweepReport, fmt: OutFormat, top: int, wide: bool = False
 
 
 __all__ = [
-    "baseline_frame", "forward_frame", "metric_text", "show_backtest", "show_study", "show_sweep",
-    "study_frame",
+    "baseline_frame", "breakdown_frame", "forward_frame", "metric_text", "pooled_baseline_frame",
+    "pooled_frame", "pooled_verdict_frame", "show_backtest", "show_pooled", "show_study",
+    "show_sweep", "study_frame",
 ]  # fmt: skip
