@@ -1,4 +1,5 @@
-"""``simulate`` (a market into the catalog) and ``demo`` (a guided first run on a simulated market).
+"""``simulate`` (a market, or a universe of them, into the catalog) and ``demo`` (a guided first run
+on a simulated market).
 
 The demo runs in steps: the market (simulated, written, summarised), then what each later stage of
 the pipeline makes of it: the framework's signals, the claims of docs/evidence.md judged, the estimated
@@ -8,7 +9,9 @@ while the rest computes. A failing later step is noted and skipped, never fatal.
 
 from __future__ import annotations
 
+import os
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -18,13 +21,17 @@ import polars as pl
 from oiradar.app.liqmap import closed_bars
 from oiradar.app.session import Session
 from oiradar.config import Settings, SimSettings
-from oiradar.errors import OiradarError
+from oiradar.errors import OiradarError, StoreError
 from oiradar.evidence import all_claims, judge_claims, prepare, study_config, verdict_table
 from oiradar.liquidations import MapSpec, Snapshot, snapshot
 from oiradar.model import SeriesKey, Side, Timeframe
 from oiradar.signals import scan
 from oiradar.sim import SimResult, SimWrite, simulate
-from oiradar.store import Catalog, clear_ground_truth, ground_truth_dir
+from oiradar.sim.simulate import DEFAULT_START_MS
+from oiradar.sim.universe import MAX_SYMBOLS as MAX_UNIVERSE
+from oiradar.sim.universe import Market, UniverseSpec, universe_markets, universe_signature
+from oiradar.sim.universe import crashes as universe_crashes
+from oiradar.store import Catalog, clear_ground_truth, ground_truth_dir, read_ground_truth_params
 from oiradar.store.ledger import clear_live
 
 Progress = Callable[[int, int], None]  # (steps done, steps total) of the simulator
@@ -64,17 +71,123 @@ def simulate_market(
 ) -> SimReport:
     """Simulate (settings fill what ``opts`` leaves out) and write the market into the catalog."""
     opts = opts.resolved(session.settings.sim)
-    start = {} if opts.start is None else {"start": opts.start}
+    start = DEFAULT_START_MS if opts.start is None else opts.start
     t0 = time.perf_counter()
     assert opts.preset is not None and opts.days is not None and opts.seed is not None
     res = simulate(opts.preset, days=opts.days, seed=opts.seed, timeframe=opts.timeframe,
-                   progress=progress, **start)  # fmt: skip
+                   start=start, progress=progress)  # fmt: skip
     seconds = time.perf_counter() - t0
     catalog = session.catalog
     with catalog.lock():  # the check, the clear and the writes: one step for other writers
         written = res.write(catalog, opts.exchange, opts.symbol, replace=opts.replace)
     key = res.key(opts.exchange, opts.symbol)
     return SimReport(key, res, written, seconds, ground_truth_dir(catalog, key.exchange, key.symbol))
+
+
+@dataclass(frozen=True)
+class UniverseOptions:
+    """``simulate --universe N``: N correlated markets (:mod:`oiradar.sim.universe`)."""
+
+    symbols: int
+    days: int | None = None  # default: [sim] days
+    seed: int | None = None  # default: [sim] seed
+    preset: str | None = None  # each symbol's base market (default: [sim] preset)
+    timeframe: Timeframe = Timeframe.M5
+    start: int | None = None
+    edge: float | None = None  # reversal rate planted after divergence (None: nothing planted)
+    edge_share: float = 1.0
+    correlation: float = 0.5
+    exchange: str = "sim"
+    replace: bool = False
+    workers: int | None = None  # markets simulated at once (default: up to 4, one per core)
+    positions: bool = False
+
+    def spec(self, cfg: SimSettings) -> UniverseSpec:
+        """The universe, with the ``[sim]`` settings filling what these options leave out."""
+        return UniverseSpec(
+            symbols=self.symbols, days=self.days or cfg.days,
+            seed=cfg.seed if self.seed is None else self.seed, timeframe=self.timeframe,
+            start=DEFAULT_START_MS if self.start is None else self.start,
+            preset=self.preset or cfg.preset, correlation=self.correlation, edge=self.edge,
+            edge_share=self.edge_share, positions=self.positions,
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class UniverseReport:
+    spec: UniverseSpec
+    exchange: str
+    # symbol beta edge bars liquidations events reversals crashes added changed
+    symbols: pl.DataFrame
+    crashes: pl.DataFrame  # ts hours symbols (how many it hit)
+    seconds: float  # simulation and writes
+    ground_truth: Path  # <home>/sim/<exchange>
+
+
+def simulate_universe(
+    session: Session, opts: UniverseOptions, progress: Progress | None = None
+) -> UniverseReport:
+    """Simulate a universe and write it market by market (each written, then dropped), so that its
+    size is bounded by the disk, not the memory. A different simulation already stored under one
+    of its symbols is refused before anything runs, unless ``replace``."""
+    spec = check_universe(session, opts)
+    catalog = session.catalog
+    workers = opts.workers or max(1, min(4, os.cpu_count() or 1))
+    t0 = time.perf_counter()
+    rows = []
+    hits: Counter[int] = Counter()
+    for m in universe_markets(spec, session.settings, workers=workers, progress=progress):
+        with catalog.lock():
+            written = m.result.write(catalog, opts.exchange, m.symbol, replace=opts.replace)
+        rows.append(_universe_row(m, written))
+        hits.update(m.crashes_hit)
+    crashes = pl.DataFrame(
+        [{"ts": c.ts, "hours": c.hours, "symbols": hits[c.ts]} for c in universe_crashes(spec)],
+        schema={"ts": pl.Int64, "hours": pl.Int64, "symbols": pl.Int64},
+    )  # fmt: skip
+    folder = ground_truth_dir(catalog, opts.exchange, spec.names[0]).parent
+    return UniverseReport(spec, opts.exchange, pl.DataFrame(rows), crashes,
+                          time.perf_counter() - t0, folder)  # fmt: skip
+
+
+def check_universe(session: Session, opts: UniverseOptions) -> UniverseSpec:
+    """The universe of ``opts``, checked before anything runs: its values, and (unless
+    ``replace``) that none of its symbols holds another simulation."""
+    spec = opts.spec(session.settings.sim)
+    if opts.replace:
+        return spec
+    want = universe_signature(spec)
+    for symbol in spec.names:
+        stored = read_ground_truth_params(session.catalog, opts.exchange, symbol)
+        if stored is None:
+            continue
+        held = (stored.get("universe") or {}).get("spec")
+        if held != want:
+            what = "a single market" if held is None else "another universe (" + ", ".join(
+                f"{k} {_text(held.get(k))}, not {_text(v)}" for k, v in want.items()
+                if held.get(k) != v) + ")"  # fmt: skip
+            raise StoreError(
+                f"{opts.exchange} {symbol} already holds {what}; pass --replace to overwrite "
+                "it, or --exchange NAME"
+            )
+    return spec
+
+
+def _text(v: object) -> str:
+    return "none" if v is None else f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def _universe_row(m: Market, written: SimWrite) -> dict[str, object]:
+    res = m.result
+    planted = res.extra.get("planted")
+    return {
+        "symbol": m.symbol, "beta": m.beta, "edge": m.edge, "bars": res.bars.height,
+        "liquidations": res.liquidations.height,
+        "events": 0 if planted is None else int(planted["outcome"].is_not_null().sum()),
+        "reversals": 0 if planted is None else int((planted["outcome"] == "reversal").sum()),
+        "crashes": len(m.crashes_hit), "added": written.bars.rows_added,
+        "changed": written.bars.rows_changed,
+    }  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -224,11 +337,16 @@ DEMO_STEPS: tuple[tuple[str, Callable[[DemoReport, Catalog], None]], ...] = (
 __all__ = [
     "DEMO_EXCHANGE",
     "DEMO_SYMBOL",
+    "MAX_UNIVERSE",
     "DemoReport",
     "MarketSummary",
     "SimOptions",
     "SimReport",
+    "UniverseOptions",
+    "UniverseReport",
+    "check_universe",
     "run_demo",
     "simulate_market",
+    "simulate_universe",
     "summarise",
 ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import shlex
 from typing import TYPE_CHECKING
 
+import polars as pl
 from rich.table import Table
 
 from oiradar.model import Timeframe
@@ -15,7 +16,7 @@ from oiradar.render.liq import show_band
 from oiradar.render.tables import Kind, show
 
 if TYPE_CHECKING:  # the use cases load their lower layers: only their types here
-    from oiradar.app.sim import DemoReport, SimReport
+    from oiradar.app.sim import DemoReport, SimReport, UniverseReport
 
 CLAIMS_KEY = ("as stated", "measured", "verdict")
 
@@ -108,4 +109,49 @@ def show_simulated(report: SimReport) -> None:
         f"ground truth in {report.ground_truth}")  # fmt: skip
 
 
-__all__ = ["market_table", "next_steps", "show_next_steps", "show_simulated", "show_step"]
+UNIVERSE_TABLE_MAX = 12  # symbols listed one by one; larger universes print the totals only
+
+
+def universe_lines(report: UniverseReport) -> list[str]:
+    """What ``simulate --universe`` wrote: the universe, its crashes, the planted edge, where the
+    ground truth is."""
+    spec, f = report.spec, report.symbols
+    names = spec.names
+    span = names[0] if len(names) == 1 else f"{names[0]} .. {names[-1]}"
+    edge = "no edge planted" if spec.edge is None else (
+        f"reversal rate {spec.edge:g} planted after divergence"
+        + ("" if spec.edge_share >= 1 else f" on {spec.edge_share:.0%} of the symbols, 0.5 on the rest"))  # fmt: skip
+    lines = [
+        f"Simulated a universe of {spec.symbols:,} on {report.exchange} ({span}): {spec.days} days of "
+        f"{spec.timeframe.value} from {iso(spec.start)} UTC, preset {spec.preset}, seed {spec.seed}, "
+        f"correlation {spec.correlation:g}, {edge}; {report.seconds:.1f} s, "
+        f"{int(f['added'].sum()):,} bars added, {int(f['changed'].sum()):,} changed.",
+    ]  # fmt: skip
+    for c in report.crashes.iter_rows(named=True):
+        lines.append(f"crash at {iso(c['ts'])} UTC ({c['hours']} h): hit {c['symbols']} of "
+                     f"{spec.symbols} symbols")  # fmt: skip
+    if spec.edge is not None:
+        n, k = int(f["events"].sum()), int(f["reversals"].sum())
+        share = f" ({k / n:.1%})" if n else ""
+        lines.append(f"planted: {n:,} divergence events the study will count, {k:,} reversals{share}")
+    lines.append(f"ground truth in {report.ground_truth}/U*-USDT-USDT")
+    return lines
+
+
+def show_universe(report: UniverseReport) -> None:
+    say("\n".join(universe_lines(report)))
+    if report.symbols.height <= UNIVERSE_TABLE_MAX:
+        cols = ["symbol", "beta", "edge", "bars", "liquidations", "events", "reversals", "crashes"]
+        show(report.symbols.select(cols).with_columns(pl.col("beta").round(2)),
+             title="Symbols of the universe", wide=True)  # fmt: skip
+
+
+__all__ = [
+    "market_table",
+    "next_steps",
+    "show_next_steps",
+    "show_simulated",
+    "show_step",
+    "show_universe",
+    "universe_lines",
+]

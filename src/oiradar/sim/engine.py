@@ -19,6 +19,11 @@ One step is one minute. Each step:
    adds volume and taker buys in equal halves, without moving price or OI: ``churn_ratio`` times the
    position-trade volume plus a small floor (so a quiet minute still trades).
 
+In a universe (``oiradar.sim.universe``) an **outside move** comes first in each step, before the
+orders of step 3: the market factor, the symbol's own noise and any planted push move price
+like a fill does (touched triggers execute), and the regimes' targets move with them. At the close
+of each planting bar the engine follows ``divergence`` and plants its outcome (:func:`_plant`).
+
 Ground truth: every position (entry, qty, leverage, liquidation price, exit) and a liquidation log.
 All randomness comes from a splitmix64 generator held in the state, so a run is a pure function of
 its seed, whatever else the process does.
@@ -37,13 +42,19 @@ from oiradar.model import LONG, SHORT
 F_ENTRY, F_QTY, F_LEV, F_LIQ, F_EXIT, F_MMR, F_TRIG, F_CUM = range(8)
 I_SIDE, I_ENTRY_TS, I_EXIT_TS, I_REASON, I_LOT = range(5)
 OPEN, CLOSED, LIQUIDATED = 0, 1, 2
-# Bar columns.
-B_OPEN, B_HIGH, B_LOW, B_CLOSE, B_VOL, B_QVOL, B_TBV, B_OI = range(8)
+# Bar columns (``B_X``: the sum of the outside moves at the close, ground truth only).
+B_OPEN, B_HIGH, B_LOW, B_CLOSE, B_VOL, B_QVOL, B_TBV, B_OI, B_X = range(9)
+N_BAR_COLS = 9
 # Scalar state (float): log price, sentiment, OI long/short, lazy liquidation bounds, premium
-# window taker buys/sells, log price and log OI at the start of the current segments.
-S_LP, S_SENT, S_OIL, S_OIS, S_BL, S_BS, S_PB, S_PS, S_LPS, S_LOS, S_QF = range(11)
-# Scalar state (int): positions used, liquidations logged, price segment, OI segment.
-N_POS, N_LIQ, P_SEG, O_SEG = range(4)
+# window taker buys/sells, the regime's log price (without the outside moves) and log OI at the
+# start of the current segments, the minute's triggered flow, the sum of the outside moves so far
+# (a universe's market factor, noise and planted pushes) and the planted push per step.
+S_LP, S_SENT, S_OIL, S_OIS, S_BL, S_BS, S_PB, S_PS, S_LPS, S_LOS, S_QF, S_X, S_PUSH = range(13)
+N_STATE = 13
+# Scalar state (int): positions used, liquidations logged, price segment, OI segment, steps of
+# the planted push still to come.
+N_POS, N_LIQ, P_SEG, O_SEG, N_PUSH = range(5)
+N_ISTATE = 5
 # Float parameters.
 (
     P_DEPTH, P_LIQ_IMPACT, P_RATE, P_CHURN, P_PREM_K, P_INTEREST, P_INT_CLAMP,
@@ -52,6 +63,15 @@ N_POS, N_LIQ, P_SEG, O_SEG = range(4)
 ) = range(17)  # fmt: skip
 # Int parameters.
 Q_TS0, Q_STEP_MS, Q_WARM, Q_SPB, Q_FUND_MS = range(5)
+# Planting a known edge (:mod:`oiradar.sim.plant`): parameters, state and the log of kept events.
+(
+    PP_RATIO, PP_WINDOW, PP_NEED, PP_NEAR, PP_DD, PP_ATR_N, PP_COOLDOWN, PP_RATE, PP_PUSH_ATR,
+    PP_PUSH_STEPS,
+) = range(10)  # fmt: skip
+N_PLANT_PARAMS = 10
+PS_PREV, PS_LAST, PS_ATR_K, PS_ATR, PS_CLOSE, PS_N = range(6)
+N_PLANT_STATE = 6
+L_BAR, L_OUTCOME, L_CLOSE, L_ATR = range(4)
 # Kernel exit codes.
 DONE, NEED_POSITIONS, NEED_BUCKETS, NEED_LIQ_LOG = 0, 1, 2, 3
 STEP_HEADROOM = 20_000  # free rows required before a step starts (one step never uses more)
@@ -271,14 +291,21 @@ def _find_triggered(side, price, pos_f, counts, buckets, st):
     return -1
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def simulate_steps(
     k0, k1, rng, st, ist, pf, pi,
     pseg, pseg_f, oseg, oseg_f,
     lots, lot_cum, levs, lev_cum, lev_cum_hi, lev_cum_lo, tiers, brackets,
     pos_f, pos_i, slot, buckets, counts, liq_log_i, liq_log_f, bars, funding,
+    exo, pp, ps, plog, prng,
 ):  # fmt: skip
-    """Run steps ``k0 .. k1-1``; returns (exit code, next step). Stops early when out of room."""
+    """Run steps ``k0 .. k1-1``; returns (exit code, next step). Stops early when out of room.
+
+    ``exo`` (one log-price move per step, or empty) moves price from outside the order flow (a
+    universe's market factor and noise); the regime targets move with it, so traders neither fight
+    nor chase it. ``pp`` (empty: off) plants a known outcome after each ``divergence`` event
+    (:func:`_plant`, drawn from ``prng``, a generator of its own), logged in ``plog``.
+    """
     depth = pf[P_DEPTH]
     warm = pi[Q_WARM]
     spb = pi[Q_SPB]
@@ -305,14 +332,25 @@ def simulate_steps(
         # Segments in force: capture the log price / log OI at a segment's first step.
         while k >= pseg[ist[P_SEG], 1]:
             ist[P_SEG] += 1
-            st[S_LPS] = st[S_LP]
+            st[S_LPS] = st[S_LP] - st[S_X]
         while k >= oseg[ist[O_SEG], 1]:
             ist[O_SEG] += 1
             st[S_LOS] = np.log(max(st[S_OIL], pf[P_OI_FLOOR]))
         p_buy, p_open, rate, tilt = _intents(k, st, pf, pseg, pseg_f, oseg, oseg_f, ist, rng)
-        n = poisson(rng, rate)
         st[S_QF] = 0.0
         ev = 0
+        dx = exo[k] if exo.shape[0] > 0 else 0.0
+        if ist[N_PUSH] > 0:
+            dx += st[S_PUSH]
+            ist[N_PUSH] -= 1
+        if dx != 0.0:  # an outside move: the book reacts like to any other (stops, liquidations)
+            st[S_X] += dx
+            _move(st, dx, bars, bar)
+            ev = _liquidate(
+                rng, ts, ev, p_open, depth, st, ist, pf, levs, lev_cum, lev_cum_hi, lev_cum_lo,
+                tiers, brackets, pos_f, pos_i, slot, buckets, counts, liq_log_i, liq_log_f, bars, bar,
+            )  # fmt: skip
+        n = poisson(rng, rate)
         traded = 0.0
         for _ in range(n):
             q = _trade(
@@ -334,8 +372,97 @@ def simulate_steps(
             bars[bar, B_TBV] += 0.5 * churn
             bars[bar, B_CLOSE] = p
             bars[bar, B_OI] = st[S_OIL]
+            bars[bar, B_X] = st[S_X]
+            if pp.shape[0] > 0 and (k - warm + 1) % spb == 0 and (bar + 1) % int(pp[PP_RATIO]) == 0:
+                _plant(bar, bars, pp, ps, plog, st, ist, prng)  # a planting bar closed
         k += 1
     return DONE, k
+
+
+@njit(cache=True)
+def _plant(bar, bars, pp, ps, plog, st, ist, rng):
+    """At the close of a planting bar: when ``divergence`` fires and the event study would count
+    it (:func:`_divergence_kept`), draw its outcome (a reversal with probability ``PP_RATE``) and
+    make it happen: a push of ``PP_PUSH_ATR`` ATRs down (reversal) or up (none) over the next
+    ``PP_PUSH_STEPS`` steps, past the barrier at ``width`` ATRs before the other can be reached.
+    """
+    j = _divergence_kept(bar, bars, pp, ps)
+    if j < 0:
+        return
+    n = int(ps[PS_N])
+    ps[PS_N] = n + 1
+    close = bars[bar, B_CLOSE]
+    atr = ps[PS_ATR] if ps[PS_ATR_K] >= pp[PP_ATR_N] else np.nan
+    plog[n, L_BAR] = j
+    plog[n, L_CLOSE] = close
+    plog[n, L_ATR] = atr
+    plog[n, L_OUTCOME] = 0.0
+    if not atr > 0.0:  # no ATR yet: the study has no outcome for it either
+        return
+    win = uniform(rng) < pp[PP_RATE]
+    plog[n, L_OUTCOME] = 1.0 if win else -1.0
+    move = pp[PP_PUSH_ATR] * atr / close
+    d = np.log(1.0 - min(move, 0.9)) if win else np.log1p(move)
+    steps = int(pp[PP_PUSH_STEPS])
+    st[S_PUSH] = d / steps
+    ist[N_PUSH] = steps
+
+
+@njit(cache=True)
+def _divergence_kept(bar, bars, pp, ps):
+    """The planting bar that ends at stored bar ``bar`` (``PP_RATIO`` stored bars each): its index
+    when ``divergence`` fires there and the event study keeps it, else -1.
+
+    The same arithmetic as the features and signals on these bars: ``oi_dd = 1 - oi / oi_peak >=
+    divergence_dd`` and ``close >= (1 - near_pct) x price_high`` (rolling maxima of OI and high over
+    ``PP_WINDOW`` bars, with at least ``PP_NEED`` of them), fired on its rising edge, kept when
+    ``PP_COOLDOWN`` bars passed since the last kept event. Also steps Wilder's ATR (``PP_ATR_N``).
+    """
+    r = int(pp[PP_RATIO])
+    j = (bar + 1) // r - 1
+    hi, lo = bars[j * r, B_HIGH], bars[j * r, B_LOW]
+    for i in range(j * r + 1, bar + 1):
+        hi = max(hi, bars[i, B_HIGH])
+        lo = min(lo, bars[i, B_LOW])
+    close = bars[bar, B_CLOSE]
+    _step_atr(hi, lo, close, pp, ps)
+    w = int(pp[PP_WINDOW])
+    state = False
+    if min(j + 1, w) >= pp[PP_NEED]:
+        j0 = max(0, j - w + 1)
+        peak, high = -np.inf, -np.inf
+        for q in range(j0, j + 1):
+            peak = max(peak, bars[(q + 1) * r - 1, B_OI])
+        for i in range(j0 * r, bar + 1):
+            high = max(high, bars[i, B_HIGH])
+        if peak != 0.0:
+            dd = 1.0 - bars[bar, B_OI] / peak
+            state = dd >= pp[PP_DD] and close >= (1.0 - pp[PP_NEAR]) * high
+    fire = state and ps[PS_PREV] == 0.0
+    ps[PS_PREV] = 1.0 if state else 0.0
+    if fire and j - ps[PS_LAST] >= pp[PP_COOLDOWN]:
+        ps[PS_LAST] = j
+        return j
+    return -1
+
+
+@njit(cache=True)
+def _step_atr(hi, lo, close, pp, ps):
+    """Wilder's ATR, one bar on (``oiradar.features.kernels.wilder_atr_into``, same arithmetic)."""
+    n = int(pp[PP_ATR_N])
+    tr = hi - lo
+    prev = ps[PS_CLOSE]
+    if prev == prev:
+        tr = max(tr, abs(hi - prev), abs(lo - prev))
+    ps[PS_CLOSE] = close
+    ps[PS_ATR_K] += 1
+    k = ps[PS_ATR_K]
+    if k < n:
+        ps[PS_ATR] += tr
+    elif k == n:
+        ps[PS_ATR] = (ps[PS_ATR] + tr) / n
+    else:
+        ps[PS_ATR] = ps[PS_ATR] * ((n - 1) / n) + tr * (1.0 / n)
 
 
 @njit(cache=True)
@@ -366,7 +493,7 @@ def _intents(k, st, pf, pseg, pseg_f, oseg, oseg_f, ist, rng):
     lp_end = st[S_LPS] + pseg_f[ps, 0] * (pf[P_LP_LR] - st[S_LPS]) + pseg_f[ps, 1]
     lp_target = st[S_LPS] + (lp_end - st[S_LPS]) * frac
     st[S_SENT] = pf[P_SENT_PHI] * st[S_SENT] + pf[P_SENT_SD] * normal(rng)
-    gap = pseg_f[ps, 2] * (lp_target - st[S_LP]) + st[S_SENT]
+    gap = pseg_f[ps, 2] * (lp_target + st[S_X] - st[S_LP]) + st[S_SENT]  # targets move with S_X
     p_buy = 0.5 + min(max(gap, -0.42), 0.42)
     ofrac = (k - oseg[os_, 0] + 1) / (oseg[os_, 1] - oseg[os_, 0])
     lo_end = st[S_LOS] + oseg_f[os_, 0] * (pf[P_LO_LR] - st[S_LOS]) + oseg_f[os_, 1]

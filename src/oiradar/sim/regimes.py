@@ -139,21 +139,33 @@ def schedule(
     steps: int,
     transitions: np.ndarray,
     tilt_scale: float = 1.0,
+    forced: tuple[tuple[int, int], ...] = (),
 ) -> Segments:
     """A seeded semi-Markov chain of regimes covering ``warm_steps + steps`` one-minute steps.
 
     The warm-up is one neutral segment that builds OI from nothing to its long-run level.
+    ``forced``: ``(first step, hours)`` of cascades imposed from outside (a universe's market-wide
+    crash): the segment in force is cut short there, the cascade runs its hours, and the chain
+    goes on from it. A forced cascade that starts inside another one is dropped.
     """
     rows = [(0, warm_steps, 0, (0.0, 0.0, 3.0, 1.0), (1.0, 0.0, 5.0, 0.0))]
     k = warm_steps
     state = REGIMES.index(Regime.NEUTRAL)
     end = warm_steps + steps
+    crashes = [c for c in sorted(forced) if warm_steps <= c[0] < end]
     while k < end:
+        while crashes and crashes[0][0] < k:
+            crashes.pop(0)
+        if crashes and crashes[0][0] == k:
+            state = REGIMES.index(Regime.CASCADE)
         spec = SPECS[REGIMES[state]]
-        hours = int(rng.integers(spec.hours[0], spec.hours[1] + 1))
+        hours = crashes.pop(0)[1] if crashes and crashes[0][0] == k else None
+        hours = int(rng.integers(spec.hours[0], spec.hours[1] + 1)) if hours is None else hours
         price = (spec.price_pull, spec.price_shift(rng, hours), spec.price_gain, spec.rate)
         oi = (spec.oi_pull, spec.oi_shift(rng, hours), spec.oi_gain, spec.long_tilt * tilt_scale)
         stop = k + hours * MINUTE_STEPS_PER_HOUR
+        if crashes and crashes[0][0] < stop:
+            stop = crashes[0][0]  # cut short: the next pass starts the forced cascade
         rows.append((k, stop, state, price, oi))
         k = stop
         state = int(rng.choice(len(REGIMES), p=transitions[state]))

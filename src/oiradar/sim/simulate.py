@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -28,6 +28,7 @@ from oiradar.model import (
 )
 from oiradar.sim import engine as E
 from oiradar.sim.params import SimParams, check_linear, resolve_params
+from oiradar.sim.plant import PlantSpec, plant_log_rows, plant_state
 from oiradar.sim.regimes import REGIMES, Segments, labels_at, schedule, transition_matrix
 from oiradar.store import (
     Catalog,
@@ -69,7 +70,8 @@ class SimResult:
     liquidations: pl.DataFrame  # LIQUIDATION_SCHEMA columns, side = the liquidated position's side
     positions: pl.DataFrame  # every position open at any time in [start, end): POSITION_SCHEMA
     regimes: pl.DataFrame  # ts, regime (OI/leverage chain), price_regime (price chain)
-    params: dict[str, Any]  # the SimParams plus seed, days, timeframe, start
+    params: dict[str, Any]  # the SimParams plus seed, days, timeframe, start (and the overlay's)
+    extra: dict[str, pl.DataFrame] = field(default_factory=dict)  # more ground truth (an overlay's)
 
     @property
     def timeframe(self) -> Timeframe:
@@ -116,7 +118,7 @@ class SimResult:
             pl.lit(exchange).alias("exchange"), pl.lit(key.symbol).alias("symbol")
         )
         liquidations = catalog.write_liquidations(liq, source=Source.SIM)
-        truth = {"positions": self.positions, "regimes": self.regimes}
+        truth = {"positions": self.positions, "regimes": self.regimes, **self.extra}
         write_ground_truth(catalog, exchange, key.symbol, truth, meta)
         return SimWrite(bars=bars, liquidations=liquidations)
 
@@ -138,6 +140,28 @@ def _normalised(meta: dict[str, Any]) -> dict[str, Any]:
 
 
 DEFAULT_START_MS = day_start_ms(date(2024, 1, 1))
+PLANTED_SCHEMA: dict[str, Any] = {
+    "ts": pl.Int64, "outcome": pl.String, "close": pl.Float64, "atr": pl.Float64,
+}  # fmt: skip
+
+
+@dataclass(frozen=True, kw_only=True)
+class Overlay:
+    """What a universe adds to one market (``oiradar.sim.universe``); all optional.
+
+    ``exo``: one log-price move per one-minute step, warm-up included (``warmup_days`` before
+    ``start``): the market factor and noise, moving price and the regimes' targets together.
+    ``crashes``: ``(epoch ms, hours)`` of cascades forced on both regime chains. ``plant``: a
+    known outcome after each ``divergence`` event (:mod:`oiradar.sim.plant`). ``meta`` joins the
+    stored params; ``positions=False`` leaves the positions out of the result (a universe's
+    ground truth is its factor, crashes and planted events).
+    """
+
+    exo: np.ndarray | None = None
+    crashes: tuple[tuple[int, int], ...] = ()
+    plant: PlantSpec | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+    positions: bool = True
 
 
 def simulate(
@@ -148,6 +172,7 @@ def simulate(
     start: int = DEFAULT_START_MS,
     *,
     progress: Progress | None = None,
+    overlay: Overlay | None = None,
     **overrides: Any,
 ) -> SimResult:
     """Simulate ``days`` of a perpetual market from ``start`` (epoch ms, on the ``timeframe``
@@ -155,24 +180,36 @@ def simulate(
     ``oiradar.timeutil.parse_instant``)."""
     params = resolve_params(preset, **overrides)
     _check_grid(days, timeframe, start)
+    ov = overlay or Overlay()
     spb = timeframe.ms // MINUTE_MS
     warm = params.warmup_days * 1440
     steps = days * 1440
-    seeds = np.random.SeedSequence(seed).spawn(3)
-    pseg, oseg = _segments(params, seeds[0], seeds[1], warm, steps)
-    run = _Run(params, seeds[2], warm=warm, steps=steps, spb=spb, ts0=start - warm * MINUTE_MS)
+    ts0 = start - warm * MINUTE_MS
+    forced = tuple(((ms - ts0) // MINUTE_MS, hours) for ms, hours in ov.crashes)
+    seeds = np.random.SeedSequence(seed).spawn(4)  # price chain, OI chain, engine, planting
+    pseg, oseg = _segments(params, seeds[0], seeds[1], warm, steps, forced)
+    run = _Run(params, seeds[2], warm=warm, steps=steps, spb=spb, ts0=ts0)
+    run.overlay(ov, days, timeframe, seeds[3])
     run.execute(pseg, oseg, progress)
     meta = {
         **params.to_dict(), "seed": seed, "days": days, "timeframe": timeframe.value,
-        "start": start, "step_ms": MINUTE_MS,
+        "start": start, "step_ms": MINUTE_MS, **ov.meta,
     }  # fmt: skip
+    extra = {} if ov.exo is None else {"market": run.outside_frame(start, timeframe)}
+    if ov.plant is not None:
+        extra["planted"] = run.planted_frame(start, ov.plant)
     return SimResult(
         bars=run.bars_frame(start, timeframe),
         liquidations=run.liquidations_frame(start, params.symbol),
-        positions=run.positions_frame(start),
+        positions=run.positions_frame(start) if ov.positions else _no_positions(),
         regimes=_regimes_frame(pseg, oseg, warm, steps, spb, start, timeframe),
         params=meta,
+        extra=extra,
     )
+
+
+def _no_positions() -> pl.DataFrame:
+    return pl.DataFrame(schema=POSITION_SCHEMA)
 
 
 def _check_grid(days: int, tf: Timeframe, start_ms: int) -> None:
@@ -188,16 +225,18 @@ def _check_grid(days: int, tf: Timeframe, start_ms: int) -> None:
 
 def _segments(
     params: SimParams, s_price: np.random.SeedSequence, s_oi: np.random.SeedSequence,
-    warm: int, steps: int,
+    warm: int, steps: int, forced: tuple[tuple[int, int], ...] = (),
 ) -> tuple[Segments, Segments]:  # fmt: skip
-    """Price and OI segments: one chain for both (coupled) or two independent chains (null)."""
+    """Price and OI segments: one chain for both (coupled) or two independent chains (null);
+    ``forced`` cascades (first step, hours) cut into both."""
     trans = transition_matrix(params.reversal_prob)
 
     def chain(seed: np.random.SeedSequence) -> Segments:
         rng = np.random.default_rng(seed)
         return schedule(
-            rng, warm_steps=warm, steps=steps, transitions=trans, tilt_scale=params.long_tilt_scale
-        )
+            rng, warm_steps=warm, steps=steps, transitions=trans,
+            tilt_scale=params.long_tilt_scale, forced=forced,
+        )  # fmt: skip
 
     price_chain = chain(s_price)
     return (price_chain, price_chain) if params.coupled else (price_chain, chain(s_oi))
@@ -242,13 +281,15 @@ class _Run:
         self.liq_i = np.empty((max(est // 8, 4 * E.STEP_HEADROOM), 2), dtype=np.int64)
         self.liq_f = np.empty(self.liq_i.shape[0])
         n_bars = steps // spb
-        self.bars = np.zeros((n_bars, 8))
+        self.bars = np.zeros((n_bars, E.N_BAR_COLS))
         self.funding = np.full(n_bars, np.nan)
         self.rng = np.array([seed.generate_state(1, np.uint64)[0]], dtype=np.uint64)
         lp0 = np.log(p.price0)
-        self.st = np.array([lp0, 0.0, 0.0, 0.0, -np.inf, np.inf, 0.0, 0.0, lp0, 0.0, 0.0])
+        self.st = np.zeros(E.N_STATE)
+        self.st[[E.S_LP, E.S_LPS]] = lp0
+        self.st[E.S_BL], self.st[E.S_BS] = -np.inf, np.inf
         self.st[E.S_LOS] = np.log(0.01 * p.oi0)
-        self.ist = np.zeros(4, dtype=np.int64)
+        self.ist = np.zeros(E.N_ISTATE, dtype=np.int64)
         phi = float(np.exp(-1.0 / (p.sentiment_hours * 60.0)))
         self.pf = np.array([
             p.depth, p.liq_impact, p.trade_rate, p.churn_ratio, p.premium_k,
@@ -266,6 +307,26 @@ class _Run:
         self.lev_cum_lo = _cum(np.where(self.levs <= 10, w, 0.0))
         self.tiers = np.asarray(p.mmr_tiers, dtype=np.float64)
         self.brackets = np.asarray(p.leverage_brackets, dtype=np.float64)
+        self.exo = np.empty(0)
+        self.pp, self.ps, self.plog = np.empty(0), plant_state(), np.empty((0, 4))
+        self.prng = np.zeros(1, dtype=np.uint64)
+
+    def overlay(
+        self, ov: Overlay, days: int, tf: Timeframe, seed: np.random.SeedSequence
+    ) -> None:
+        """Take a universe's outside moves and planting (checked against this run's steps). The
+        planted outcomes come from a stream of their own: the k-th event counted gets the k-th
+        draw, whatever the market did before it."""
+        if ov.exo is not None:
+            if ov.exo.shape != (self.warm + self.steps,):
+                raise InputError(
+                    f"exo must hold one move per step ({self.warm + self.steps}), got {ov.exo.shape}"
+                )
+            self.exo = np.ascontiguousarray(ov.exo, dtype=np.float64)
+        if ov.plant is not None:
+            self.pp = ov.plant.vector(tf)
+            self.prng = np.array([seed.generate_state(1, np.uint64)[0]], dtype=np.uint64)
+            self.plog = np.full((plant_log_rows(days, ov.plant), 4), np.nan)
 
     def execute(self, pseg: Segments, oseg: Segments, progress: Progress | None) -> None:
         k, total = 0, self.warm + self.steps
@@ -276,6 +337,7 @@ class _Run:
                 self.lots, self.lot_cum, self.levs, self.lev_cum, self.lev_cum_hi, self.lev_cum_lo,
                 self.tiers, self.brackets, self.pos_f, self.pos_i, self.slot, self.buckets, self.counts,
                 self.liq_i, self.liq_f, self.bars, self.funding,
+                self.exo, self.pp, self.ps, self.plog, self.prng,
             )  # fmt: skip
             self._grow(code)
             if progress is not None:
@@ -311,6 +373,26 @@ class _Run:
             pl.lit(Source.SIM.value).alias("source"),
         )  # fmt: skip
         return conform_bars(frame)
+
+    def outside_frame(self, start_ms: int, tf: Timeframe) -> pl.DataFrame:
+        """The sum of the outside moves (log price) at each bar's close."""
+        ts = start_ms + np.arange(self.bars.shape[0], dtype=np.int64) * tf.ms
+        return pl.DataFrame({"ts": ts, "outside": self.bars[:, E.B_X].copy()})
+
+    def planted_frame(self, start_ms: int, spec: PlantSpec) -> pl.DataFrame:
+        """Every event the study will count, at the open time of its planting bar, with the outcome
+        planted (null where no ATR was known yet), the bar's close and its ATR."""
+        log = self.plog[: int(self.ps[E.PS_N])]
+        names = np.array([None, "reversal", "no reversal"], dtype=object)
+        code = log[:, E.L_OUTCOME].astype(np.int64)  # 0 none, 1 reversal, -1 none
+        frame = pl.DataFrame(
+            {
+                "ts": start_ms + log[:, E.L_BAR].astype(np.int64) * Timeframe(spec.timeframe).ms,
+                "outcome": pl.Series(names[np.where(code < 0, 2, code)], dtype=pl.String),
+                "close": log[:, E.L_CLOSE], "atr": log[:, E.L_ATR],
+            }
+        )  # fmt: skip
+        return frame.with_columns(pl.col("atr").fill_nan(None)).cast(PLANTED_SCHEMA)  # type: ignore[arg-type]
 
     def liquidations_frame(self, start_ms: int, symbol: str) -> pl.DataFrame:
         n = int(self.ist[E.N_LIQ])
