@@ -14,16 +14,18 @@ timeframe (a home filled by ``oiradar demo`` or ``fetch`` shows what it holds).
 from __future__ import annotations
 
 import math
+import threading
+import time
 from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from oiradar.app.brief import BriefOptions, SheetOptions, brief, sheet
+from oiradar.app.brief import BriefOptions, SheetOptions, brief, last_alerts, sheet
 from oiradar.app.live import alert_text, open_ledger, parse_series, series_label, watch_status
 from oiradar.app.series import NothingDone
 from oiradar.app.session import Session
 from oiradar.errors import InputError, OiradarError
-from oiradar.model import SeriesKey, now_ms
+from oiradar.model import SeriesKey, now_ms, parse_symbol
 from oiradar.store.ledger import ledger_path
 from oiradar.store.paper import paper_path
 from oiradar.timeutil import iso_utc
@@ -74,30 +76,108 @@ def last_stored(session: Session, key: SeriesKey) -> int | None:
 def series_versions(session: Session, keys: Sequence[SeriesKey] | None = None) -> dict[str, int]:
     """``{"exchange symbol timeframe": last stored bar ts}`` of the dashboard's series (or
     ``keys``); a series with nothing stored is left out. A new bar changes its version."""
-    out = {}
-    for key in dashboard_keys(session) if keys is None else keys:
-        last = last_stored(session, key)
-        if last is not None:
-            out[series_label(key)] = last
-    return out
+    return Dashboard().versions(session, keys)
 
 
 # ------------------------------------------------------------------------- the watchlist
 def watchlist(session: Session, *, now: int | None = None) -> list[dict[str, Any]]:
     """One row per series: the brief's row (OI, 7-day change, z-score, OI/volume, phase, recent
     signals, last alert) plus ``series``, ``bar_time``, its last stored bar and its lag."""
-    keys = dashboard_keys(session)
-    if not keys:
-        return []
-    wall = now_ms() if now is None else now
+    return Dashboard().watchlist(session, now=now)
+
+
+KEYS_TTL_S = 10.0  # the stored series are listed again after this many seconds
+
+
+class Dashboard:
+    """What ``serve`` keeps between requests, so that 200 series answer in milliseconds:
+
+    - the series list, listed again every :data:`KEYS_TTL_S` seconds;
+    - each series' last stored bar, read again only when its manifest changed (one ``stat`` per
+      series and poll: :meth:`Catalog.series_stamp`);
+    - the watchlist's brief rows, computed again only for the base assets (all venues of a coin:
+      the cross-venue signals compare them) one of whose series got a bar or saw its last bar
+      close. The last alert, the lag and the watch's errors are read fresh on every request.
+
+    The values are those :func:`watchlist` and :func:`series_versions` give without a cache (a
+    test holds them equal). Thread-safe: the event poller and the requests share one."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._keys: tuple[float, list[SeriesKey]] | None = None
+        self._seen: dict[SeriesKey, tuple[tuple[int, int], int]] = {}
+        self._rows: dict[SeriesKey, tuple[tuple[int | None, bool], dict[str, Any]]] = {}
+
+    def keys(self, session: Session) -> list[SeriesKey]:
+        with self._lock:
+            if self._keys is not None and time.monotonic() - self._keys[0] < KEYS_TTL_S:
+                return self._keys[1]
+            keys = dashboard_keys(session)
+            self._keys = (time.monotonic(), keys)
+            return keys
+
+    def last(self, session: Session, key: SeriesKey) -> int | None:
+        """:func:`last_stored`, read again only when the series' manifest changed."""
+        stamp = session.catalog.series_stamp(key)
+        if stamp is None:  # a view built from a finer stored series: read as it is
+            return last_stored(session, key)
+        with self._lock:
+            seen = self._seen.get(key)
+        if seen is not None and seen[0] == stamp:
+            return seen[1]
+        last = session.catalog.last_ts(key)
+        if last is not None:
+            with self._lock:
+                self._seen[key] = (stamp, last)
+        return last
+
+    def versions(self, session: Session, keys: Sequence[SeriesKey] | None = None) -> dict[str, int]:
+        out = {}
+        for key in self.keys(session) if keys is None else keys:
+            last = self.last(session, key)
+            if last is not None:
+                out[series_label(key)] = last
+        return out
+
+    def watchlist(self, session: Session, *, now: int | None = None) -> list[dict[str, Any]]:
+        keys = self.keys(session)
+        if not keys:
+            return []
+        wall = now_ms() if now is None else now
+        lasts = {k: self.last(session, k) for k in keys}
+        rows = self._brief_rows(session, keys, lasts, wall)
+        alerts = last_alerts(session, keys)
+        status = watch_status(session, wall)
+        watched = {r["series"]: r for r in status.series} if status is not None else {}
+        return [_watch_row(key, {**row, **({"last_alert": alerts[key]} if key in alerts else {})},
+                           lasts[key], watched.get(series_label(key)), wall)
+                for key, row in zip(keys, rows, strict=True)]  # fmt: skip
+
+    def _brief_rows(
+        self, session: Session, keys: list[SeriesKey], lasts: dict[SeriesKey, int | None], wall: int
+    ) -> list[dict[str, Any]]:
+        """The brief's row of each key, from the cache where neither the key nor a series of the
+        same base asset moved (a new bar, or its last bar closed since)."""
+        state = {k: (last, last is not None and last + k.timeframe.ms <= wall)
+                 for k, last in lasts.items()}  # fmt: skip
+        with self._lock:
+            stale = {_base(k) for k in keys if k not in self._rows or self._rows[k][0] != state[k]}
+            redo = [k for k in keys if _base(k) in stale]
+            if redo:
+                for k, row in zip(redo, _brief(session, redo, wall), strict=True):
+                    self._rows[k] = (state[k], row)
+            return [self._rows[k][1] for k in keys]
+
+
+def _base(key: SeriesKey) -> str:
+    return parse_symbol(key.symbol)[0]
+
+
+def _brief(session: Session, keys: list[SeriesKey], wall: int) -> list[dict[str, Any]]:
     try:
-        rows = brief(session, BriefOptions(tuple(keys), closed_by=wall)).rows.to_dicts()
+        return brief(session, BriefOptions(tuple(keys), closed_by=wall)).rows.to_dicts()
     except OiradarError as exc:
-        rows = _failed_rows(keys, exc)
-    status = watch_status(session, wall)
-    watched = {r["series"]: r for r in status.series} if status is not None else {}
-    return [_watch_row(session, key, row, watched.get(series_label(key)), wall)
-            for key, row in zip(keys, rows, strict=True)]  # fmt: skip
+        return _failed_rows(keys, exc)
 
 
 def _failed_rows(keys: Sequence[SeriesKey], exc: OiradarError) -> list[dict[str, Any]]:
@@ -108,11 +188,10 @@ def _failed_rows(keys: Sequence[SeriesKey], exc: OiradarError) -> list[dict[str,
 
 
 def _watch_row(
-    session: Session, key: SeriesKey, row: dict[str, Any], watched: dict[str, Any] | None, now: int
+    key: SeriesKey, row: dict[str, Any], last: int | None, watched: dict[str, Any] | None, now: int
 ) -> dict[str, Any]:
     """A brief row with the series' last stored bar and lag (``oiradar status``'s, when a watch
     keeps the series: a simulated venue runs on its own clock)."""
-    last = last_stored(session, key)
     if watched is not None and watched.get("last_bar_ts") is not None:
         lag = watched["lag_ms"]
     else:
@@ -176,9 +255,11 @@ def sheet_view(session: Session, day: date | None = None) -> dict[str, Any]:
 
 
 __all__ = [
+    "KEYS_TTL_S",
     "NO_ACCOUNTS",
     "NO_ALERTS",
     "NO_SERIES_STORED",
+    "Dashboard",
     "alert_log",
     "dashboard_keys",
     "json_safe",

@@ -454,6 +454,16 @@ class Catalog:
         last = _collect(pl.scan_parquet(files).select(pl.col("ts").max()), files).item()
         return None if last is None else int(last)
 
+    def series_stamp(self, key: SeriesKey) -> tuple[int, int] | None:
+        """A cheap marker of exactly ``key``'s stored state: its manifest's inode and mtime (every
+        write replaces the manifest atomically, so a write changes the marker); None when nothing
+        is stored at ``key``. One ``stat``: a poller asks it before reading anything."""
+        try:
+            st = (self.series_dir(key) / MANIFEST).stat()
+        except FileNotFoundError:
+            return None
+        return st.st_ino, st.st_mtime_ns
+
     def finest_source_for(self, key: SeriesKey) -> SeriesKey | None:
         """The finest stored timeframe of the same (exchange, symbol) that divides ``key``'s."""
         finer = [c for c in self.sources_for(key) if c.timeframe != key.timeframe]

@@ -1,8 +1,10 @@
 """New bars as server-sent events: one thread polls the series' versions, each page listens.
 
-:class:`BarWatch` asks :func:`~oiradar.app.dashboard.series_versions` every ``poll_s`` seconds (the
-last stored bar of each series: one read of the ``ts`` column) and numbers each advance. The thread
-starts with the first listener and stops with the server. A listener (:func:`event_stream`) gets
+:class:`BarWatch` asks the server's :class:`~oiradar.app.dashboard.Dashboard` for each series'
+last stored bar every ``poll_s`` seconds (one ``stat`` per series; the ``ts`` column is read only
+when a series was written) and numbers each advance. When one moved, it brings the cached watchlist
+up to date, so a page that refetches gets it at once. The thread starts with the server (or the
+first listener) and stops with it. A listener (:func:`event_stream`) gets
 ``event: hello`` with every version, then one ``event: bar`` per series whose last stored bar
 moved, with its ``series``, ``ts`` and ``time``; a comment every :data:`KEEPALIVE_S` seconds keeps
 proxies from closing the stream. A page then fetches what it draws again: no reload.
@@ -17,14 +19,12 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from oiradar.app.dashboard import dashboard_keys, series_versions
+from oiradar.app.dashboard import Dashboard
 from oiradar.app.session import Session
 from oiradar.errors import OiradarError
-from oiradar.model import SeriesKey
 from oiradar.timeutil import iso_utc
 
 POLL_S = 1.0
-KEYS_EVERY = 30  # polls between two listings of the dashboard's series
 KEEPALIVE_S = 15.0
 CHECK_S = 0.25  # how often a listener looks for new events
 FIRST_POLL_S = 10.0  # a new listener waits this long at most for the first versions
@@ -34,8 +34,11 @@ KEPT = 1_000  # the last events kept for listeners that are behind
 class BarWatch:
     """The last stored bar of each series, polled in a thread; each advance is numbered."""
 
-    def __init__(self, open_session: Callable[[], Session], poll_s: float = POLL_S) -> None:
+    def __init__(
+        self, open_session: Callable[[], Session], poll_s: float = POLL_S, board: Dashboard | None = None
+    ) -> None:
         self._open, self.poll_s = open_session, poll_s
+        self.board = board or Dashboard()
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self.ready = threading.Event()  # set after the first poll
@@ -74,29 +77,30 @@ class BarWatch:
             return [e for e in self.events if e[0] > seq]
 
     def _run(self) -> None:
-        keys: list[SeriesKey] | None = None
-        polls = 0
         while not self._stop.is_set():
             try:
                 session = self._open()
-                if keys is None or polls % KEYS_EVERY == 0:
-                    keys = dashboard_keys(session)
-                self._update(series_versions(session, keys))
+                moved = self._update(self.board.versions(session))
+                if moved or not self.ready.is_set():  # the watchlist ready before a page asks
+                    self.board.watchlist(session)
                 self.error = None
             except (OiradarError, OSError) as exc:  # a partition replaced while read: next poll
                 self.error = str(exc)
-            polls += 1
             self.ready.set()
             self._stop.wait(self.poll_s)
 
-    def _update(self, versions: dict[str, int]) -> None:
+    def _update(self, versions: dict[str, int]) -> bool:
+        """Number each series' advance; True when one moved."""
+        moved = False
         with self._lock:
             for series, ts in versions.items():
                 if ts > self.versions.get(series, -1):
                     if series in self.versions:
                         self.seq += 1
                         self.events.append((self.seq, series, ts))
+                        moved = True
                     self.versions[series] = ts
+        return moved
 
 
 def sse(event: str, data: dict[str, Any]) -> str:

@@ -36,7 +36,7 @@ from typing import Annotated, Any
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, StreamingResponse
 
-from oiradar.app.dashboard import alert_log, paper_view, series_versions, sheet_view, watchlist
+from oiradar.app.dashboard import Dashboard, alert_log, paper_view, sheet_view
 from oiradar.app.live import parse_series, series_label
 from oiradar.app.session import Session
 from oiradar.errors import InputError, OiradarError
@@ -73,10 +73,12 @@ def create_app(
     def session() -> Session:
         return Session(settings, root)  # a fresh catalog per request: nothing shared by threads
 
-    bars = BarWatch(session, poll_s)
+    board = Dashboard()  # the cache the requests and the event poller share
+    bars = BarWatch(session, poll_s, board)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> Any:
+        bars.start()  # polls from the start: the first watchlist is ready before a page asks
         yield
         bars.close()
 
@@ -84,7 +86,7 @@ def create_app(
                   lifespan=lifespan)  # fmt: skip
     app.state.bars = bars
     _pages(app)
-    _api(app, session, bars)
+    _api(app, session, bars, board)
     _static(app)
     app.add_middleware(SecurityHeaders)
     if token is not None:
@@ -136,14 +138,14 @@ def _error(exc: OiradarError, status: int = 400) -> JSONResponse:
     return JSONResponse({"error": str(exc)}, status_code=status)
 
 
-def _api(app: FastAPI, session: Any, bars: BarWatch) -> None:
+def _api(app: FastAPI, session: Any, bars: BarWatch, board: Dashboard) -> None:
     @app.get("/api/watchlist")
     def api_watchlist() -> Any:
-        return watchlist(session())
+        return board.watchlist(session())
 
     @app.get("/api/versions")
     def api_versions() -> Any:
-        return series_versions(session())
+        return board.versions(session())
 
     @app.get("/api/series")
     def api_series(exchange: str, symbol: str, timeframe: str) -> Any:
@@ -152,7 +154,7 @@ def _api(app: FastAPI, session: Any, bars: BarWatch) -> None:
         except InputError as exc:
             return _error(exc)
         try:
-            return series_payload(session(), key)
+            return series_payload(session(), key, board)
         except OiradarError as exc:
             return _error(exc, 404)
 
@@ -190,13 +192,15 @@ def _date(text: str) -> date:
         ) from None
 
 
-def series_payload(session: Session, key: SeriesKey) -> dict[str, Any]:
+def series_payload(
+    session: Session, key: SeriesKey, board: Dashboard | None = None
+) -> dict[str, Any]:
     """The report's figures of ``key`` as Plotly JSON, with the version (last stored bar) they
     were drawn at; the parts that could not be drawn say why in ``missing``."""
     from oiradar.app.report import ReportOptions, report_data
     from oiradar.render.figures import FIGURES, figures_json
 
-    version = series_versions(session, [key]).get(series_label(key))
+    version = (board or Dashboard()).versions(session, [key]).get(series_label(key))
     data = report_data(session, ReportOptions(key.exchange, key.symbol, key.timeframe))
     figures = figures_json(data)
     order = [n for n in FIGURES if n in figures] + [n for n in figures if n not in FIGURES]

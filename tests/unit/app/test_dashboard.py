@@ -181,3 +181,27 @@ def test_an_empty_home_says_why_and_creates_nothing(tmp_path: Path) -> None:
 def test_json_safe() -> None:
     got = json_safe({"a": [math.nan, 1.5, math.inf], "d": date(2024, 1, 2), "n": None, "i": 3})
     assert got == {"a": [None, 1.5, None], "d": "2024-01-02", "n": None, "i": 3}
+
+
+def test_the_server_cache_equals_the_uncached_answers_across_a_write(tmp_path: Path) -> None:
+    """``serve``'s :class:`Dashboard` keeps rows and versions between requests; after a new bar
+    in one series it gives what a fresh computation gives, and recomputes only that base asset."""
+    from oiradar.app.dashboard import Dashboard
+    from oiradar.model import Source
+    from oiradar.store import Catalog
+
+    s = Session(Settings(), tmp_path)
+    for exchange, seed, preset in (("sim", 7, "ksm"), ("simb", 8, "ksm")):
+        simulate_market(s, SimOptions(preset, DAYS, seed, exchange, None, Timeframe.H1, START))
+    dot = SeriesKey(exchange="sim", symbol="DOT/USDT:USDT", timeframe=Timeframe.H1)
+    catalog = Catalog(tmp_path)
+    bars = catalog.read_bars(KSM).drop("complete", "ohlc_from_close", strict=False)
+    catalog.write_bars(dot, bars.head(bars.height - 1), Source.SIM)
+    board = Dashboard()
+    assert board.watchlist(s, now=NOW) == watchlist(s, now=NOW)
+    ksm_rows = {k: id(v[1]) for k, v in board._rows.items() if k.symbol == SYMBOL}
+    catalog.write_bars(dot, bars.tail(1), Source.SIM)  # DOT's next bar
+    assert board.versions(s) == series_versions(s)
+    assert board.versions(s)[series_label(dot)] == int(bars["ts"][-1])
+    assert board.watchlist(s, now=NOW) == watchlist(s, now=NOW)
+    assert {k: id(v[1]) for k, v in board._rows.items() if k.symbol == SYMBOL} == ksm_rows
