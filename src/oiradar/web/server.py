@@ -26,6 +26,7 @@ from __future__ import annotations
 import errno
 import html
 import socket
+import threading
 from contextlib import asynccontextmanager
 from datetime import date
 from importlib import resources
@@ -108,7 +109,10 @@ def page_html(page: str, key: SeriesKey | None = None) -> str:
     if key is not None:
         attrs |= {"exchange": key.exchange, "symbol": key.symbol, "timeframe": key.timeframe.value}
     data = " ".join(f'data-{k}="{html.escape(v, quote=True)}"' for k, v in attrs.items())
-    return _shell().replace("{{title}}", html.escape(title)).replace("{{data}}", data)
+    # plotly.js (4.8 MB to parse) only where charts are drawn: the tables paint without waiting
+    plotly = '<script src="/static/plotly.min.js" defer></script>\n' if page == "symbol" else ""
+    return (_shell().replace("{{title}}", html.escape(title)).replace("{{data}}", data)
+            .replace("{{plotly}}", plotly))  # fmt: skip
 
 
 def _key(exchange: str, symbol: str, timeframe: str) -> SeriesKey:
@@ -139,6 +143,8 @@ def _error(exc: OiradarError, status: int = 400) -> JSONResponse:
 
 
 def _api(app: FastAPI, session: Any, bars: BarWatch, board: Dashboard) -> None:
+    payloads = Payloads()
+
     @app.get("/api/watchlist")
     def api_watchlist() -> Any:
         return board.watchlist(session())
@@ -154,7 +160,7 @@ def _api(app: FastAPI, session: Any, bars: BarWatch, board: Dashboard) -> None:
         except InputError as exc:
             return _error(exc)
         try:
-            return series_payload(session(), key, board)
+            return payloads.get(session(), key, board)
         except OiradarError as exc:
             return _error(exc, 404)
 
@@ -192,15 +198,41 @@ def _date(text: str) -> date:
         ) from None
 
 
-def series_payload(
-    session: Session, key: SeriesKey, board: Dashboard | None = None
-) -> dict[str, Any]:
+PAYLOADS_KEPT = 16  # series pages' figures kept, each for the version it was drawn at
+
+
+class Payloads:
+    """The series pages' figures of one server, kept per (series, version): a page opened again
+    draws without computing the study and the backtest again; a new bar is a new version."""
+
+    def __init__(self) -> None:
+        self._kept: dict[tuple[SeriesKey, int | None], dict[str, Any]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, session: Session, key: SeriesKey, board: Dashboard) -> dict[str, Any]:
+        version = board.versions(session, [key]).get(series_label(key))
+        with self._lock:
+            kept = self._kept.get((key, version))
+        if kept is not None:
+            return kept
+        payload = _series_payload(session, key, version)
+        with self._lock:
+            self._kept[(key, version)] = payload
+            while len(self._kept) > PAYLOADS_KEPT:
+                self._kept.pop(next(iter(self._kept)))
+        return payload
+
+
+def series_payload(session: Session, key: SeriesKey) -> dict[str, Any]:
     """The report's figures of ``key`` as Plotly JSON, with the version (last stored bar) they
     were drawn at; the parts that could not be drawn say why in ``missing``."""
+    return Payloads().get(session, key, Dashboard())
+
+
+def _series_payload(session: Session, key: SeriesKey, version: int | None) -> dict[str, Any]:
     from oiradar.app.report import ReportOptions, report_data
     from oiradar.render.figures import FIGURES, figures_json
 
-    version = (board or Dashboard()).versions(session, [key]).get(series_label(key))
     data = report_data(session, ReportOptions(key.exchange, key.symbol, key.timeframe))
     figures = figures_json(data)
     order = [n for n in FIGURES if n in figures] + [n for n in figures if n not in FIGURES]
