@@ -16,9 +16,11 @@ install: $(STAMP)
 
 # The demo ends live: `watch` on the simulated venue (a minute at 14,400x: 240 hourly bars), alerts
 # on the terminal and in a JSONL file, then the morning brief of the watched market.
+# `demo` writes the demo market's HTML report (.demo-home/demo-report.html) and prints its path;
+# `make demo OPEN=1` opens it in the default browser.
 DEMO := $(BIN)/oiradar --home $(CURDIR)/.demo-home
 demo: install
-	$(DEMO) demo --fresh
+	$(DEMO) demo --fresh $(if $(OPEN),--open)
 	$(DEMO) watch -e sim -s DOT/USDT:USDT -t 1h --sim-speed 14400 --stop-after-bars 240 \
 		--notify jsonl://$(CURDIR)/.demo-home/alerts.jsonl
 	$(DEMO) brief -e sim -s DOT/USDT:USDT -t 1h
