@@ -74,7 +74,8 @@ def main() -> dict[str, float]:
         f"  first build {first:.2f} s = {first / TARGET_S:.2f} x the 2 s target (memory touched for the first time)"
     )
     print(f"  warm       {warm:.2f} s  = {warm / TARGET_S:.2f} x the 2 s target")
-    print(f"  heatmap    {heat_mb:,.0f} MiB; process peak RSS {rss_mb:,.0f} MiB")
+    print(f"  heatmap    {heat_mb:,.0f} MiB; process peak RSS {rss_mb:,.0f} MiB "
+          f"({rss_mb / heat_mb:.2f} x the heatmap; target: under 2 x)")  # fmt: skip
     print(
         f"  oracle     {oracle_s:.2f} s vs kernel {kernel_s * 1e3:.1f} ms on {m:,} bars: {oracle_s / kernel_s:,.0f}x"
     )
@@ -94,5 +95,63 @@ def _oracle_ratio(bars: pl.DataFrame, spec: MapSpec, m: int = 400) -> tuple[floa
     return oracle_s, kernel_s, m
 
 
+# ---------------------------------------------------------------- memory (issue 16, item 3)
+# ``python bench/bench_liqmap.py --memory [BARS [build,score,frames,frame]]``: each way of using a heatmap in its own process,
+# its peak RSS over the heatmap's size (after the bars, the kernel and the interpreter: "base").
+def _memory_child(what: str, n: int) -> None:
+    import json
+
+    from oiradar.liquidations.heatmap import heatmap_frame, heatmap_frames
+    from oiradar.liquidations.mapview import score_mixes
+
+    bars = synthetic_bars(n)
+    spec = MapSpec(exchange="binanceusdm", symbol="KSM/USDT:USDT", mix=parse_mix("default"),
+                   bins=BINS)  # fmt: skip
+    build_heatmap(bars.head(100), spec)
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rows = 0
+    if what == "score":  # the chosen mix, the presets and the no-OI baseline (liqmap --score)
+        rng = np.random.default_rng(1)
+        at = rng.integers(1, n, 2_000)
+        liqs = pl.DataFrame({"ts": np.sort(at * 300_000 + 60_000),
+                             "side": rng.choice(["long", "short"], at.size),
+                             "price": bars["close"].to_numpy()[at],
+                             "quote_qty": rng.uniform(1e3, 1e5, at.size)})  # fmt: skip
+        rows = score_mixes(bars, liqs, spec, 300_000, n_boot=100).height
+    else:
+        run = build_heatmap(bars, spec)
+        if what == "frame":  # the long-format frame, whole
+            rows = heatmap_frame(run).height
+        elif what == "frames":  # the same by time, each chunk dropped
+            rows = sum(f.height for f in heatmap_frames(run))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"base": base, "peak": peak, "heat": 2 * n * BINS * 4 / 2**20, "rows": rows}))
+
+
+def memory(n: int = BARS, whats: tuple[str, ...] = ("build", "score", "frames", "frame")
+           ) -> dict[str, float]:  # fmt: skip
+    import json
+    import subprocess
+    import sys
+
+    out = {}
+    for what in whats:
+        proc = subprocess.run([sys.executable, __file__, "--memory-child", what, str(n)],
+                              capture_output=True, text=True, check=True)  # fmt: skip
+        r = json.loads(proc.stdout.strip().splitlines()[-1])
+        out[what] = (r["peak"] - r["base"]) / r["heat"]
+        print(f"  {what:6}: peak RSS {r['peak']:,.0f} MiB (base {r['base']:,.0f}) = base + "
+              f"{out[what]:.2f} x the {r['heat']:,.0f} MiB heatmap; {r['rows']:,} rows out")
+    return out
+
+
 if __name__ == "__main__":
-    main()
+    import sys
+
+    if sys.argv[1:2] == ["--memory-child"]:
+        _memory_child(sys.argv[2], int(sys.argv[3]))
+    elif sys.argv[1:2] == ["--memory"]:  # --memory [BARS [build,score,frames,frame]]
+        n = int(sys.argv[2]) if len(sys.argv) > 2 else BARS
+        memory(n, *([tuple(sys.argv[3].split(","))] if len(sys.argv) > 3 else []))
+    else:
+        main()

@@ -166,13 +166,17 @@ def verdict_rows(report: dict[str, Any]) -> list[str]:
             "measured | q | needed | symbol-years needed (have) | verdict |")  # fmt: skip
     out = [head, "|" + "---|" * 12]
     for v in report["verdicts"]:
-        r = pooled[(v["signal"], v["side"])]
-        bases = [_rate(r[f"base_{b}"], r[f"base_{b}_low"], r[f"base_{b}_high"])
-                 for b in ("all", "near_high", "matched")]  # fmt: skip
+        # a claim on a measure (the OI-turn exit, liquidations) or one no series could measure
+        # has no reversal rate and no baselines of its own
+        r = pooled.get((v["signal"], v["side"])) if v["reversals"] is not None else None
+        bases = ["n/a"] * 3 if r is None else [
+            _rate(r[f"base_{b}"], r[f"base_{b}_low"], r[f"base_{b}_high"])
+            for b in ("all", "near_high", "matched")]  # fmt: skip
         eff = "n/a" if v["effective"] is None else f"{v['effective']:,.0f}"
         need = "n/a" if v["needed"] is None else f"{v['needed']:,}"
         years = f"{_num(v['years_needed'])} ({_num(v['years'])})"
-        cells = [v["as stated"], f"{v['events']:,} ({eff})", f"{v['reversals']:,}",
+        rev = "n/a" if v["reversals"] is None else f"{v['reversals']:,}"
+        cells = [v["as stated"], f"{v['events']:,} ({eff})", rev,
                  _rate(v["rate"], v["rate_low"], v["rate_high"]), *bases, v["measured"],
                  _q(v["q"]), need, years, v["verdict"]]  # fmt: skip
         out.append("| " + " | ".join(cells) + " |")

@@ -33,7 +33,7 @@ import tomllib
 from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -104,6 +104,12 @@ class SignalSettings(_Section):
     cascade_oi_drop: float = Field(0.05, ge=0, lt=1)
     cascade_liq_mult: float = Field(3.0, ge=0)
     cross_window: str = "1d"
+    # mtf_entry: the setup (trigger or divergence) on this coarser timeframe, the rejection candle
+    # on the series' own; the window is entry_within_bars bars of the setup's timeframe
+    mtf_setup_timeframe: Literal["15m", "30m", "1h", "2h", "4h", "6h", "12h", "1d"] = "4h"
+    # liq_fade: a bar consumes estimated liquidations of one side of at least this multiple of
+    # their mean over features.z_window (30 days), as cascade_liq_mult does for realized ones
+    liq_fade_mult: float = Field(3.0, gt=0)
 
     _durations = field_validator("phase_spike_window", "cascade_window", "cross_window")(
         _check_duration
@@ -143,6 +149,16 @@ class CatalogSettings(_Section):
     lock_timeout: float = Field(60.0, ge=0, le=86_400)
 
 
+class PerformanceSettings(_Section):
+    """How the every-series commands (``features``, ``scan``, ``study --pooled``) hold memory:
+    series are read and computed in batches, so peak memory follows the batch, not the universe
+    (docs/analysis.md, "Memory"; decision 0710)."""
+
+    batch_series: int = Field(32, ge=1)  # series per batch (a base asset's legs stay together)
+    batch_rows: int = Field(4_000_000, ge=1)  # bars per batch; a longer series is a batch alone
+    executor: Literal["local", "ray"] = "local"  # this process, or one Ray task per batch
+
+
 class SimSettings(_Section):
     preset: str = "ksm"
     seed: int = 7
@@ -169,7 +185,10 @@ class ClaimSettings(_Section):
     text: str
     signal: str
     side: str = "short"
-    metric: str = "rate"  # "rate" (reversal rate > value) or "lift" (over the baseline > value)
+    # "rate" (reversal rate > value), "lift" (over the baseline > value), "exit_gain" (OI-turn
+    # exit minus the barriers' exit, mean return > value) or "liq_ratio" (liquidations after the
+    # signal over their all-bar mean > value)
+    metric: str = "rate"
     value: float = 0.5
     baseline: str = "matched"  # "all", "near_high" or "matched"
 
@@ -198,6 +217,10 @@ class EvidenceSettings(_Section):
     conf: float = Field(0.95, gt=0, lt=1)
     alpha: float = Field(0.05, gt=0, lt=1)
     seed: int = 0
+    # the OI-turn exit measured against the barriers: hold until the OI streak against the trade
+    # reaches turn_streak bars (oi_up_streak for a short), at most hold_max bars
+    turn_streak: int = Field(2, ge=1)
+    hold_max: int = Field(24, ge=1)
     claims: tuple[ClaimSettings, ...] = ()
 
 
@@ -299,6 +322,7 @@ class Settings(_Section):
     venues: dict[str, VenueSettings] = Field(default_factory=dict)
     fetch: FetchSettings = FetchSettings()
     catalog: CatalogSettings = CatalogSettings()
+    performance: PerformanceSettings = PerformanceSettings()
     sim: SimSettings = SimSettings()
     liquidations: LiquidationSettings = LiquidationSettings()
     evidence: EvidenceSettings = EvidenceSettings()

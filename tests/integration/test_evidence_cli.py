@@ -208,7 +208,9 @@ def test_verdicts_use_benjamini_hochberg_over_the_whole_table(planted):
 
 def test_fewer_than_ten_events_print_n_too_small(planted):
     data = _study_json(planted, "--horizon", "40")  # a long cool-down: few events
-    small = [v for v in data["verdicts"] if v["events"] < 10]
+    # a claim the series cannot measure (mtf_entry at 4h, liquidations not stored) says why instead
+    small = [v for v in data["verdicts"] if v["events"] < 10
+             and not v["measured"].startswith(("cannot fire", "no realized"))]  # fmt: skip
     assert small, data["verdicts"]
     for v in small:
         assert v["measured"].startswith(f"n too small ({v['events']} event")

@@ -134,7 +134,10 @@ def test_real_btc_daily_pooled_over_every_venue(shared_data, tmp_path):
         5,
     )
     assert div["deff"] > 1.5  # venues of one coin share their moves: fewer effective events
-    assert all(v["verdict"] == "insufficient data" for v in data["verdicts"])
+    # every claim on the reversal rate lacks effective events; the liquidations after OI spikes
+    # (Coinalyze's daily liquidations of each venue) have enough for a verdict
+    rates = [v for v in data["verdicts"] if v["reversals"] is not None]
+    assert rates and all(v["verdict"] == "insufficient data" for v in rates)
 
 
 def _script(*args: str) -> subprocess.CompletedProcess[str]:

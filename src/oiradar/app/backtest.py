@@ -52,6 +52,29 @@ class BacktestOptions:
     side: Side = Side.SHORT
     params: Mapping[str, Any] = field(default_factory=dict)  # TradeParams fields to override
     series: SeriesOptions = AS_STORED  # --prices, --from-timeframe, --margin
+    exits: str = "model"  # --exit: model (as configured), oi_turn or barriers (EXIT_PARAMS)
+
+    def __post_init__(self) -> None:
+        if self.exits not in EXIT_PARAMS:
+            raise InputError(f"--exit must be one of {', '.join(EXIT_PARAMS)}, got {self.exits!r}")
+        clash = sorted(set(EXIT_PARAMS[self.exits]) & set(self.params))
+        if clash:
+            raise InputError(f"--exit {self.exits} sets {', '.join(clash)}; drop -p {clash[0]}")
+
+    @property
+    def trade_overrides(self) -> dict[str, Any]:
+        """The ``-p`` parameters with those ``--exit`` sets."""
+        return {**EXIT_PARAMS[self.exits], **self.params}
+
+
+# --exit: which exits close a trade besides the stop and the time stop. oi_turn holds while OI
+# keeps falling (no take-profit; out when the OI streak against the trade reaches
+# thesis_streak); barriers keeps the fixed take-profit and ignores OI (thesis_streak = 0).
+EXIT_PARAMS: dict[str, dict[str, Any]] = {
+    "model": {},
+    "oi_turn": {"take_profit_r": 0.0},
+    "barriers": {"thesis_streak": 0},
+}
 
 
 @dataclass(frozen=True)
@@ -65,10 +88,11 @@ class BacktestReport:
     equity: pl.DataFrame
     notes: tuple[str, ...] = ()  # how the bars were built (stored timeframe, prices)
     tiers: str | None = None  # the venue tier table the liquidation check used
+    exits: str = "model"  # --exit
 
     def to_dict(self) -> dict[str, Any]:
         return {"series": str(self.key), "signal": self.signal, "side": str(self.side),
-                "params": asdict(self.params), "tiers": self.tiers, "metrics": self.metrics,
+                "exit": self.exits, "params": asdict(self.params), "tiers": self.tiers, "metrics": self.metrics,
                 "trades": self.trades.to_dicts()}  # fmt: skip
 
 
@@ -106,7 +130,7 @@ def backtests(session: Session, opts: BacktestOptions) -> BacktestRun:
     """Run the trade model on every selected series; one that cannot run is skipped and listed."""
     if "side" in opts.params:
         raise InputError("--param side: the side is set with --side long|short")
-    trade_params(session.settings, None, side=opts.side, **dict(opts.params))  # bad -p: fail once
+    trade_params(session.settings, None, side=opts.side, **opts.trade_overrides)  # bad -p: fail once
     keys = studied_keys(session.catalog, opts.exchange, opts.symbol, opts.timeframe,
                         opts.series.prices, opts.series.margin)  # fmt: skip
     reports, skipped = each_series(keys, lambda k: _backtest_one(session, k, opts), "backtest")
@@ -117,14 +141,14 @@ def _backtest_one(session: Session, key: SeriesKey, opts: BacktestOptions) -> Ba
     settings = session.settings
     loaded = with_input_notes(load_series(session.catalog, key, opts.series))
     key = loaded.key
-    p = trade_params(settings, key.exchange, side=opts.side, **dict(opts.params))
+    p = trade_params(settings, key.exchange, side=opts.side, **opts.trade_overrides)
     x = entry_inputs(settings, loaded.bars, key, opts.signal, opts.side)
     if "mmr" in opts.params:  # -p mmr=R: one flat tier of that rate instead of the venue's
         x = replace(x, tiers=None)
     res = run_backtest(x, p)
     metrics = {k: finite_or_none(float(v)) for k, v in res.metrics.items()}
     return BacktestReport(key, opts.signal, opts.side, p, metrics, res.trades, res.equity,
-                          loaded.notes, x.tiers.origin if x.tiers else None)  # fmt: skip
+                          loaded.notes, x.tiers.origin if x.tiers else None, opts.exits)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -196,6 +220,7 @@ def _combined_table(results: list[tuple[SeriesKey, SweepResult]], q: float) -> p
 
 
 __all__ = [
+    "EXIT_PARAMS",
     "BacktestOptions",
     "BacktestReport",
     "BacktestRun",

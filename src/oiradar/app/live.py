@@ -29,6 +29,7 @@ from oiradar.app.series import SeriesOptions, load_series
 from oiradar.app.session import Session
 from oiradar.app.values import finite_or_none
 from oiradar.errors import InputError
+from oiradar.evidence.pipeline import DERIVED_SIGNALS, derived_events
 from oiradar.model import SeriesKey, Timeframe, validate_exchange_name
 from oiradar.model import now_ms as wall_clock
 from oiradar.signals import scan_bars
@@ -153,7 +154,13 @@ def evaluate(
     if bars.height == 0:
         return Evaluation(key, None, pl.DataFrame(), bars)
     last = int(bars["ts"][-1])
-    events = scan_bars([bars], [key], session.settings).events
+    result = scan_bars([bars], [key], session.settings)
+    events = result.events
+    derived = [n for n in DERIVED_SIGNALS if n in signals]  # as scan: only when named
+    if derived:
+        extra = derived_events(result.features[key], key, session.settings.for_symbol(key.symbol),
+                               derived)  # fmt: skip
+        events = pl.concat([events, extra]).sort("ts", "signal", "side")
     if cursor is not None:
         events = events.filter(pl.col("ts") > cursor)
     if signals:

@@ -4,10 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 import polars as pl
 
 from oiradar.app.availability import with_input_notes
+from oiradar.app.batches import (
+    LOCAL,
+    BatchOptions,
+    Indexed,
+    Tried,
+    base_asset,
+    estimate_rows,
+    plan_batches,
+    run_batches,
+    settle,
+    try_each,
+)
 from oiradar.app.series import (
     ALL_VENUES,
     AS_STORED,
@@ -15,15 +28,21 @@ from oiradar.app.series import (
     Margin,
     SeriesOptions,
     Skipped,
-    each_series,
     load_series,
     select_keys,
     summary_notes,
 )
 from oiradar.app.session import Session
 from oiradar.errors import InputError, OiradarError
+from oiradar.evidence.pipeline import DERIVED_SIGNALS, derived_events
 from oiradar.model import SeriesKey, Timeframe
-from oiradar.signals import SIGNALS, margin_divergence, multi_timeframe, scan_bars
+from oiradar.signals import (
+    SIGNALS,
+    empty_events,
+    margin_divergence,
+    multi_timeframe,
+    scan_bars,
+)
 
 KEY_COLUMNS = ("ts", "exchange", "symbol", "signal", "side", "close", "why")
 
@@ -53,21 +72,47 @@ def check_signals(names: Sequence[str]) -> None:
         raise InputError(f"unknown signal(s) {unknown}; valid: {', '.join(SIGNALS)}")
 
 
-def scan_events(session: Session, opts: ScanOptions) -> ScanReport:
+def scan_events(session: Session, opts: ScanOptions, batch: BatchOptions = LOCAL) -> ScanReport:
     """Features and signals of every matching stored series, cross-venue signals included.
 
     A series that cannot be scanned (no prices, no OI, no stored timeframe that builds the asked
-    one) is skipped and reported; the scan fails only when no series could be read."""
+    one) is skipped and reported; the scan fails only when no series could be read. The series
+    are read and scanned in batches (``batch``, default ``[performance]``), the legs of one base
+    asset together, and only each batch's events are kept (:mod:`oiradar.app.batches`)."""
     check_signals(opts.signals)
     catalog, so = session.catalog, opts.series
     keys = select_keys(catalog, opts.exchanges, opts.symbols, opts.timeframe, so.margin)
     if so.prices is not None and len(keys) > 1:
         keys = [k for k in keys if (k.exchange, k.symbol) != so.prices.pair]
-    loaded, skipped = each_series(
-        keys, lambda k: with_input_notes(load_series(catalog, k, so)), "scan"
-    )
+    b = batch.resolved(session.settings)
+    rows = partial(estimate_rows, catalog) if len(keys) > 1 else None
+    plan = plan_batches(keys, b.series or 1, b.rows, rows, base_asset)
+    parts: list[pl.DataFrame] = []
+    tried: list[Tried[tuple[SeriesKey, tuple[str, ...]]]] = []
+    for events, done in run_batches(session, scan_batch, (opts, len(keys) == 1), plan, b):
+        parts.append(events)
+        tried += done
+    loaded, skipped = settle(tried, "scan")
+    events = pl.concat([p for p in parts if p.height] or [empty_events()])
+    events = events.sort("ts", "exchange", "symbol", "signal", "side")
+    return ScanReport(events, len(loaded), opts.timeframe, tuple(skipped),
+                      tuple(summary_notes(loaded)))  # fmt: skip
+
+
+def scan_batch(
+    session: Session, opts: ScanOptions, strict: bool, batch: Indexed
+) -> tuple[pl.DataFrame, list[Tried[tuple[SeriesKey, tuple[str, ...]]]]]:
+    """One batch of :func:`scan_events`: its events (filtered by ``since`` and ``signals``) and
+    what became of each key (its notes, or why it was skipped). Nothing else outlives the call."""
+    catalog, so = session.catalog, opts.series
+    tried = try_each(batch, lambda k: with_input_notes(load_series(catalog, k, so)), strict)
+    loaded = [t.value for t in tried if t.value is not None]
     result = scan_bars([x.bars for x in loaded], [x.key for x in loaded], session.settings)
     parts = [result.events]
+    derived = [n for n in DERIVED_SIGNALS if n in opts.signals]  # costly: only when named
+    if derived:
+        parts += [derived_events(f, k, session.settings.for_symbol(k.symbol), derived)
+                  for k, f in result.features.items()]  # fmt: skip
     if ALL_VENUES in opts.exchanges and so.margin is Margin.ALL:
         parts += _summed_margin_divergence(session, loaded, opts)
     events = pl.concat([p for p in parts if p.height] or [result.events])
@@ -75,9 +120,9 @@ def scan_events(session: Session, opts: ScanOptions) -> ScanReport:
         events = events.filter(pl.col("ts") >= opts.since)
     if opts.signals:
         events = events.filter(pl.col("signal").is_in(list(opts.signals)))
-    events = events.sort("ts", "exchange", "symbol", "signal", "side")
-    return ScanReport(events, len(loaded), opts.timeframe, tuple(skipped),
-                      tuple(summary_notes([(x.key, x.notes) for x in loaded])))  # fmt: skip
+    noted = [Tried(t.index, None if t.value is None else (t.value.key, t.value.notes), t.skipped)
+             for t in tried]  # fmt: skip
+    return events, noted
 
 
 def _summed_margin_divergence(
@@ -143,6 +188,7 @@ __all__ = [
     "ScanReport",
     "TimeframeView",
     "check_signals",
+    "scan_batch",
     "scan_events",
     "timeframe_views",
 ]

@@ -387,10 +387,15 @@ def each_series(
         try:
             done.append(step(key))
         except OiradarError as exc:
-            skipped.append(Skipped(f"{key.exchange} {key.symbol}", _reason(key, str(exc))))
+            skipped.append(skipped_for(key, exc))
     if not done and skipped:
         raise NothingDone(what, skipped)
     return done, skipped
+
+
+def skipped_for(key: SeriesKey, exc: OiradarError) -> Skipped:
+    """The line an every-series command lists for ``key``, which failed with ``exc``."""
+    return Skipped(f"{key.exchange} {key.symbol}", _reason(key, str(exc)))
 
 
 def _reason(key: SeriesKey, message: str) -> str:
@@ -438,6 +443,7 @@ __all__ = [
     "read_built",
     "select_keys",
     "series_key",
+    "skipped_for",
     "stored_markets",
     "studied_keys",
     "summary_notes",

@@ -25,7 +25,7 @@ from oiradar.errors import OiradarError, StoreError
 from oiradar.evidence import all_claims, judge_claims, prepare, study_config, verdict_table
 from oiradar.liquidations import MapSpec, Snapshot, snapshot
 from oiradar.model import SeriesKey, Side, Timeframe
-from oiradar.signals import scan
+from oiradar.signals import scan, with_liquidations
 from oiradar.sim import SimResult, SimWrite, simulate
 from oiradar.sim.simulate import DEFAULT_START_MS
 from oiradar.sim.universe import MAX_SYMBOLS as MAX_UNIVERSE
@@ -313,7 +313,8 @@ def _claims(report: DemoReport, catalog: Catalog) -> None:
     """The claims (docs/evidence.md) judged on the demo market (4h)."""
     key = report.key.with_timeframe(Timeframe.H4)
     settings = Settings()
-    prep = prepare(catalog.read_bars(key), key, settings)
+    bars = with_liquidations(catalog, key, catalog.read_bars(key))  # as `oiradar study` does
+    prep = prepare(bars, key, settings)
     cfg = study_config(settings, reps=500)
     _, judged = judge_claims(prep, all_claims(settings), cfg)
     report.claims = verdict_table(judged).drop("claim")

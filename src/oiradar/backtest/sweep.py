@@ -214,6 +214,17 @@ def evaluate(
 
 def _evaluate_ray(args, entry_idx, prm, windows, chunks, address, workers) -> NDArray[np.float64]:
     """Run the chunks as Ray tasks: on the cluster at ``address``, else on a loopback-only local Ray."""
+    ray = init_ray(address, workers)
+    remote = ray.remote(_run_chunk)
+    ref = ray.put(args)
+    futs = [remote.remote(ref, entry_idx[c], prm[c], windows, 1) for c in chunks]
+    return np.concatenate(ray.get(futs), axis=0)
+
+
+def init_ray(address: str | None, workers: int) -> Any:
+    """The ``ray`` module, connected: to the cluster at ``address``, else to a Ray started on this
+    machine with ``workers`` CPUs that listens on 127.0.0.1 only (kept for later calls). Every Ray
+    executor (the sweep's, the batches of ``oiradar.app.batches``) starts Ray here."""
     try:
         import ray
     except ImportError:
@@ -223,10 +234,7 @@ def _evaluate_ray(args, entry_idx, prm, windows, chunks, address, workers) -> ND
             ray.init(address=address, include_dashboard=False, log_to_driver=False)
         else:
             _start_local_ray(ray, workers)
-    remote = ray.remote(_run_chunk)
-    ref = ray.put(args)
-    futs = [remote.remote(ref, entry_idx[c], prm[c], windows, 1) for c in chunks]
-    return np.concatenate(ray.get(futs), axis=0)
+    return ray
 
 
 # Whoever reaches a Ray port can run code on this machine, so a local Ray listens on loopback only.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -13,7 +14,7 @@ from oiradar.errors import InputError
 from oiradar.render.formats import Kind, OutFormat, TsFormat
 
 if TYPE_CHECKING:
-    from oiradar.app.features import FeaturesResult
+    from oiradar.app.features import FeatureBatches, FeaturesResult
     from oiradar.app.series import SeriesOptions
 
 FEATURE_KINDS = {"oi_chg_7d": Kind.FRACTION, "oi_dd": Kind.FRACTION, "oi_z_30d": Kind.RATIO}
@@ -36,10 +37,11 @@ def features_cmd(
     fmt: o.Format = OutFormat.TABLE,
     wide: o.Wide = False,
     ts: o.Ts = TsFormat.MS,
+    batch_size: o.BatchSize = None,
 ) -> None:  # fmt: skip
     """Bars of a series with every feature (docs/analysis.md) and the phase label per bar;
     without --symbol (or --exchange), of every stored series, skipping those it cannot handle."""
-    from oiradar.app.features import every_series_features, series_features
+    from oiradar.app.features import feature_batches, series_features
     from oiradar.model import SeriesKey
     from oiradar.render.notes import show_notes
 
@@ -47,15 +49,63 @@ def features_cmd(
         raise InputError(f"--tail must be 0 or more, got {tail}")
     so, s = o.series(prices, from_tf, margin), session(ctx)
     tf = o.timeframe(timeframe)
+    batches = o.batches(batch_size)
     if exchange and symbol and exchange != "all":
         key = SeriesKey(exchange=exchange, symbol=symbol, timeframe=tf)
         res = series_features(s, key, o.date(since), so)
         show_notes(res.notes)
         _show_features([res], out, tail, fmt, wide, ts)
         return
-    report = every_series_features(s, exchange, symbol, tf, o.date(since), so)
-    show_notes(report.notes, report.skipped)
-    _show_features(report.results, out, tail, fmt, wide, ts)
+    stream = feature_batches(s, exchange, symbol, tf, o.date(since), so, batches)
+    if out is not None:  # every series' rows, written batch by batch
+        _write_features(stream, out, ts)
+        return
+    kept = []
+    for results in stream:  # each batch dropped before the next is computed
+        kept += [_last_rows(r, tail) for r in results]
+        del results
+    show_notes(stream.notes, stream.skipped)
+    _show_features(kept, None, tail, fmt, wide, ts)
+
+
+def _last_rows(res: FeaturesResult, tail: int) -> FeaturesResult:
+    """``res`` with its last ``tail`` rows copied out, so that the series' whole frame is freed."""
+    from dataclasses import replace
+
+    import numpy as np
+
+    frame = res.frame
+    return replace(res, frame=frame[np.arange(max(0, frame.height - tail), frame.height)])
+
+
+def _write_features(stream: FeatureBatches, out: Path, ts: TsFormat) -> None:
+    """``--out`` of every series: one file, each row led by its series (several series), written
+    as the batches come (``render.tables.write_frames``)."""
+    import polars as pl
+
+    from oiradar.render.console import say
+    from oiradar.render.notes import show_notes
+    from oiradar.render.tables import write_frames
+
+    done = [0, 0]  # series, features per bar
+
+    def frames() -> Iterator[pl.DataFrame]:
+        for results in stream:  # each batch dropped before the next is computed
+            while results:
+                r = results.pop(0)
+                done[:] = [done[0] + 1, r.n_features]
+                yield r.frame.select(pl.lit(r.key.exchange).alias("exchange"),
+                                     pl.lit(r.key.symbol).alias("symbol"), pl.all())  # fmt: skip
+                del r
+            del results
+
+    def finish(lf: pl.LazyFrame) -> pl.LazyFrame:  # one series: no series columns (as before)
+        return lf.drop("exchange", "symbol") if done[0] == 1 else lf
+
+    rows = write_frames(frames(), out, ts=ts, finish=finish)
+    show_notes(stream.notes, stream.skipped)
+    say(f"Wrote {rows:,} bars x {done[1]} features of {done[0]} series to {out}" if done[0] > 1
+        else f"Wrote {rows:,} bars x {done[1]} features to {out}")  # fmt: skip
 
 
 def _show_features(
@@ -109,6 +159,9 @@ def scan_cmd(
     as_json: o.Json = False,
     wide: o.Wide = False,
     ts: o.Ts = TsFormat.MS,
+    batch_size: o.BatchSize = None,
+    executor: o.ExecutorOpt = None,
+    address: Annotated[str | None, typer.Option("--address", help=o.RAY_ADDRESS_HELP)] = None,
 ) -> None:  # fmt: skip
     """Signal events (docs/analysis.md) of every stored series, with the values that fired them;
     a series it cannot handle is skipped and listed on stderr."""
@@ -124,7 +177,7 @@ def scan_cmd(
 
     opts = ScanOptions(o.timeframe(timeframe), tuple(exchange or ()), tuple(symbol or ()),
                        o.date(since), tuple(signal or ()), so)  # fmt: skip
-    report = scan_events(session(ctx), opts)
+    report = scan_events(session(ctx), opts, o.batches(batch_size, executor, address))
     show_notes(report.notes, report.skipped)
     events = report.events
     if out is not None:

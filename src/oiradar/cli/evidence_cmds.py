@@ -19,12 +19,7 @@ if TYPE_CHECKING:
     from oiradar.model import SeriesKey, Timeframe
 
 Signal = Annotated[str, typer.Option("--signal", help="Entry signal.")]
-RAY_ADDRESS_HELP = (
-    "Ray cluster address (ray executor). Without it Ray runs on this machine and listens on "
-    "127.0.0.1 only; with it the data and the work go to that cluster, and this process listens "
-    "on the network so the cluster can reach it: use only a cluster on a network you trust "
-    "(Ray's ports take commands from anyone)."
-)
+RAY_ADDRESS_HELP = o.RAY_ADDRESS_HELP
 
 
 TIMEOUTS_HELP = (
@@ -61,8 +56,11 @@ def study_cmd(
     reps: Annotated[int | None, typer.Option(help="Bootstrap replicates.")] = None,
     timeouts: Annotated[str | None, typer.Option(help=TIMEOUTS_HELP)] = None,
     pooled: Annotated[bool, typer.Option("--pooled", help=POOLED_HELP)] = False,
+    with_total: Annotated[bool, typer.Option("--with-total", help=TOTAL_HELP)] = False,
     block_days: Annotated[float | None, typer.Option("--block-days", help=BLOCK_HELP)] = None,
     fmt: o.Format = OutFormat.TABLE, as_json: o.Json = False, wide: o.Wide = False,
+    batch_size: o.BatchSize = None, executor: o.ExecutorOpt = None,
+    address: Annotated[str | None, typer.Option("--address", help=RAY_ADDRESS_HELP)] = None,
 ) -> None:  # fmt: skip
     """Event study of each signal and the verdict table of the built-in and your claims (each
     series alone; --pooled: all of them together)."""
@@ -73,11 +71,20 @@ def study_cmd(
     tfs = _timeframes(timeframe, pooled)
     if block_days is not None and not pooled:
         raise InputError("--block-days sets the pooled study's calendar blocks: add --pooled")
+    for name, value in (("--batch-size", batch_size), ("--executor", executor),
+                        ("--address", address)):  # fmt: skip
+        if value is not None and not pooled:
+            raise InputError(f"{name} batches the pooled study's series: add --pooled (each "
+                             "series alone is studied one at a time already)")  # fmt: skip
+    if with_total and pooled:
+        raise InputError("--with-total studies the summed OI beside each venue; pooling both "
+                         "would count every move twice: pool the sums alone with --exchange all")
     opts = StudyOptions(tfs[0], exchange, symbol, tuple(signal or ()),
                         o.side(side), horizon, reps, timeout_rule(timeouts),
-                        o.series(prices, from_tf, margin))  # fmt: skip
+                        o.series(prices, from_tf, margin), with_total=with_total)  # fmt: skip
     if pooled:
-        report = pooled_study(session(ctx), opts, timeframes=tfs, block_days=block_days)
+        report = pooled_study(session(ctx), opts, timeframes=tfs, block_days=block_days,
+                              batch=o.batches(batch_size, executor, address))  # fmt: skip
         show_notes(report.notes, report.skipped)
         show_pooled(report, o.out_format(fmt, as_json), wide)
         return
@@ -90,6 +97,15 @@ POOLED_HELP = (
     "Pool every selected series (venues, symbols, and timeframes given as -t 4h,1d) into one "
     "verdict per claim, with intervals from a bootstrap of whole series and calendar blocks, a "
     "per-series breakdown and the symbol-years each claim needs."
+)
+EXIT_HELP = (
+    "model (the configured exits), oi_turn (hold while OI keeps falling: no take-profit, out when "
+    "OI turns up for thesis_streak bars) or barriers (the stop and the take-profit only, OI "
+    "ignored); the stop and the time stop stay."
+)
+TOTAL_HELP = (
+    "Also study the OI summed over the venues of each selected base asset (--exchange all, "
+    "--margin), its verdicts beside each venue's."
 )
 BLOCK_HELP = (
     "With --pooled: length in days of the calendar blocks the bootstrap resamples (default: "
@@ -116,6 +132,7 @@ def backtest_cmd(
     param: Annotated[list[str] | None, typer.Option("--param", "-p", help="Trade parameter KEY=VALUE (repeatable).")] = None,
     trades: Annotated[Path | None, typer.Option("--trades", help="Write the trade list (.csv/.parquet).")] = None,
     equity: Annotated[Path | None, typer.Option("--equity", help="Write the equity curve (.csv/.parquet).")] = None,
+    exits: Annotated[str, typer.Option("--exit", help=EXIT_HELP)] = "model",
     fmt: o.Format = OutFormat.TABLE, as_json: o.Json = False, wide: o.Wide = False,
 ) -> None:  # fmt: skip
     """Backtest the trade model (entry, stop, exits, sizing, costs: docs/evidence.md) on each
@@ -128,7 +145,8 @@ def backtest_cmd(
     from oiradar.render.tables import echo_json, write_frame
 
     opts = BacktestOptions(o.timeframe(timeframe), exchange, symbol, signal, o.side(side),
-                           o.params(param or []), o.series(prices, from_tf, margin))  # fmt: skip
+                           o.params(param or []), o.series(prices, from_tf, margin),
+                           exits=exits.strip().lower())  # fmt: skip
     run = backtests(session(ctx), opts)
     show_notes(run.notes, run.skipped)
     for path, option in ((trades, "--trades"), (equity, "--equity")):

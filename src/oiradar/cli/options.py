@@ -16,6 +16,7 @@ from oiradar.errors import InputError
 from oiradar.render.formats import OutFormat, TsFormat
 
 if TYPE_CHECKING:
+    from oiradar.app.batches import BatchOptions
     from oiradar.app.series import Market, SeriesOptions
     from oiradar.model import Side, Timeframe
 
@@ -50,6 +51,29 @@ MarginOpt = Annotated[
     str,
     typer.Option(
         "--margin", help="With --exchange all: sum usdt-margined, coin-margined or all contracts."
+    ),
+]
+
+RAY_ADDRESS_HELP = (
+    "Ray cluster address (ray executor). Without it Ray runs on this machine and listens on "
+    "127.0.0.1 only; with it the data and the work go to that cluster, and this process listens "
+    "on the network so the cluster can reach it: use only a cluster on a network you trust "
+    "(Ray's ports take commands from anyone)."
+)
+BatchSize = Annotated[
+    int | None,
+    typer.Option(
+        "--batch-size",
+        help="Series read and computed at once; memory follows it (default: [performance] "
+        "batch_series).",
+    ),
+]
+ExecutorOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--executor",
+        help="local (this process) or ray (one Ray task per batch of series); default: "
+        "[performance] executor.",
     ),
 ]
 
@@ -117,6 +141,15 @@ def series(
     return SeriesOptions(market(prices or price_from, option), from_timeframe, Margin.parse(margin))
 
 
+def batches(
+    size: int | None, executor: str | None = None, address: str | None = None
+) -> BatchOptions:
+    """``--batch-size``, ``--executor`` and ``--address`` (None: the ``[performance]`` setting)."""
+    from oiradar.app.batches import BatchOptions
+
+    return BatchOptions(series=size, executor=executor, address=address)
+
+
 def params(items: list[str]) -> dict[str, Any]:
     """``--param key=value`` pairs, values read as TOML scalars (numbers, booleans), else text."""
     out: dict[str, Any] = {}
@@ -179,7 +212,7 @@ def seconds(text: str, option: str = "--interval") -> float:
 
 
 __all__ = [
-    "Exchange", "Format", "FromTf", "Json", "MarginOpt", "PriceFrom", "Prices", "SideOpt",
-    "Symbol", "Tf", "Ts", "Wide", "at_least", "date", "market", "moves", "out_format", "params", "renames",
+    "RAY_ADDRESS_HELP", "BatchSize", "Exchange", "ExecutorOpt", "Format", "FromTf", "Json", "MarginOpt", "PriceFrom", "Prices", "SideOpt",
+    "Symbol", "Tf", "Ts", "Wide", "at_least", "batches", "date", "market", "moves", "out_format", "params", "renames",
     "seconds", "series", "side", "timeframe", "when",
 ]  # fmt: skip

@@ -36,6 +36,7 @@ from enum import StrEnum
 import polars as pl
 
 from oiradar.errors import ConfigError
+from oiradar.evidence.measures import EXIT_GAIN, MeasureResult
 from oiradar.evidence.study import (
     BASELINES,
     MIN_INTERVAL_EVENTS,
@@ -44,7 +45,7 @@ from oiradar.evidence.study import (
     StudyResult,
 )
 from oiradar.model import Side
-from oiradar.stats import benjamini_hochberg, binom_sf, events_needed
+from oiradar.stats import Interval, benjamini_hochberg, binom_sf, events_needed
 
 
 class Verdict(StrEnum):
@@ -53,7 +54,7 @@ class Verdict(StrEnum):
     INSUFFICIENT = "insufficient data"
 
 
-METRICS = ("rate", "lift")
+METRICS = ("rate", "lift", "exit_gain", "liq_ratio")  # the last two: evidence.measures
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -73,7 +74,7 @@ class Claim:
             raise ConfigError(
                 f"claim {self.name!r}: metric must be one of {METRICS}, got {self.metric!r}"
             )
-        if self.baseline not in BASELINES:
+        if self.metric in ("rate", "lift") and self.baseline not in BASELINES:
             raise ConfigError(
                 f"claim {self.name!r}: baseline must be one of {BASELINES}, got {self.baseline!r}"
             )
@@ -84,10 +85,19 @@ class Claim:
         object.__setattr__(self, "side", Side(self.side))
 
     @property
+    def is_rate(self) -> bool:
+        """Judged on the triple-barrier reversal rate (``rate``, ``lift``); else a measure of
+        :mod:`oiradar.evidence.measures`."""
+        return self.metric in ("rate", "lift")
+
+    @property
     def stated(self) -> str:
-        what = (
-            "reversal rate" if self.metric == "rate" else f"lift over the {self.baseline} baseline"
-        )
+        what = {
+            "rate": "reversal rate",
+            "lift": f"lift over the {self.baseline} baseline",
+            "exit_gain": "OI-turn exit minus the barriers, mean return",
+            "liq_ratio": "liquidations after it / their base rate",
+        }[self.metric]
         return f"{self.signal}: {what} > {self.value:g}"
 
 
@@ -125,6 +135,39 @@ SEED_CLAIMS: tuple[Claim, ...] = (
         value=0.0,
         baseline="near_high",
     ),
+    Claim(
+        name="seed.mtf_entry_edge",
+        text="Entry timing is where experience matters. [...] I wait for the first rejection "
+        "candle on high timeframes — 1-hour or 4-hour",
+        signal="mtf_entry",
+        metric="lift",
+        value=0.0,
+        baseline="near_high",
+    ),
+    Claim(
+        name="seed.oi_turn_exit",
+        text="If OI continues falling as price drops, the reversal has room to run. If OI starts "
+        "climbing again, something has changed and I need to reassess.",
+        signal="entry",
+        metric="exit_gain",
+        value=0.0,
+    ),
+    Claim(
+        name="seed.liq_fade_edge",
+        text="the high-probability trade is often to fade the move into the liquidation cluster "
+        "rather than chase it. The cascade happens, price reverses hard, and you ride the snap back.",
+        signal="liq_fade",
+        metric="lift",
+        value=0.0,
+        baseline="near_high",
+    ),
+    Claim(
+        name="seed.oi_spike_liquidations",
+        text="I've seen open interest spikes precede massive liquidations more times than I can count.",
+        signal="oi_extreme",
+        metric="liq_ratio",
+        value=1.0,
+    ),
 )
 
 
@@ -161,6 +204,54 @@ def judge(claim: Claim, res: StudyResult, alpha: float | None = None) -> Judgeme
     p = binom_sf(k, n, min(1.0, max(0.0, h0))) if n and math.isfinite(h0) else math.nan
     return judgement(claim, cfg, n=n, base=base, shown=shown, bound_ok=bound_ok, p=p,
                      sufficient=res.sufficient, alpha=alpha)  # fmt: skip
+
+
+def judge_measure(claim: Claim, res: MeasureResult, alpha: float | None = None) -> Judgement:
+    """A claim on a measure (``exit_gain``, ``liq_ratio``): its lower bound (block bootstrap, or
+    two-way when pooled) must clear the claimed value and ``q`` (from the one-sided bootstrap or
+    z-test ``p``) must be at most ``alpha``; fewer than ``min_events`` (effective) events is
+    ``insufficient data``. No events-needed figure: the outcome is not a rate."""
+    cfg = res.config
+    alpha = cfg.alpha if alpha is None else alpha
+    n = res.n_events
+    iv = res.interval
+    if n < MIN_INTERVAL_EVENTS or iv is None:
+        word = "event" if n == 1 else "events"
+        measured = f"n too small ({n} {word}; {cfg.min_events} needed for a verdict)"
+    else:
+        measured = f"{_measure_text(claim.metric, iv)} ({n:,} events)"
+    p = res.p_value(claim.value)
+    out = Judgement(claim=claim, measured=measured, baseline=_reference_text(res),
+                    verdict=Verdict.INSUFFICIENT, n_events=n, p=p, q=p, needed=None,
+                    bound_ok=iv is not None and iv.low > claim.value,
+                    sufficient=res.sufficient and n >= MIN_INTERVAL_EVENTS)  # fmt: skip
+    return replace(out, verdict=_decide(out, p, alpha))
+
+
+def _measure_text(metric: str, iv: Interval) -> str:
+    if metric == EXIT_GAIN:
+        return f"gain {iv.estimate:+.2%} [{iv.low:+.2%}, {iv.high:+.2%}]"
+    return f"ratio {iv.estimate:.2f} [{iv.low:.2f}, {iv.high:.2f}]"
+
+
+def _reference_text(res: MeasureResult) -> str:
+    if res.metric == EXIT_GAIN:
+        if not math.isfinite(res.reference):
+            return "n/a (barriers)"
+        return (f"barriers {res.reference:+.2%} vs OI-turn {res.event_mean:+.2%} per event "
+                f"(held {res.held:.1f} bars)")  # fmt: skip
+    if not math.isfinite(res.reference):
+        return "n/a (all bars)"
+    return (f"{res.reference:.3%} of OI liquidated in {res.config.horizon} bars "
+            f"(all, {res.n_reference:,} bars)")  # fmt: skip
+
+
+def unmeasured(claim: Claim, cfg: StudyConfig, why: str) -> Judgement:
+    """A claim the series cannot measure (``insufficient data``, ``why`` in the measured column):
+    a signal that cannot fire at this timeframe, a measure without the data it reads."""
+    return Judgement(claim=claim, measured=why, baseline="n/a", verdict=Verdict.INSUFFICIENT,
+                     n_events=0, p=math.nan, q=math.nan, needed=None, bound_ok=False,
+                     sufficient=False)  # fmt: skip
 
 
 def null_rate(claim: Claim, base: Rate | None) -> float:

@@ -32,7 +32,7 @@ next one is read, so memory grows with the number of series times blocks, not ba
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,7 +41,16 @@ import polars as pl
 from numpy.typing import NDArray
 
 from oiradar.errors import InputError
-from oiradar.evidence.claims import Claim, Judgement, judgement, null_rate
+from oiradar.evidence.claims import (
+    Claim,
+    Judgement,
+    control_fdr,
+    judge_measure,
+    judgement,
+    null_rate,
+    unmeasured,
+)
+from oiradar.evidence.measures import YEAR_MS, MeasurePart, MeasureResult, pool_measure, span_years
 from oiradar.evidence.study import (
     BASELINES,
     MIN_INTERVAL_EVENTS,
@@ -56,7 +65,6 @@ from oiradar.evidence.study import (
 from oiradar.model import Side
 from oiradar.stats import Interval, TwoWay, multinomial_weights, two_way_interval, z_test_greater
 
-YEAR_MS = 365.25 * 86_400_000
 _E = 0  # the counted-events column of study._columns
 _CHUNK = 2_000_000  # floats per replicate chunk (series x columns x replicates)
 
@@ -86,15 +94,7 @@ def series_part(
     block = ts[order] // block_ms
     blocks, first = np.unique(block, return_index=True)
     sums = np.add.reduceat(cols[order], first, axis=0) if blocks.size else cols[:0]
-    return SeriesPart(series, result, blocks, sums, _years(ts[order]))
-
-
-def _years(ts: NDArray[np.int64]) -> float:
-    """Span of sorted bar times in years, the last bar included (one median bar step)."""
-    if ts.size < 2:
-        return 0.0
-    step = float(np.median(np.diff(ts)))
-    return float(ts[-1] - ts[0] + step) / YEAR_MS
+    return SeriesPart(series, result, blocks, sums, span_years(ts[order]))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -335,14 +335,53 @@ POOLED_VERDICT_COLUMNS = {
 }  # fmt: skip
 
 
-def pooled_verdict_table(judged: Sequence[tuple[Judgement, PooledResult]]) -> pl.DataFrame:
+MeasureKey = tuple[str, str, Side]  # (metric, signal, side) of a measure claim
+
+
+def judge_pooled_claims(
+    claims: Sequence[Claim], pooled: Mapping[tuple[str, Side], PooledResult],
+    measures: Sequence[Mapping[MeasureKey, MeasurePart]],
+    unavailable: Sequence[Mapping[str, str]], cfg: StudyConfig,
+) -> list[tuple[Judgement, PooledResult | MeasureResult | None]]:  # fmt: skip
+    """Every claim judged on the pooled study, Benjamini-Hochberg over them all: a rate claim on
+    its signal's pooled rates, a measure claim on its measure pooled over the series that hold it
+    (``measures``: each series' parts), a claim no series can measure (``unavailable``: each
+    series' reasons, :attr:`~oiradar.evidence.pipeline.Prepared.unavailable`) ``insufficient
+    data`` with the first series' reason."""
+    out: list[tuple[Judgement, PooledResult | MeasureResult | None]] = []
+    for c in claims:
+        reasons = [u.get(c.signal) or u.get(c.metric) for u in unavailable]
+        if reasons and all(reasons):
+            out.append((unmeasured(c, cfg, str(reasons[0])), None))
+        elif c.is_rate:
+            res = pooled[(c.signal, c.side)]
+            out.append((judge_pooled(c, res), res))
+        else:
+            parts = [m[(c.metric, c.signal, c.side)] for m in measures
+                     if (c.metric, c.signal, c.side) in m]  # fmt: skip
+            if not parts:
+                out.append((unmeasured(c, cfg, "no series was measured"), None))
+                continue
+            m = pool_measure(parts, cfg)
+            out.append((judge_measure(c, m), m))
+    adjusted = control_fdr([j for j, _ in out], cfg.alpha)
+    return [(j, r) for j, (_, r) in zip(adjusted, out, strict=True)]
+
+
+def pooled_verdict_table(
+    judged: Sequence[tuple[Judgement, PooledResult | MeasureResult | None]],
+) -> pl.DataFrame:
     """The pooled verdict table: per claim its signal and side, series, counted events, reversals, the rate with
     its two-way interval (none below :data:`MIN_INTERVAL_EVENTS`), the measured claim and baseline (text), p, q (BH), the design effect,
     effective events, events needed, symbol-years observed and needed, and the verdict. Apply
-    :func:`~oiradar.evidence.claims.control_fdr` to the judgements first."""
+    :func:`~oiradar.evidence.claims.control_fdr` to the judgements first (a measure claim has
+    no rate, and an unmeasured claim no counts)."""
     rows: list[dict[str, Any]] = []
     for j, r in judged:
         fin = _finite
+        if not isinstance(r, PooledResult):
+            rows.append(_measure_row(j, r))
+            continue
         rows.append({
             "claim": j.claim.name, "signal": r.signal, "side": str(r.side),
             "as stated": j.claim.stated, "series": r.n_series,
@@ -356,9 +395,23 @@ def pooled_verdict_table(judged: Sequence[tuple[Judgement, PooledResult]]) -> pl
     return pl.DataFrame(rows, schema=POOLED_VERDICT_COLUMNS)
 
 
+def _measure_row(j: Judgement, r: MeasureResult | None) -> dict[str, Any]:
+    """A pooled verdict row of a measure claim (or of a claim no series measured: ``r`` None)."""
+    c = j.claim
+    return {
+        "claim": c.name, "signal": c.signal, "side": str(c.side), "as stated": c.stated,
+        "series": None if r is None else r.series, "events": j.n_events, "reversals": None,
+        "rate": None, "rate_low": None, "rate_high": None, "measured": j.measured,
+        "baseline": j.baseline, "p": _finite(j.p), "q": _finite(j.q),
+        "deff": None if r is None else _finite(r.deff),
+        "effective": None if r is None else _finite(r.effective_events), "needed": None,
+        "years": 0.0 if r is None else r.years, "years_needed": None, "verdict": j.verdict.value,
+    }  # fmt: skip
+
+
 def _finite(v: float) -> float | None:
     return v if math.isfinite(v) else None
 
 
-__all__ = ["PooledResult", "SeriesPart", "judge_pooled", "pool",
-           "pooled_verdict_table", "series_part"]  # fmt: skip
+__all__ = ["YEAR_MS", "MeasureKey", "PooledResult", "SeriesPart", "judge_pooled", "judge_pooled_claims",
+           "pool", "pooled_verdict_table", "series_part"]  # fmt: skip

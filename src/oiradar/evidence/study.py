@@ -70,6 +70,8 @@ class StudyConfig:
     seed: int = 0
     detect_lift: float = 0.10  # the lift "lift > 0" is taken to promise (events needed)
     power: float = 0.8  # of the "events needed" figure
+    turn_streak: int = 2  # exit_gain: the OI-turn exit's streak against the trade
+    hold_max: int = 24  # exit_gain: the OI-turn exit's longest hold, bars
 
     def __post_init__(self) -> None:
         if self.timeouts not in tuple(TimeoutRule):

@@ -15,7 +15,7 @@ import numpy as np
 import polars as pl
 from numpy.typing import NDArray
 
-from oiradar.liquidations.heatmap import MapSpec, build_heatmap
+from oiradar.liquidations.heatmap import MapSpec, build_heatmap, without_heat
 from oiradar.liquidations.levels import LevelRun, PriceGrid, level_inputs
 from oiradar.liquidations.score import extremes_baseline, price_hits, summarize, top_quartile
 from oiradar.liquidations.tiers import TierTable, table_from_rows
@@ -132,6 +132,7 @@ def recovery(
             {"mix": mix}
             | _compare(run, snaps, truth_open, truth_liq, sim, inputs, bar_ms, n_boot, seed)
         )
+        run = without_heat(run)  # one heatmap alive at a time
     base = extremes_baseline(run, inputs.close)
     hits = price_hits(base, inputs.high, inputs.low, sim.liquidations, bar_ms, seed=seed)
     sc = (

@@ -38,7 +38,7 @@ import polars as pl
 from numpy.typing import NDArray
 
 from oiradar.errors import InputError
-from oiradar.liquidations.heatmap import MapSpec
+from oiradar.liquidations.heatmap import MapSpec, without_heat
 from oiradar.liquidations.levels import (
     PRESETS,
     LevelFactors,
@@ -434,9 +434,10 @@ def walk_forward_on(
         lo, hi = edges[j], edges[j + 1]
         test = PrefixModel(spec, inputs, hi)
         run = test.run(f.best, target.record)
-        got = (target.model(run, test.inp, lo, hi),
-               target.model(test.run(start, target.record), test.inp, lo, hi),
-               target.baseline(run, test.inp, lo, hi))  # fmt: skip
+        fitted = target.model(run, test.inp, lo, hi)
+        run = without_heat(run)  # one heatmap alive at a time: the baseline's, then the start's
+        base = target.baseline(run, test.inp, lo, hi)
+        got = (fitted, target.model(test.run(start, target.record), test.inp, lo, hi), base)
         parts.append(got)
         rows.append(_fold_row(j, edges, inputs.ts, f, got, bar_ms))
     return _summarize(target, parts, pl.DataFrame(rows), n_boot, seed)

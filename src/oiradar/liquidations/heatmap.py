@@ -8,6 +8,7 @@ leverage mix; realized liquidations are never mixed in.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -84,24 +85,50 @@ def build_heatmap(
     )
 
 
-def heatmap_frame(
-    run: LevelRun, *, last_rows: int | None = None, nonzero: bool = True
-) -> pl.DataFrame:
-    """Long-format heatmap: one row per (bar, price bin) with estimated long and short notional."""
+def without_heat(run: LevelRun) -> LevelRun:
+    """``run`` without its heatmap arrays (what a baseline map and the estimates still read), so
+    that their memory goes before the next run's heatmap is built."""
+    empty = np.zeros((0, run.grid.n), np.float32)
+    return replace(run, heat_long=empty, heat_short=empty)
+
+
+FRAME_CELLS = 2_000_000  # heatmap cells per frame of heatmap_frames (at most 0.1 GB of frame)
+
+
+def heatmap_frames(
+    run: LevelRun, *, last_rows: int | None = None, nonzero: bool = True,
+    cells: int = FRAME_CELLS,
+) -> Iterator[pl.DataFrame]:  # fmt: skip
+    """:func:`heatmap_frame` by time: consecutive rows of the heatmap, ``cells`` cells (rows x
+    bins) at a time, each as its own long-format frame (a frame even when empty). Concatenated,
+    they are :func:`heatmap_frame`; a caller who writes and drops each holds one at a time."""
     rows = np.arange(run.heat_long.shape[0])
     if last_rows is not None:
         rows = rows[-last_rows:]
     n_bins = run.grid.n
-    ts = np.repeat(run.ts[run.row_bar[rows]], n_bins)
-    b = np.tile(np.arange(n_bins), len(rows))
-    frame = pl.DataFrame({
-        "ts": ts, "price_lo": run.grid.edges[:-1][b], "price_hi": run.grid.edges[1:][b],
-        "long_usd": run.heat_long[rows].ravel().astype(np.float64),
-        "short_usd": run.heat_short[rows].ravel().astype(np.float64),
-    })  # fmt: skip
-    if nonzero:
-        frame = frame.filter((pl.col("long_usd") > 0) | (pl.col("short_usd") > 0))
-    return frame.with_columns(pl.lit(LABEL).alias("kind"))
+    edges = run.grid.edges
+    step = max(1, cells // max(1, n_bins))
+    for i in range(0, max(len(rows), 1), step):
+        part = rows[i : i + step]
+        ts = np.repeat(run.ts[run.row_bar[part]], n_bins)
+        b = np.tile(np.arange(n_bins), len(part))
+        long_usd, short_usd = run.heat_long[part].ravel(), run.heat_short[part].ravel()
+        if nonzero:
+            keep = (long_usd > 0) | (short_usd > 0)
+            ts, b, long_usd, short_usd = ts[keep], b[keep], long_usd[keep], short_usd[keep]
+        yield pl.DataFrame({
+            "ts": ts, "price_lo": edges[:-1][b], "price_hi": edges[1:][b],
+            "long_usd": long_usd.astype(np.float64), "short_usd": short_usd.astype(np.float64),
+        }).with_columns(pl.lit(LABEL).alias("kind"))  # fmt: skip
+
+
+def heatmap_frame(
+    run: LevelRun, *, last_rows: int | None = None, nonzero: bool = True
+) -> pl.DataFrame:
+    """Long-format heatmap: one row per (bar, price bin) with estimated long and short notional
+    (``nonzero``: the cells holding any). Built by time (:func:`heatmap_frames`), so that the peak
+    memory is the frame and one chunk, not a full-length column per field before the filter."""
+    return pl.concat(list(heatmap_frames(run, last_rows=last_rows, nonzero=nonzero)))
 
 
 def estimates_frame(run: LevelRun) -> pl.DataFrame:

@@ -11,7 +11,7 @@ import numpy as np
 import polars as pl
 
 from oiradar.liquidations.cascade import Levels, band, cascade_table, clusters
-from oiradar.liquidations.heatmap import MapSpec, build_heatmap
+from oiradar.liquidations.heatmap import MapSpec, build_heatmap, without_heat
 from oiradar.liquidations.levels import PRESETS, LevelRun, level_inputs
 from oiradar.liquidations.score import extremes_baseline, price_hits, summarize
 from oiradar.model import DAY_MS, SIDES, Side
@@ -96,6 +96,7 @@ def score_mixes(
                 pl.lit(name).alias("mix")
             )
         )
+        run = without_heat(run)  # one heatmap alive at a time (the next mix's, the baseline)
     base = extremes_baseline(run, inputs.close)
     hits = price_hits(base, inputs.high, inputs.low, liqs, bar_ms, seed=seed)
     out.append(

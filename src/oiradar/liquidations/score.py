@@ -192,8 +192,14 @@ def extremes_baseline(run: LevelRun, close: F8) -> LevelRun:
 
     c = run.grid.centers[None, :]
     ref = close[run.row_bar][:, None]
-    return replace(
-        run,
-        heat_long=np.maximum(ref - c, 0.0).astype(np.float32),
-        heat_short=np.maximum(c - ref, 0.0).astype(np.float32),
-    )
+    heat_long = np.empty((ref.shape[0], c.shape[1]), np.float32)
+    heat_short = np.empty_like(heat_long)
+    step = max(1, _CHUNK_CELLS // max(1, c.shape[1]))
+    for i in range(0, ref.shape[0], step):  # float64 differences a chunk of rows at a time:
+        r = ref[i : i + step]  # the peak is the two float32 maps, not 3x their size in float64
+        heat_long[i : i + step] = np.maximum(r - c, 0.0)
+        heat_short[i : i + step] = np.maximum(c - r, 0.0)
+    return replace(run, heat_long=heat_long, heat_short=heat_short)
+
+
+_CHUNK_CELLS = 1 << 20

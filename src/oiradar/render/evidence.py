@@ -141,7 +141,14 @@ def show_study(report: StudyReport, fmt: OutFormat, wide: bool = False) -> None:
         f"supported when its lower bound clears the claim and q <= {cfg.alpha:g}; fewer than "
         f"{cfg.min_events} counted events is 'insufficient data'; needed: events to tell the "
         f"claimed rate from the base rate ({cfg.power:.0%} power, {cfg.alpha:.0%} level). "
-        f"Definitions: docs/evidence.md.")  # fmt: skip
+        f"{MEASURES_TEXT if report.measures else ''}Definitions: docs/evidence.md.")  # fmt: skip
+
+
+MEASURES_TEXT = (
+    "The OI-turn exit (hold until OI turns against the trade) and the liquidations after a "
+    "signal are means over its events, with block-bootstrap intervals; their p is the share of "
+    "replicates at or below the claim (pooled: the z-test). "
+)
 
 
 POOLED_KEY = ("signal", "events", "W/L/T", "reversal rate", "lift near_high, pp",
@@ -268,7 +275,7 @@ def show_pooled(report: PooledReport, fmt: OutFormat, wide: bool = False) -> Non
         f"fewer than {cfg.min_events} effective events is 'insufficient data'. needed: events to "
         f"tell the claimed rate from the base rate ({cfg.power:.0%} power, {cfg.alpha:.0%} "
         f"level); symbol-years: the data that holds them at the observed event rate, times deff. "
-        f"Definitions: docs/evidence.md.")  # fmt: skip
+        f"{MEASURES_TEXT if report.measures else ''}Definitions: docs/evidence.md.")  # fmt: skip
 
 
 def _needed(v: int | None) -> str:
@@ -294,7 +301,9 @@ def show_backtest(report: BacktestReport, fmt: OutFormat, wide: bool = False) ->
     unit = settle_unit(report.key.symbol)
     metrics = pl.DataFrame({"metric": list(report.metrics),
                             "value": [metric_text(k, v, unit) for k, v in report.metrics.items()]})  # fmt: skip
-    show(metrics, title=f"Backtest {report.key} ({report.signal}/{report.side})", right=("value",))
+    exits = "" if report.exits == "model" else f", exit {report.exits}"
+    show(metrics, title=f"Backtest {report.key} ({report.signal}/{report.side}{exits})",
+         right=("value",))
     trades = report.trades
     if trades.height:
         last = trades.tail(10)

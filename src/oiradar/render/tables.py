@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Callable, Mapping, Sequence
+import tempfile
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -185,6 +186,48 @@ def write_frame(
         raise InputError(f"{option} {path}: cannot write it ({exc})") from None
 
 
+def write_frames(
+    frames: Iterable[pl.DataFrame], path: Path, option: str = "--out", ts: TsFormat = TsFormat.MS,
+    finish: Callable[[pl.LazyFrame], pl.LazyFrame] | None = None,
+) -> int:  # fmt: skip
+    """Write what :func:`write_frame` writes for the diagonal concatenation of ``frames``, holding
+    one frame at a time: each goes to a Parquet part in a temporary folder beside ``path`` as it
+    comes, then one streaming pass writes the file from the parts (``.json`` is collected first: a
+    JSON array is written whole). ``finish`` edits the concatenation before it is written (it
+    runs once every frame was seen). Returns the rows written."""
+    check_out(path, option)
+    with tempfile.TemporaryDirectory(prefix=".oiradar-parts-", dir=path.parent) as tmp:
+        parts = []
+        for i, frame in enumerate(frames):
+            parts.append(Path(tmp) / f"{i:06d}.parquet")
+            frame.write_parquet(parts[-1])
+            del frame  # not held while the next one is made
+        if not parts:
+            return 0
+        lf = pl.concat([pl.scan_parquet(p) for p in parts], how="diagonal_relaxed")
+        lf = finish(lf) if finish is not None else lf
+        rows = int(lf.select(pl.len()).collect().item())
+        _sink(lf, path, option, ts)
+    return rows
+
+
+def _sink(lf: pl.LazyFrame, path: Path, option: str, ts: TsFormat) -> None:
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".csv":
+            if ts is TsFormat.ISO:
+                times = [c for c, t in lf.collect_schema().items() if is_time_column(c, t)]
+                lf = lf.with_columns(pl.from_epoch(c, time_unit="ms").dt.strftime(ISO_CSV).alias(c)
+                                     for c in times)  # fmt: skip
+            lf.sink_csv(path)
+        elif suffix == ".parquet":
+            lf.sink_parquet(path)
+        else:
+            lf.collect().write_json(path)
+    except OSError as exc:
+        raise InputError(f"{option} {path}: cannot write it ({exc})") from None
+
+
 def jsonable(value: Any) -> Any:
     """Frames as lists of records, non-finite floats as null: what ``json.dumps`` can write."""
     if isinstance(value, pl.DataFrame):
@@ -218,6 +261,7 @@ __all__ = [
     "show",
     "table",
     "write_frame",
+    "write_frames",
 ]
 
 

@@ -25,6 +25,8 @@ SIGNAL_NEEDS: Mapping[str, tuple[tuple[str, ...], ...]] = MappingProxyType({
     "entry": (("rejection",), ("trigger", "divergence")),
     "exchange_divergence": (("oi",),),
     "margin_divergence": (("oi",),),
+    "mtf_entry": (("rejection",), ("trigger", "divergence")),  # the setup's, on coarser bars
+    "liq_fade": (("oi",), ("high",), ("low",), ("close",)),  # the level model's inputs
 })  # fmt: skip
 
 

@@ -51,6 +51,8 @@ SIGNALS: tuple[str, ...] = (
     "entry",
     "exchange_divergence",
     "margin_divergence",
+    "mtf_entry",  # signals.mtf: the setup on a coarser timeframe
+    "liq_fade",  # liquidations.fade: needs the estimated liquidation levels
 )
 VALUE_COLUMNS: tuple[str, ...] = (
     "close",

@@ -138,9 +138,11 @@ def test_no_volume_loses_the_volume_features_and_watch_trigger() -> None:
     assert unavailable_features(present) == {
         "oi_vol_ratio": ("volume",), "oi_vol_ratio_ma_30d": ("volume",), "vol_ma_20d": ("volume",)}  # fmt: skip
     assert unavailable_signals(present) == {"watch": ("volume",), "trigger": ("volume",)}
-    # close only: the price features go too, and divergence; entry needs a rejection candle
+    # close only: the price features go too, and divergence; entry (and mtf_entry) need a
+    # rejection candle, liq_fade the high and low the level model reads
     lost = unavailable_signals({"ts", "close", "oi"})
-    assert set(lost) == {"watch", "trigger", "divergence", "entry"}
+    assert set(lost) == {"watch", "trigger", "divergence", "entry", "mtf_entry", "liq_fade"}
+    assert lost["liq_fade"] == ("high", "low")
     assert unavailable_signals({"ts", "close", "oi_value"}).keys() >= {"oi_extreme"}
     # a quote volume alone is enough for the turnover ratio (no fallback needed)
     assert "oi_vol_ratio" not in unavailable_features({"ts", "close", "oi", "quote_volume"})

@@ -10,6 +10,7 @@ from polars.testing import assert_frame_equal
 from oiradar.config import Settings
 from oiradar.features import compute_features
 from oiradar.features.oracle import random_bars
+from oiradar.liquidations.fade import liq_fade
 from oiradar.model import HOUR_MS, SeriesKey, Timeframe
 from oiradar.signals import (
     detect_signals,
@@ -17,6 +18,7 @@ from oiradar.signals import (
     margin_divergence,
     signal_states,
 )
+from oiradar.signals.mtf import mtf_entry
 
 FAST = Settings.model_validate(
     {
@@ -102,3 +104,34 @@ def test_margin_divergence_on_a_prefix_equals_the_full_history(seed, m, cuts) ->
         assert_frame_equal(
             margin_divergence(part, "binance", Timeframe.H1, FAST), full.filter(pl.col("ts") <= cut)
         )
+
+
+# mtf_entry: 4h setups on the hourly bars (windows in time, long enough for a 4h bar)
+MTF = FAST.model_copy(update={
+    "features": FAST.features.model_copy(update={"z_window": "2d", "chg_window": "1d",
+                                                "peak_window": "1d", "vol_window": "2d"}),
+    "signals": FAST.signals.model_copy(update={"entry_within_bars": 3}),
+})  # fmt: skip
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, 10_000), st.lists(st.integers(0, 399), min_size=1, max_size=4),
+       st.sampled_from([0.0, 0.05]))  # fmt: skip
+def test_mtf_entry_on_a_prefix_equals_the_full_history(seed, cuts, gaps) -> None:
+    bars = random_bars(400, HOUR_MS, seed=seed, gaps=gaps)
+    assume(bars.height > 0)
+    full = mtf_entry(compute_features(bars, Timeframe.H1, MTF), KEY, MTF)
+    for t in cuts:
+        t = t % bars.height
+        part = mtf_entry(compute_features(bars.head(t + 1), Timeframe.H1, MTF), KEY, MTF)
+        assert_frame_equal(part, full.filter(pl.col("ts") <= bars["ts"][t]))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cases())
+def test_liq_fade_on_a_prefix_equals_the_full_history(case) -> None:
+    bars, cuts = case
+    full = liq_fade(compute_features(bars, Timeframe.H1, FAST), KEY, FAST)
+    for t in cuts:
+        part = liq_fade(compute_features(bars.head(t + 1), Timeframe.H1, FAST), KEY, FAST)
+        assert_frame_equal(part, full.filter(pl.col("ts") <= bars["ts"][t]))
