@@ -26,6 +26,7 @@ from oiradar.errors import InputError, OiradarError
 from oiradar.liquidations.heatmap import LABEL, build_heatmap
 from oiradar.liquidations.levels import PriceGrid, level_inputs
 from oiradar.model import SeriesKey, Side, Timeframe
+from oiradar.timeutil import iso_utc
 
 # The feature columns the pictures draw (features' own names, so a test can compare them).
 CHART_COLUMNS = ("ts", "open", "high", "low", "close", "volume", "oi", "oi_ma_30d", "oi_sd_30d",
@@ -95,9 +96,9 @@ def report_data(session: Session, opts: ReportOptions) -> ReportData:
     feats = series_features(session, key, None, opts.series)  # the series itself must load
     key, frame = feats.key, feats.frame
     shown = frame if opts.since is None else frame.filter(pl.col("ts") >= opts.since)
-    if shown.is_empty():
-        raise InputError(f"{key}: no bar from --since on; the stored bars end "
-                         f"{_iso(int(frame['ts'].max()))}" if frame.height else f"{key}: no bars")  # type: ignore[arg-type]
+    if shown.is_empty():  # the series loaded, so it has bars: all of them before --since
+        last = int(frame["ts"][-1])
+        raise InputError(f"{key}: no bar from --since on; the stored bars end {iso_utc(last)} UTC")
     missing: dict[str, str] = {}
     start = int(shown["ts"][0])
     events = _part(missing, "signals", lambda: _events(session, key, opts, start), _no_events())
@@ -123,12 +124,6 @@ def _part(missing: dict[str, str], name: str, build: Any, empty: Any) -> Any:
     except OiradarError as exc:
         missing[name] = str(exc)
         return empty
-
-
-def _iso(ts: int) -> str:
-    from oiradar.timeutil import iso_utc
-
-    return f"{iso_utc(ts)} UTC"
 
 
 def _no_events() -> pl.DataFrame:

@@ -223,13 +223,9 @@ class Payloads:
         return payload
 
 
-def series_payload(session: Session, key: SeriesKey) -> dict[str, Any]:
+def _series_payload(session: Session, key: SeriesKey, version: int | None) -> dict[str, Any]:
     """The report's figures of ``key`` as Plotly JSON, with the version (last stored bar) they
     were drawn at; the parts that could not be drawn say why in ``missing``."""
-    return Payloads().get(session, key, Dashboard())
-
-
-def _series_payload(session: Session, key: SeriesKey, version: int | None) -> dict[str, Any]:
     from oiradar.app.report import ReportOptions, report_data
     from oiradar.render.figures import FIGURES, figures_json
 
@@ -300,4 +296,4 @@ def _static(app: FastAPI) -> None:
         return FileResponse(path, media_type=media, headers={"cache-control": "no-cache"})
 
 
-__all__ = ["PAGES", "STATIC", "bind", "create_app", "page_html", "run", "series_payload"]
+__all__ = ["PAGES", "STATIC", "bind", "create_app", "page_html", "run"]
