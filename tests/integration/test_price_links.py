@@ -188,6 +188,20 @@ def test_summed_oi_is_the_sum_of_the_venues_bar_by_bar(home: Path, tmp_path: Pat
     refused(home, "features", "-e", "all", "-s", "ABC", "--margin", "both", says=("--margin", "'both'"))
 
 
+def test_summed_oi_without_any_price_names_the_fix(home: Path, tmp_path: Path) -> None:
+    """No leg of the coin-margined sum has prices and none is linked: the OI is summed and
+    exported (prices empty), and what needs a close says so (it was a polars ColumnNotFoundError)."""
+    coin = tmp_path / "coin.parquet"
+    _, err = ok(home, "export", "-e", "all", "-s", "ABC", "-t", "1h", "--margin", "coin",
+                "--out", str(coin))  # fmt: skip
+    assert "OI summed in base units over 1 contract(s): vc ABC/USD:ABC" in err
+    got = pl.read_parquet(coin)
+    assert got.height == M and got["oi"].null_count() == 0 and got["close"].null_count() == M
+    for cmd in ("features", "study", "backtest"):
+        refused(home, cmd, "-e", "all", "-s", "ABC", "-t", "4h", "--margin", "coin",
+                says=("all ABC/USD:ABC", "none of its contracts has prices", "--prices"))  # fmt: skip
+
+
 def test_summed_margin_divergence_is_reachable_from_scan(home: Path) -> None:
     """The coin-margined leg (vc) unwinds 10 % in one day while the USDT-margined ones hold."""
     cat = Catalog(home)

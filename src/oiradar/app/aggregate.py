@@ -84,6 +84,8 @@ def aggregate_series(
         summed = join_prices(px, summed)
         notes.append(f"prices from {price} ({how})")
     bars = summed.sort("ts")
+    if "close" not in bars.columns:  # no leg has its own prices and none is linked
+        bars = bars.with_columns(pl.lit(None, dtype=pl.Float64).alias(c) for c in PRICE_COLUMNS)
     if "close" in need and bars["close"].null_count() == bars.height:
         raise InputError(
             f"{out_key}: none of its contracts has prices; pass --prices EXCHANGE:SYMBOL"
