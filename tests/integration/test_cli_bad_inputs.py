@@ -193,6 +193,8 @@ CASES = [
          says=("nonsense",)),
     case("import-map", "import", "{d}/good.csv", "-e", "x", "-s", "A/USDT:USDT", "--map", "ts",
          says=("--map", "ts")),
+    case("import-drop", "import", "{d}/good.csv", "-e", "x", "-s", "A/USDT:USDT", "--drop",
+         "fundng", says=("--drop 'fundng'", "funding_rate")),
     # the simulator
     case("simulate-preset", "simulate", "--preset", "nosuch", "--days", "3", says=("nosuch",)),
     case("simulate-days", "simulate", "--days", "0", says=("--days", "0")),

@@ -69,3 +69,40 @@ def test_an_unmapped_mark_price_is_named_with_its_mapping(tmp_path: Path) -> Non
                    "--map", "datetime=ts"], tmp_path / "home")  # fmt: skip
     assert res.code == 0, res.output
     assert "'mark_price'" in res.output and "--map mark_price=close" in res.output
+
+
+def _stored(home: Path, tf: str = "1h") -> pl.DataFrame:
+    from oiradar.model import SeriesKey, Timeframe
+    from oiradar.store import Catalog
+
+    key = SeriesKey(exchange="bybit", symbol="BTC/USDT:USDT", timeframe=Timeframe.parse(tf))
+    return Catalog(home).read_bars(key)
+
+
+def test_drop_leaves_the_repeated_funding_rate_out(tmp_path: Path) -> None:
+    """The files' funding is the last settlement's rate repeated every hour (a bar's funding in
+    oiradar is the sum settled inside it): ``--drop funding_rate`` keeps it out of the store."""
+    path, part = mark_slice(tmp_path)
+    kept, dropped = tmp_path / "kept", tmp_path / "dropped"
+    assert run_cli(["import", str(path), *IMPORT], kept).code == 0
+    res = run_cli(["import", str(path), *IMPORT, "--drop", "funding_rate"], dropped)
+    assert res.code == 0, res.output
+    assert f"--drop funding_rate: {part['funding_rate'].count():,} value(s) left out" in res.output
+    a, b = _stored(kept), _stored(dropped)
+    assert a["funding_rate"].count() == part.height and b["funding_rate"].count() == 0
+    assert a.drop("funding_rate", "ingested_at").equals(b.drop("funding_rate", "ingested_at"))
+    again = run_cli(["import", str(path), *IMPORT, "--drop", "funding_rate"], dropped)
+    assert again.code == 0 and _stored(dropped).drop("ingested_at").equals(b.drop("ingested_at"))
+
+
+def test_drop_of_a_column_no_file_has_or_no_column_at_all(tmp_path: Path) -> None:
+    csv = tmp_path / "bars.csv"
+    csv.write_text("ts,close,oi\n2024-01-01T00:00:00Z,100,5\n2024-01-01T01:00:00Z,101,6\n")
+    home = tmp_path / "home"
+    res = run_cli(["import", str(csv), "-e", "bybit", "-s", "BTC/USDT:USDT", "--drop",
+                   "funding_rate"], home)  # fmt: skip
+    assert res.code == 0 and "--drop funding_rate: no file has values in it" in res.output
+    bad = run_cli(["import", str(csv), "-e", "bybit", "-s", "BTC/USDT:USDT", "--drop", "fundng"],
+                  tmp_path / "home2")  # fmt: skip
+    assert bad.code == 2 and "--drop 'fundng'" in bad.output and "funding_rate" in bad.output
+    assert not (tmp_path / "home2" / "catalog" / "bars").exists()

@@ -23,6 +23,7 @@ class FileImport:
     symbol: str | None = None
     timeframe: Timeframe | None = None
     mapping: Mapping[str, str] = field(default_factory=dict)  # column renames SRC -> DST
+    drop: Sequence[str] = ()  # canonical bar columns left out of the import
 
 
 def import_files(session: Session, req: FileImport, *, progress: bool = False) -> ImportReport:
@@ -31,7 +32,7 @@ def import_files(session: Session, req: FileImport, *, progress: bool = False) -
     ``progress`` shows the importer's own progress bar on the terminal."""
     return import_paths(req.paths, session.catalog, fmt=req.fmt, exchange=req.exchange,
                         symbol=req.symbol, timeframe=req.timeframe, mapping=dict(req.mapping),
-                        progress=progress)  # fmt: skip
+                        drop=req.drop, progress=progress)  # fmt: skip
 
 
 __all__ = ["FileImport", "ImportReport", "import_files"]

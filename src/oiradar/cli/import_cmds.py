@@ -28,6 +28,7 @@ def import_cmd(
     symbol: Annotated[str | None, typer.Option("--symbol", "-s")] = None,
     timeframe: Annotated[str | None, typer.Option("--timeframe", "-t")] = None,
     mapping: Annotated[list[str] | None, typer.Option("--map", help="Rename a column: SRC=DST (repeatable).")] = None,
+    drop: Annotated[list[str] | None, typer.Option("--drop", help="Leave a canonical column out of the import (repeatable), e.g. --drop funding_rate when the file's funding is a rate repeated every bar.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     prices: Annotated[str | None, typer.Option("--prices", help="Link the imported OI series to EXCHANGE:SYMBOL's prices (oiradar link).")] = None,
 ) -> None:  # fmt: skip
@@ -40,7 +41,8 @@ def import_cmd(
 
     price_market = o.market(prices)  # checked before anything is written
     req = FileImport(paths, file_format, exchange, symbol,
-                     o.timeframe(timeframe) if timeframe else None, o.renames(mapping or []))  # fmt: skip
+                     o.timeframe(timeframe) if timeframe else None, o.renames(mapping or []),
+                     tuple(drop or ()))  # fmt: skip
     report = import_files(session(ctx), req, progress=not quiet)
     for note in report.notes:
         say(f"note: {note}")

@@ -23,7 +23,7 @@ from rich.markup import escape
 from rich.progress import Progress
 
 from oiradar.errors import InputError, StoreError
-from oiradar.model import SeriesKey, Source, Timeframe, validate_exchange_name
+from oiradar.model import BAR_VALUE_COLUMNS, SeriesKey, Source, Timeframe, validate_exchange_name
 from oiradar.sources.decode.files.archive import parse_archive_files
 from oiradar.sources.decode.files.base import BarBatch, FundingEvents, ImportOptions, ParsedFile
 from oiradar.sources.decode.files.formats import check_format, parser_for, plan_files
@@ -101,20 +101,24 @@ def import_paths(
     symbol: str | None = None,
     timeframe: Timeframe | None = None,
     mapping: dict[str, str] | None = None,
+    drop: Iterable[str] = (),
     progress: bool = False,
 ) -> ImportReport:
-    """Import files and directories into ``catalog``; all-or-nothing on bad input."""
+    """Import files and directories into ``catalog``; all-or-nothing on bad input.
+
+    ``drop``: canonical bar columns left out of every file (``--drop funding_rate`` for files
+    whose funding is a rate repeated on every bar, not the settlements inside it)."""
     check_format(fmt)
     if exchange is not None:  # before any file is read: the name becomes a catalog folder
         validate_exchange_name(exchange)
-    opts = ImportOptions(
-        fmt=fmt, exchange=exchange, symbol=symbol, timeframe=timeframe, mapping=dict(mapping or {})
-    )
+    opts = ImportOptions(fmt=fmt, exchange=exchange, symbol=symbol, timeframe=timeframe,
+                         mapping=dict(mapping or {}), drop=check_drop(drop))  # fmt: skip
     report = ImportReport()
     jobs = list(plan_files(paths, opts, report.skipped))
     report.files = [str(path) for path, _ in jobs]
     with _progress(progress) as bar:
         parsed = parse_all(jobs, opts, bar)
+        report.notes.extend(drop_columns(parsed, opts.drop))
         for p in parsed:
             report.notes.extend(p.notes)
             if p.skipped:
@@ -124,6 +128,37 @@ def import_paths(
         check_finite(series)
         _write(series, parsed, catalog, report, bar)
     return report
+
+
+def check_drop(names: Iterable[str]) -> tuple[str, ...]:
+    """``--drop`` names, checked before any file is read: canonical bar value columns."""
+    out = tuple(dict.fromkeys(n.strip() for n in names))
+    droppable = list(BAR_VALUE_COLUMNS)
+    bad = [n for n in out if n not in droppable]
+    if bad:
+        raise InputError(f"--drop {bad[0]!r} is not a column that can be left out; "
+                         f"it takes one of {droppable}")  # fmt: skip
+    return out
+
+
+def drop_columns(parsed: list[ParsedFile], drop: tuple[str, ...]) -> list[str]:
+    """Leave ``drop``'s columns out of every parsed bar batch (and the funding settlements out
+    when ``funding_rate`` is dropped); a note per column dropped, or not found in any file."""
+    if not drop:
+        return []
+    found: dict[str, int] = dict.fromkeys(drop, 0)
+    for p in parsed:
+        for b in p.bars:
+            here = [c for c in drop if c in b.frame.columns]
+            for c in here:
+                found[c] += b.frame[c].count()
+            b.frame = b.frame.drop(here)
+        p.bars = [b for b in p.bars if b.frame.width > 1]  # nothing but ``ts`` left: no bars
+        if "funding_rate" in drop and p.funding:
+            found["funding_rate"] += sum(ev.frame.height for ev in p.funding)
+            p.funding = []
+    return [f"--drop {c}: {n:,} value(s) left out" if n else f"--drop {c}: no file has values in it"
+            for c, n in found.items()]  # fmt: skip
 
 
 def _progress(enabled: bool) -> Progress | nullcontext[None]:

@@ -18,6 +18,7 @@ class ImportOptions:
     symbol: str | None = None
     timeframe: Timeframe | None = None
     mapping: dict[str, str] = field(default_factory=dict)
+    drop: tuple[str, ...] = ()  # canonical bar columns left out of the import (``--drop``)
 
 
 @dataclass(kw_only=True)
