@@ -277,8 +277,8 @@ def _pool_each(
     for w in wanted:
         have = [d for d in done if w in d.parts]
         if have:
-            res = pool([replace(d.parts[w], sums=d.packed[w].unpack()) for d in have], w[0], w[1],
-                       cfg, block_ms)  # fmt: skip
+            res = pool([d.parts[w] for d in have], w[0], w[1], cfg, block_ms,
+                       sums=[d.packed[w].unpack for d in have])  # fmt: skip
             out[w] = replace(res, parts=tuple(d.parts[w] for d in have))
     return out
 

@@ -32,7 +32,7 @@ next one is read, so memory grows with the number of series times blocks, not ba
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -159,14 +159,21 @@ class PooledResult:
 
 
 def pool(
-    parts: Sequence[SeriesPart], signal: str, side: Side, cfg: StudyConfig, block_ms: int
-) -> PooledResult:
-    """Pool the studies of one signal and side over ``parts`` (see the module docstring)."""
+    parts: Sequence[SeriesPart], signal: str, side: Side, cfg: StudyConfig, block_ms: int,
+    sums: Sequence[Callable[[], NDArray[np.float64]]] | None = None,
+) -> PooledResult:  # fmt: skip
+    """Pool the studies of one signal and side over ``parts`` (see the module docstring).
+
+    ``sums``: where each part's per-block sums come from when the parts do not hold them (one
+    callable per part, called once, its array dropped once copied into the cells): a caller that
+    keeps the sums compressed never holds every series' sums unpacked at once.
+    """
     if not parts:
         raise InputError(f"nothing to pool for {signal}/{side}: no series was studied")
-    cells, n_blocks = _cells(parts)
+    cells = _cells(parts, sums or [_held(p) for p in parts])
+    n_blocks = cells.shape[0]
     n_fwd, has_near = len(cfg.forward), any(p.result.baselines["near_high"] for p in parts)
-    totals = cells.sum(axis=1)  # (series, columns)
+    totals = cells.sum(axis=0)  # (series, columns)
     point = _pooled_stats(totals[None], np.ones((1, len(parts))), n_fwd, has_near)
     reps = _replicates(cells, totals, cfg, n_fwd, has_near)
     est = {k: float(v[0]) for k, v in point.items()}
@@ -174,13 +181,26 @@ def pool(
     return _assemble(parts, signal, side, cfg, block_ms, n_blocks, est, iv)
 
 
-def _cells(parts: Sequence[SeriesPart]) -> tuple[NDArray[np.float64], int]:
-    """``(series, blocks, columns)`` sums over the blocks that hold any series' bars."""
+def _held(p: SeriesPart) -> Callable[[], NDArray[np.float64]]:
+    return lambda: p.sums
+
+
+def _cells(
+    parts: Sequence[SeriesPart], sums: Sequence[Callable[[], NDArray[np.float64]]]
+) -> NDArray[np.float64]:
+    """``(blocks, series, columns)`` sums over the blocks that hold any series' bars, block-major:
+    a bootstrap replicate's block weights multiply it as it lies (no transposed copy), and each
+    series' sums are copied in one at a time."""
     blocks = np.unique(np.concatenate([p.blocks for p in parts]))
-    cells = np.zeros((len(parts), blocks.size, parts[0].sums.shape[1]))
-    for i, p in enumerate(parts):
-        cells[i, np.searchsorted(blocks, p.blocks)] = p.sums
-    return cells, int(blocks.size)
+    cells: NDArray[np.float64] | None = None
+    for i, (p, get) in enumerate(zip(parts, sums, strict=True)):
+        a = get()
+        if cells is None:
+            cells = np.zeros((blocks.size, len(parts), a.shape[1]))
+        cells[np.searchsorted(blocks, p.blocks), i] = a
+        del a
+    assert cells is not None  # parts is not empty
+    return cells
 
 
 def _pooled_stats(
@@ -210,15 +230,16 @@ def _replicates(
     cells: NDArray[np.float64], totals: NDArray[np.float64], cfg: StudyConfig, n_fwd: int,
     has_near: bool,
 ) -> dict[str, tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]]:  # fmt: skip
-    """``(series only, blocks only, both)`` replicates of every statistic, with the same draws.
+    """``(series only, blocks only, both)`` replicates of every statistic, with the same draws
+    (``cells``: ``(blocks, series, columns)``).
 
     The block weights come from their own random stream, so the same seed draws the same blocks
     whatever the number of series (one venue and ten copies of it get the same interval).
     """
-    n_series, n_blocks, n_cols = cells.shape
+    n_blocks, n_series, n_cols = cells.shape
     v_all = multinomial_weights(n_blocks, cfg.reps, np.random.default_rng([cfg.seed, 1]))
     w_all = multinomial_weights(n_series, cfg.reps, np.random.default_rng([cfg.seed, 2]))
-    by_block = cells.transpose(1, 0, 2).reshape(n_blocks, n_series * n_cols)
+    by_block = cells.reshape(n_blocks, n_series * n_cols)  # a view
     chunk = max(1, _CHUNK // max(1, n_series * n_cols))
     parts: list[tuple[dict, dict, dict]] = []
     for i in range(0, cfg.reps, chunk):
