@@ -138,6 +138,10 @@ CASES = [
          says=("take_profit_rr",)),
     case("sweep-executor", "sweep", "-t", "1h", "--grid", "docs/examples/sweep-grid.toml",
          "--executor", "gpu", says=("--executor", "gpu")),
+    case("sweep-batch-size", "sweep", "-t", "1h", "--grid", "docs/examples/sweep-grid.toml",
+         "--batch-size", "0", says=("--batch-size", "0")),
+    case("sweep-batch-size-local", "sweep", "-t", "1h", "--grid", "docs/examples/sweep-grid.toml",
+         "--batch-size", "4", says=("--batch-size", "--executor ray")),
     # liquidation prices and the map
     case("liqprice-side", "liqprice", "--side", "sideways", "--entry", "25", "--leverage", "10",
          says=("--side", "sideways")),

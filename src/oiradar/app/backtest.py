@@ -12,6 +12,7 @@ import numpy as np
 import polars as pl
 
 from oiradar.app.availability import with_input_notes
+from oiradar.app.batches import BatchOptions, Indexed, Tried, plan_batches, run_batches, try_each
 from oiradar.app.series import (
     AS_STORED,
     Market,
@@ -184,13 +185,34 @@ class SweepReport:
         }  # fmt: skip
 
 
-def sweep(session: Session, opts: SweepOptions) -> SweepReport:
-    """Sweep the grid on every selected series; BH is re-applied over all series' configurations."""
+def sweep(session: Session, opts: SweepOptions, batch_size: int | None = None) -> SweepReport:
+    """Sweep the grid on every selected series; BH is re-applied over all series' configurations.
+
+    One series at a time (its bars dropped before the next is read), the grid's configurations
+    spread over ``opts.executor``. With ``ray`` and several series, one Ray task per batch of
+    ``batch_size`` series (default ``[performance] batch_series``), each sweeping its series with
+    the same code on one core: the results are the local ones (BH over all of them here)."""
     base = trade_params(session.settings, None, side=opts.side)
     spec = load_grid(opts.grid, base)
     keys = studied_keys(session.catalog, opts.exchange, opts.symbol, opts.timeframe, opts.prices)
-    results = [(k, _sweep_one(session, k, spec, opts)) for k in keys]
+    if opts.executor == "ray" and len(keys) > 1:
+        b = BatchOptions(series=batch_size, executor="ray", address=opts.address,
+                         workers=opts.workers).resolved(session.settings)  # fmt: skip
+        one_core = replace(opts, executor="threads", workers=1)
+        tried = [t for out in run_batches(session, sweep_batch, (spec, one_core),
+                                          plan_batches(keys, b.series or 1), b) for t in out]  # fmt: skip
+        results = [(keys[t.index], t.value) for t in sorted(tried, key=lambda t: t.index)
+                   if t.value is not None]  # fmt: skip
+    else:
+        results = [(k, _sweep_one(session, k, spec, opts)) for k in keys]
     return SweepReport(spec, results, _combined_table(results, spec.q))
+
+
+def sweep_batch(
+    session: Session, spec: SweepSpec, opts: SweepOptions, batch: Indexed
+) -> list[Tried[SweepResult]]:
+    """One batch of :func:`sweep` (a Ray task): each series swept in turn, an error raised."""
+    return try_each(batch, lambda key: _sweep_one(session, key, spec, opts), strict=True)
 
 
 def _sweep_one(session: Session, key: SeriesKey, spec: SweepSpec, opts: SweepOptions) -> SweepResult:
@@ -230,4 +252,5 @@ __all__ = [
     "backtests",
     "entry_inputs",
     "sweep",
+    "sweep_batch",
 ]

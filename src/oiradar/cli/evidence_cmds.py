@@ -184,9 +184,10 @@ def sweep_cmd(
     grid: Annotated[Path, typer.Option("--grid", help="Grid TOML: \\[params], \\[signals], folds, holdout, metric (docs/evidence.md).")],
     exchange: o.Exchange = None, symbol: o.Symbol = None, timeframe: o.Tf = "4h",
     signal: Signal = "entry", side: o.SideOpt = "short", prices: o.Prices = None,
-    executor: Annotated[str, typer.Option(help="local (processes), threads or ray.")] = "local",
+    executor: Annotated[str, typer.Option(help="local (processes), threads or ray (several series: one Ray task per batch of series).")] = "local",
     address: Annotated[str | None, typer.Option(help=RAY_ADDRESS_HELP)] = None,
     workers: Annotated[int | None, typer.Option(help="Worker processes (default: CPU count).")] = None,
+    batch_size: Annotated[int | None, typer.Option("--batch-size", help="Series per Ray task with --executor ray (default: [performance] batch_series).")] = None,
     top: Annotated[int, typer.Option(help="Rows of the grid table to show.")] = 10,
     fmt: o.Format = OutFormat.TABLE, as_json: o.Json = False, wide: o.Wide = False,
 ) -> None:  # fmt: skip
@@ -196,4 +197,8 @@ def sweep_cmd(
 
     opts = SweepOptions(grid, o.timeframe(timeframe), exchange, symbol, signal, o.side(side),
                         o.market(prices), executor, workers, address)  # fmt: skip
-    show_sweep(sweep(session(ctx), opts), o.out_format(fmt, as_json), top, wide)
+    size = None if batch_size is None else o.at_least(batch_size, 1, "--batch-size")
+    if size is not None and executor != "ray":
+        raise InputError("--batch-size sets the series per Ray task: add --executor ray (the other "
+                         "executors sweep one series at a time)")  # fmt: skip
+    show_sweep(sweep(session(ctx), opts, size), o.out_format(fmt, as_json), top, wide)
