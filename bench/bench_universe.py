@@ -17,13 +17,15 @@ Every side runs in a fresh interpreter, so each reports its own peak RSS (``ru_m
 - ``pooled``: ``pooled_study`` at 5m, batches against one batch (the study reads one series at a
   time in both: what it keeps is per-block sums);
 - ``pandas``: ``oiradar.features.oracle`` (the pandas definitions ``bench_features.py`` times) on
-  the first ``--pandas-series`` series: features, signal states and events, scaled linearly.
+  ``--pandas-series`` series (default all), one at a time: features, signal states and events,
+  the work of ``features`` and ``scan``. pandas has no pooled study to compare with.
 
-The in-memory sides run on the first ``--memory-series`` series (default all, capped at 100: one
-batch of 300 x 1 year holds about 10 GB more than the machine can spare), and say so. Results:
-a digest per series (``hash_rows`` of each frame, of each series' events, the pooled report's
-JSON); the streaming side's digests of the same series must equal the in-memory side's. Written to
-``bench/results/universe.json``.
+The in-memory sides run on ``--memory-series`` series (default all: at 300 series x 1 year the
+in-memory ``scan`` holds about 13 GB; pass fewer on a smaller machine, the output says how many).
+The pooled study's in-memory side always takes every series (its pool differs with its series).
+Results: a digest per series (``hash_rows`` of each frame, of each series' events, the pooled
+report's JSON); the streaming side's digests of the same series must equal the in-memory side's.
+Written to ``--out`` (default ``bench/results/universe.json``).
 """
 
 from __future__ import annotations
@@ -42,7 +44,6 @@ import oiradar  # noqa: F401  # before polars: oiradar's allocator setting (deci
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "universe.json"
-MEMORY_CAP = 100
 # The pooled study's bootstrap replicates: each series' own study resamples its 4,380 two-hour
 # blocks per replicate, which at the default 2,000 costs about 8 s per series-year at 5m (a
 # statistical cost, the same in both paths); 200 keep the bench to minutes.
@@ -216,10 +217,10 @@ def measure(series: int, days: int, home: Path, memory_series: int, pandas_serie
         if name == "pandas":
             res = {"pandas": run_side("pandas", home, pandas_series, False)}
         else:
+            # the pool differs with its series: the pooled study's in-memory side takes them all
+            mem_n = series if name == "pooled" else memory_series
             res = {"stream": run_side(name, home, series, True),
-                   "memory": run_side(name, home, memory_series, False)}  # fmt: skip
-            if name == "pooled":  # the pool differs with its series: the same selection
-                res["memory"] = run_side(name, home, series, False)
+                   "memory": run_side(name, home, mem_n, False)}  # fmt: skip
         out["sides"][name] = _report(name, res, series)
     return out
 
@@ -237,7 +238,7 @@ def _report(name: str, res: dict[str, dict[str, Any]], series: int) -> dict[str,
         row["identical"] = same
         print(f"{name:9} results identical to the in-memory path on its {len(b)} "
               f"{'series' if name != 'pooled' else 'report'}: {same}")
-    if "pandas" in res:  # scaled linearly to every series, as bench_features.py does
+    if "pandas" in res and res["pandas"]["series"] < series:  # scaled linearly to every series
         p = res["pandas"]
         row["pandas"]["scaled_wall_s"] = p["wall_s"] * series / p["series"]
         print(f"pandas scaled x{series / p['series']:g} to {series} series: "
@@ -251,23 +252,24 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--days", type=int, default=int(os.environ.get("OIRADAR_BENCH_DAYS", 365)))
     ap.add_argument("--home", type=Path)
     ap.add_argument("--memory-series", type=int)
-    ap.add_argument("--pandas-series", type=int, default=10)
+    ap.add_argument("--pandas-series", type=int, help="series pandas does (default: all)")
     ap.add_argument("--sides", default="features,scan,pooled,pandas")
     ap.add_argument("--child")
     ap.add_argument("--stream", action="store_true")
+    ap.add_argument("--out", type=Path, default=RESULTS, help="the results file")
     args = ap.parse_args(argv if argv is not None else [])
     if args.child:
         child(args.child, str(args.home), args.series, args.stream)
         return {}
     home = args.home or _home(args.series, args.days)
-    memory = args.memory_series or min(args.series, MEMORY_CAP)
-    pandas_n = min(args.pandas_series, args.series)
+    memory = min(args.memory_series or args.series, args.series)
+    pandas_n = min(args.pandas_series or args.series, args.series)
     out = measure(args.series, args.days, home, memory, pandas_n, args.sides.split(","))
     out["run"] = {"utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
                   "load_avg": os.getloadavg()[0], "cores": os.cpu_count()}  # fmt: skip
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(out, indent=1, default=str) + "\n")
-    print(f"written to {RESULTS}")
+    args.out.parent.mkdir(exist_ok=True)
+    args.out.write_text(json.dumps(out, indent=1, default=str) + "\n")
+    print(f"written to {args.out}")
     return out
 
 
