@@ -1,6 +1,6 @@
 """Benchmark: a simulated universe through ``features``, ``scan`` and the pooled study, in batches of
 series (the streaming path) against the whole selection at once (the in-memory path) and against
-pandas doing the features and signals (issue 16, item 3).
+pandas doing the features and signals, and the pooled study's rate claims (issue 16, item 3).
 
 Run: ``.venv/bin/python bench/bench_universe.py [--series 300] [--days 365]`` (the issue's size:
 300 series x 1 year of 5-minute bars = 31.5 million rows; ``--series 30 --days 30`` for a quick
@@ -18,7 +18,16 @@ Every side runs in a fresh interpreter, so each reports its own peak RSS (``ru_m
   time in both: what it keeps is per-block sums);
 - ``pandas``: ``oiradar.features.oracle`` (the pandas definitions ``bench_features.py`` times) on
   ``--pandas-series`` series (default all), one at a time: features, signal states and events,
-  the work of ``features`` and ``scan``. pandas has no pooled study to compare with.
+  the work of ``features`` and ``scan``;
+- ``pandas_pooled``: the pooled study's rate claims in pandas and numpy (``pandas_study.py``: the
+  oracle's features and states, cooldown, triple barriers, baselines, per-block sums, each series'
+  block bootstrap and the two-way series x block bootstrap, the same ``REPS``), one series at a
+  time, on every series (the pool differs with its series). It leaves out what the oracle cannot
+  define (the derived signals ``mtf_entry`` and ``liq_fade``) and the measure claims
+  (``exit_gain``, ``liq_ratio``), which ``pooled`` also computes; a line says whether its events,
+  counted events and reversals per claim equal the pooled study's;
+- ``pooled_rate``: ``pooled``'s own batch and pooling steps on exactly the claims
+  ``pandas_pooled`` computes (streaming): the like-for-like timing against pandas.
 
 The in-memory sides run on ``--memory-series`` series (default all: at 300 series x 1 year the
 in-memory ``scan`` holds about 13 GB; pass fewer on a smaller machine, the output says how many).
@@ -146,9 +155,50 @@ def side_pooled(home: str, n: int, stream: bool) -> dict[str, Any]:
                         reps=REPS)
     report = pooled_study(s, opts, batch=batch)
     text = json.dumps(report.to_dict(), sort_keys=True, default=str)
+    counts = {f"{r['signal']}/{r['side']}": {c: r[c] for c in COUNTS} for r in report.pooled}
     return {"rows": len(syms) * _bars(s, syms[0]), "series_rows": len(report.series),
-            "claims": report.verdicts.height,
+            "claims": report.verdicts.height, "counts": counts,
             "digests": {"report": hashlib.sha256(text.encode()).hexdigest()[:16]}}  # fmt: skip
+
+
+def side_pooled_rate(home: str, n: int, stream: bool) -> dict[str, Any]:
+    """``pooled``'s own steps (``pooled_batch`` in ``[performance]`` batches, ``_pool_each``) on
+    exactly the rate claims ``pandas_pooled`` computes: no measure claims, no derived signals,
+    no verdict table. The like-for-like timing against pandas."""
+    from oiradar.app.batches import BatchOptions, plan_batches, run_batches, settle
+    from oiradar.app.study import StudyOptions, _pool_each, pooled_batch, pooled_row
+    from oiradar.evidence.pipeline import DERIVED_SIGNALS, all_claims, study_config
+    from oiradar.model import SeriesKey, Timeframe
+
+    s, syms = _session(home), _symbols(n)
+    cfg = study_config(s.settings, reps=REPS)
+    opts = StudyOptions(timeframe=Timeframe.M5, exchange="sim", reps=REPS)
+    wanted = list(dict.fromkeys((c.signal, c.side) for c in all_claims(s.settings)
+                                if c.is_rate and c.signal not in DERIVED_SIGNALS))  # fmt: skip
+    keys = [SeriesKey(exchange="sim", symbol=sym, timeframe=Timeframe.M5) for sym in syms]
+    b = BatchOptions().resolved(s.settings)
+    block_ms = cfg.block_bars * Timeframe.M5.ms
+    task = (opts, False, wanted, cfg, block_ms, False, ())
+    tried = [t for out in run_batches(s, pooled_batch, task, plan_batches(keys, b.series or 1), b)
+             for t in out]  # fmt: skip
+    done, _ = settle(tried, "pooled study")
+    rows = [pooled_row(r) for r in _pool_each(done, wanted, cfg, block_ms).values()]
+    counts = {f"{r['signal']}/{r['side']}": {c: r[c] for c in COUNTS} for r in rows}
+    return {"rows": len(syms) * _bars(s, syms[0]), "claims": len(rows), "counts": counts,
+            "digests": {}}  # fmt: skip
+
+
+def side_pandas_pooled(home: str, n: int, stream: bool) -> dict[str, Any]:
+    """The pooled study's rate claims in pandas (``pandas_study.py``), one series at a time."""
+    from oiradar.model import SeriesKey, Timeframe
+    from pandas_study import pooled_rate_claims
+
+    s, syms = _session(home), _symbols(n)
+    keys = [SeriesKey(exchange="sim", symbol=sym, timeframe=Timeframe.M5) for sym in syms]
+    res = pooled_rate_claims(s.catalog, keys, s.settings, reps=REPS)
+    counts = {f"{r['signal']}/{r['side']}": {c: r[c] for c in COUNTS} for r in res.claims}
+    return {"rows": res.rows, "series": len(syms), "claims": len(res.claims), "counts": counts,
+            "left_out": res.left_out, "digests": {}}  # fmt: skip
 
 
 def side_pandas(home: str, n: int, stream: bool) -> dict[str, Any]:
@@ -182,7 +232,9 @@ def _bars(s, symbol: str) -> int:
     return s.catalog.count_bars(SeriesKey(exchange="sim", symbol=symbol, timeframe=Timeframe.M5))
 
 
-SIDES = {"features": side_features, "scan": side_scan, "pooled": side_pooled, "pandas": side_pandas}
+SIDES = {"features": side_features, "scan": side_scan, "pooled": side_pooled, "pandas": side_pandas,
+         "pooled_rate": side_pooled_rate, "pandas_pooled": side_pandas_pooled}  # fmt: skip
+COUNTS = ("events", "counted", "wins")  # per claim, compared between pooled and pandas_pooled
 
 
 def child(name: str, home: str, n: int, stream: bool) -> None:
@@ -216,13 +268,32 @@ def measure(series: int, days: int, home: Path, memory_series: int, pandas_serie
     for name in sides:
         if name == "pandas":
             res = {"pandas": run_side("pandas", home, pandas_series, False)}
+        elif name == "pandas_pooled":  # every series: the pool differs with its series
+            res = {"pandas": run_side(name, home, series, False)}
+        elif name == "pooled_rate":  # the like-for-like side of pandas_pooled
+            res = {"stream": run_side(name, home, series, True)}
         else:
             # the pool differs with its series: the pooled study's in-memory side takes them all
             mem_n = series if name == "pooled" else memory_series
             res = {"stream": run_side(name, home, series, True),
                    "memory": run_side(name, home, mem_n, False)}  # fmt: skip
         out["sides"][name] = _report(name, res, series)
+    for ours in ("pooled", "pooled_rate"):
+        if {ours, "pandas_pooled"} <= out["sides"].keys():
+            out[f"pandas_pooled_same_counts_as_{ours}"] = _same_counts(out["sides"], ours)
     return out
+
+
+def _same_counts(sides: dict[str, Any], name: str) -> bool:
+    """Whether pandas' pooled rate claims have the pooled study's counts (``COUNTS``)."""
+    ours, theirs = sides[name]["stream"]["counts"], sides["pandas_pooled"]["pandas"]["counts"]
+    same = bool(theirs) and all(ours.get(k) == v for k, v in theirs.items())
+    left = [k for k in ours if k not in theirs]
+    rest = (f"{name} also studies {', '.join(left)} (no pandas definition) and the measure claims"
+            if left else f"{name} studies these claims only")  # fmt: skip
+    print(f"pandas_pooled {', '.join(COUNTS)} equal {name}'s on its {len(theirs)} rate claims "
+          f"({', '.join(theirs)}): {same}; {rest}")
+    return same
 
 
 def _report(name: str, res: dict[str, dict[str, Any]], series: int) -> dict[str, Any]:
@@ -253,7 +324,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--home", type=Path)
     ap.add_argument("--memory-series", type=int)
     ap.add_argument("--pandas-series", type=int, help="series pandas does (default: all)")
-    ap.add_argument("--sides", default="features,scan,pooled,pandas")
+    ap.add_argument("--sides", default="features,scan,pooled,pandas,pooled_rate,pandas_pooled")
     ap.add_argument("--child")
     ap.add_argument("--stream", action="store_true")
     ap.add_argument("--out", type=Path, default=RESULTS, help="the results file")
