@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 commands = CommandSet()
 
-Exchange = Annotated[str | None, typer.Option("--exchange", "-e", help="The series' exchange. Without -e/-s: the [watch] series of oiradar.toml.")]  # fmt: skip
+Exchange = Annotated[str | None, typer.Option("--exchange", "-e", help="The series' exchange. Without -e/-s: the \\[watch] series of oiradar.toml.")]  # fmt: skip
 Symbols = Annotated[list[str] | None, typer.Option("--symbol", "-s", help="ccxt symbol (repeatable), e.g. KSM/USDT:USDT")]  # fmt: skip
 Tf = Annotated[str | None, typer.Option("--timeframe", "-t", help="Bar timeframe with -e/-s (default 4h).")]  # fmt: skip
 

@@ -187,7 +187,7 @@ def sweep_cmd(
     executor: Annotated[str, typer.Option(help="local (processes), threads or ray (several series: one Ray task per batch of series).")] = "local",
     address: Annotated[str | None, typer.Option(help=RAY_ADDRESS_HELP)] = None,
     workers: Annotated[int | None, typer.Option(help="Worker processes (default: CPU count).")] = None,
-    batch_size: Annotated[int | None, typer.Option("--batch-size", help="Series per Ray task with --executor ray (default: [performance] batch_series).")] = None,
+    batch_size: Annotated[int | None, typer.Option("--batch-size", help="Series per Ray task with --executor ray (default: \\[performance] batch_series).")] = None,
     top: Annotated[int, typer.Option(help="Rows of the grid table to show.")] = 10,
     fmt: o.Format = OutFormat.TABLE, as_json: o.Json = False, wide: o.Wide = False,
 ) -> None:  # fmt: skip

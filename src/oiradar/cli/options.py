@@ -64,7 +64,7 @@ BatchSize = Annotated[
     int | None,
     typer.Option(
         "--batch-size",
-        help="Series read and computed at once; memory follows it (default: [performance] "
+        help="Series read and computed at once; memory follows it (default: \\[performance] "
         "batch_series).",
     ),
 ]
@@ -73,7 +73,7 @@ ExecutorOpt = Annotated[
     typer.Option(
         "--executor",
         help="local (this process) or ray (one Ray task per batch of series); default: "
-        "[performance] executor.",
+        "\\[performance] executor.",
     ),
 ]
 

@@ -17,14 +17,14 @@ commands = CommandSet()
 @commands.add("watch")
 def watch_cmd(
     ctx: typer.Context,
-    exchange: Annotated[str | None, typer.Option("--exchange", "-e", help="binanceusdm, bybit, okx, ... or 'sim' (the simulated live venue). Without it: [watch] series.")] = None,
+    exchange: Annotated[str | None, typer.Option("--exchange", "-e", help="binanceusdm, bybit, okx, ... or 'sim' (the simulated live venue). Without it: \\[watch] series.")] = None,
     symbol: Annotated[list[str] | None, typer.Option("--symbol", "-s", help="ccxt symbol (repeatable), e.g. KSM/USDT:USDT")] = None,
     timeframe: Annotated[str, typer.Option("--timeframe", "-t")] = "4h",
     notify: Annotated[list[str] | None, typer.Option("--notify", help="an Apprise URL (tgram://, discord://, json://host/path, ...), 'console' or jsonl:///path (repeatable)")] = None,
     signal: Annotated[list[str] | None, typer.Option("--signal", help="alert on these signals only (repeatable)")] = None,
     sim_speed: Annotated[float | None, typer.Option("--sim-speed", help="-e sim: run the simulated clock N times faster than real time")] = None,
     stop_after_bars: Annotated[int | None, typer.Option("--stop-after-bars", help="end after N closed bars per series")] = None,
-    poll: Annotated[float | None, typer.Option("--poll", help="seconds between a venue's polls when no bar is due ([watch] poll_s)")] = None,
+    poll: Annotated[float | None, typer.Option("--poll", help="seconds between a venue's polls when no bar is due (\\[watch] poll_s)")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no alerts on the terminal (the channels still get them)")] = False,
 ) -> None:  # fmt: skip
     """Keep the series current, evaluate every closed bar as `oiradar scan` does, and alert once per
