@@ -286,7 +286,7 @@ def _bootstrap(cols: NDArray[np.float64], cfg: StudyConfig) -> NDArray[np.float6
     block = min(cfg.block_bars, n)
     sums = block_sums(cols, block)
     starts = block_bootstrap_starts(n, block, cfg.reps, np.random.default_rng(cfg.seed))
-    return sums[starts].sum(axis=1)
+    return oc.replicate_sums(sums, starts)
 
 
 # ---------------------------------------------------------------- pooled

@@ -294,7 +294,8 @@ def totals_stats(tot: NDArray[np.float64], n_fwd: int, has_near: bool) -> dict[s
 
 
 def _bootstrap(cols: NDArray, cfg: StudyConfig, n_fwd: int, has_near: bool) -> dict[str, NDArray]:
-    """Circular block bootstrap of the bar series, replicated in chunks to bound memory.
+    """Circular block bootstrap of the bar series (each replicate's totals summed from its block
+    starts, no ``(reps, blocks, columns)`` gather).
 
     ``reps = 0``: no replicates (every bootstrap interval is NaN).
     """
@@ -305,12 +306,7 @@ def _bootstrap(cols: NDArray, cfg: StudyConfig, n_fwd: int, has_near: bool) -> d
     block = min(cfg.block_bars, n)
     sums = block_sums(cols, block)
     starts = block_bootstrap_starts(n, block, cfg.reps, np.random.default_rng(cfg.seed))
-    parts: list[dict[str, NDArray]] = []
-    chunk = max(1, 4_000_000 // max(1, starts.shape[1] * cols.shape[1]))
-    for i in range(0, cfg.reps, chunk):
-        tot = sums[starts[i : i + chunk]].sum(axis=1)
-        parts.append(totals_stats(tot, n_fwd, has_near))
-    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    return totals_stats(oc.replicate_sums(sums, starts), n_fwd, has_near)
 
 
 @dataclass(frozen=True)

@@ -109,3 +109,16 @@ def test_excursions_equal_pandas(side):
     want_mfe, want_mae = (down, up) if side < 0 else (up, down)
     np.testing.assert_allclose(mfe, want_mfe, equal_nan=True)
     np.testing.assert_allclose(mae, want_mae, equal_nan=True)
+
+
+@pytest.mark.parametrize("n,cols,reps,k", [(1, 1, 1, 1), (50, 3, 7, 5), (997, 41, 20, 83), (10, 2, 0, 4)])
+def test_replicate_sums_equal_the_gathered_sum_bit_for_bit(n, cols, reps, k):
+    from oiradar.evidence.outcomes import replicate_sums
+
+    rng = np.random.default_rng(n + cols)
+    sums = rng.normal(size=(n, cols)) * 10.0 ** rng.integers(-3, 6, size=cols)
+    starts = rng.integers(0, n, size=(reps, k), dtype=np.int64)
+    got = replicate_sums(sums, starts)
+    want = sums[starts].sum(axis=1)
+    assert got.shape == (reps, cols)
+    assert np.array_equal(got.view(np.uint64), want.view(np.uint64))
