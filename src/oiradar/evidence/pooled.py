@@ -192,14 +192,9 @@ def _cells(
     a bootstrap replicate's block weights multiply it as it lies (no transposed copy), and each
     series' sums are copied in one at a time."""
     blocks = np.unique(np.concatenate([p.blocks for p in parts]))
-    cells: NDArray[np.float64] | None = None
+    cells = np.zeros((blocks.size, len(parts), parts[0].sums.shape[1]))  # a slim part keeps its width
     for i, (p, get) in enumerate(zip(parts, sums, strict=True)):
-        a = get()
-        if cells is None:
-            cells = np.zeros((blocks.size, len(parts), a.shape[1]))
-        cells[np.searchsorted(blocks, p.blocks), i] = a
-        del a
-    assert cells is not None  # parts is not empty
+        cells[np.searchsorted(blocks, p.blocks), i] = get()
     return cells
 
 
